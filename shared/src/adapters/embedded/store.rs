@@ -1,0 +1,273 @@
+//! [`ItemStore`] over SQLite.
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, Row, params, types::Value as SqlValue};
+
+use super::db::{EmbeddedDb, EmbeddedError};
+use crate::ports::store::{
+    Condition, Index, IndexKey, Item, ItemStore, KeyRange, Page, Query, StoreError, WriteOp,
+    cursor_for, validate_batch,
+};
+
+impl From<EmbeddedError> for StoreError {
+    fn from(e: EmbeddedError) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+fn sql_err(e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    db: EmbeddedDb,
+}
+
+impl EmbeddedStore {
+    pub fn new(db: EmbeddedDb) -> Self {
+        Self { db }
+    }
+
+    /// Deletes expired items, as DynamoDB's TTL sweeper does; returns how many.
+    pub async fn purge_expired(&self) -> Result<usize, StoreError> {
+        let now = self.db.clock.now().timestamp();
+        self.db
+            .call(move |c| {
+                c.execute(
+                    "DELETE FROM items WHERE ttl IS NOT NULL AND ttl <= ?1",
+                    [now],
+                )
+                .map_err(sql_err)
+            })
+            .await
+    }
+}
+
+const COLUMNS: &str = "pk, sk, g1pk, g1sk, g2pk, g2sk, g3pk, g3sk, ttl, version, count, data";
+
+fn index_key(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<IndexKey>> {
+    let pk: Option<String> = row.get(at)?;
+    let sk: Option<String> = row.get(at + 1)?;
+    Ok(pk.zip(sk).map(|(pk, sk)| IndexKey { pk, sk }))
+}
+
+fn read_item(row: &Row<'_>) -> rusqlite::Result<(Item, String)> {
+    let version: i64 = row.get(9)?;
+    Ok((
+        Item {
+            pk: row.get(0)?,
+            sk: row.get(1)?,
+            gsi1: index_key(row, 2)?,
+            gsi2: index_key(row, 4)?,
+            gsi3: index_key(row, 6)?,
+            ttl: row.get(8)?,
+            version: u64::try_from(version).unwrap_or_default(),
+            count: row.get(10)?,
+            data: serde_json::Value::Null,
+        },
+        row.get(11)?,
+    ))
+}
+
+fn finish(raw: (Item, String)) -> Result<Item, StoreError> {
+    let (mut item, data) = raw;
+    item.data = serde_json::from_str(&data).map_err(|e| StoreError::Malformed(e.to_string()))?;
+    Ok(item)
+}
+
+fn stored_version(c: &Connection, pk: &str, sk: &str) -> rusqlite::Result<Option<i64>> {
+    c.query_row(
+        "SELECT version FROM items WHERE pk = ?1 AND sk = ?2",
+        params![pk, sk],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+fn holds(condition: Condition, stored: Option<i64>) -> bool {
+    match condition {
+        Condition::None => true,
+        Condition::NotExists => stored.is_none(),
+        Condition::Exists => stored.is_some(),
+        Condition::Version(v) => stored.is_some_and(|s| u64::try_from(s).ok() == Some(v)),
+    }
+}
+
+fn apply(c: &Connection, op: &WriteOp) -> Result<(), StoreError> {
+    match op {
+        WriteOp::Put { item, .. } => {
+            let data = serde_json::to_string(&item.data)
+                .map_err(|e| StoreError::Malformed(e.to_string()))?;
+            let part = |k: &Option<IndexKey>| {
+                (
+                    k.as_ref().map(|k| k.pk.clone()),
+                    k.as_ref().map(|k| k.sk.clone()),
+                )
+            };
+            let (g1p, g1s) = part(&item.gsi1);
+            let (g2p, g2s) = part(&item.gsi2);
+            let (g3p, g3s) = part(&item.gsi3);
+            c.execute(
+                "INSERT OR REPLACE INTO items (pk, sk, g1pk, g1sk, g2pk, g2sk, g3pk, g3sk, ttl, version, count, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![
+                    item.pk,
+                    item.sk,
+                    g1p,
+                    g1s,
+                    g2p,
+                    g2s,
+                    g3p,
+                    g3s,
+                    item.ttl,
+                    i64::try_from(item.version).unwrap_or(i64::MAX),
+                    item.count,
+                    data
+                ],
+            )
+            .map_err(sql_err)?;
+        }
+        WriteOp::Delete { pk, sk, .. } => {
+            c.execute(
+                "DELETE FROM items WHERE pk = ?1 AND sk = ?2",
+                params![pk, sk],
+            )
+            .map_err(sql_err)?;
+        }
+        WriteOp::Add { pk, sk, delta } => {
+            c.execute(
+                "INSERT INTO items (pk, sk, version, count, data) VALUES (?1, ?2, 1, ?3, 'null')
+                 ON CONFLICT (pk, sk) DO UPDATE SET count = count + excluded.count",
+                params![pk, sk, delta],
+            )
+            .map_err(sql_err)?;
+        }
+    }
+    Ok(())
+}
+
+fn condition_of(op: &WriteOp) -> Condition {
+    match op {
+        WriteOp::Put { condition, .. } | WriteOp::Delete { condition, .. } => *condition,
+        WriteOp::Add { .. } => Condition::None,
+    }
+}
+
+fn write_all(c: &mut Connection, ops: &[WriteOp]) -> Result<(), StoreError> {
+    let tx = c
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(sql_err)?;
+    for (i, op) in ops.iter().enumerate() {
+        let condition = condition_of(op);
+        if condition != Condition::None {
+            let (pk, sk) = op.key();
+            let stored = stored_version(&tx, pk, sk).map_err(sql_err)?;
+            if !holds(condition, stored) {
+                return Err(StoreError::ConditionFailed { op: i });
+            }
+        }
+        apply(&tx, op)?;
+    }
+    tx.commit().map_err(sql_err)
+}
+
+fn run_query(c: &Connection, q: &Query, now: i64) -> Result<Page, StoreError> {
+    let (pcol, scol) = match q.index {
+        Index::Primary => ("pk", "sk"),
+        Index::Gsi1 => ("g1pk", "g1sk"),
+        Index::Gsi2 => ("g2pk", "g2sk"),
+        Index::Gsi3 => ("g3pk", "g3sk"),
+    };
+    let mut sql = format!(
+        "SELECT {COLUMNS} FROM items WHERE {pcol} = ?1 AND (ttl IS NULL OR ttl > ?2)"
+    );
+    let mut args: Vec<SqlValue> = vec![q.pk.clone().into(), now.into()];
+    let mut bind = |sql: &mut String, clause: &str, values: Vec<String>| {
+        let mut clause = clause.to_string();
+        for v in values {
+            args.push(v.into());
+            clause = clause.replacen('?', &format!("?{}", args.len()), 1);
+        }
+        sql.push_str(&clause);
+    };
+    match &q.range {
+        KeyRange::All => {}
+        KeyRange::Prefix(p) => bind(
+            &mut sql,
+            &format!(" AND {scol} >= ? AND {scol} <= ?"),
+            vec![p.clone(), format!("{p}\u{10FFFF}")],
+        ),
+        KeyRange::Between(a, b) => bind(
+            &mut sql,
+            &format!(" AND {scol} BETWEEN ? AND ?"),
+            vec![a.clone(), b.clone()],
+        ),
+    }
+    let cmp = if q.forward { ">" } else { "<" };
+    if let Some(after) = &q.after {
+        match (q.index, &after.index) {
+            (Index::Primary, _) => bind(&mut sql, &format!(" AND sk {cmp} ?"), vec![after.sk.clone()]),
+            (_, Some(ik)) => bind(
+                &mut sql,
+                &format!(" AND ({scol}, pk, sk) {cmp} (?, ?, ?)"),
+                vec![ik.sk.clone(), after.pk.clone(), after.sk.clone()],
+            ),
+            (_, None) => return Err(StoreError::InvalidBatch("cursor lacks index key".into())),
+        }
+    }
+    let dir = if q.forward { "ASC" } else { "DESC" };
+    let limit = q.limit.max(1);
+    sql.push_str(&format!(
+        " ORDER BY {scol} {dir}, pk {dir}, sk {dir} LIMIT {}",
+        limit + 1
+    ));
+    let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(args), read_item)
+        .map_err(sql_err)?;
+    let mut items = Vec::with_capacity(limit);
+    let mut more = false;
+    for row in rows {
+        if items.len() == limit {
+            more = true;
+            break;
+        }
+        items.push(finish(row.map_err(sql_err)?)?);
+    }
+    let next = if more {
+        items.last().map(|i| cursor_for(i, q.index))
+    } else {
+        None
+    };
+    Ok(Page { items, next })
+}
+
+#[async_trait]
+impl ItemStore for EmbeddedStore {
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
+        let (pk, sk) = (pk.to_string(), sk.to_string());
+        let now = self.db.clock.now().timestamp();
+        self.db
+            .call(move |c| {
+                let raw = c
+                    .prepare_cached(&format!(
+                        "SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2 AND (ttl IS NULL OR ttl > ?3)"
+                    ))
+                    .and_then(|mut s| s.query_row(params![pk, sk, now], read_item).optional())
+                    .map_err(sql_err)?;
+                raw.map(finish).transpose()
+            })
+            .await
+    }
+
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        let q = query.clone();
+        let now = self.db.clock.now().timestamp();
+        self.db.call(move |c| run_query(c, &q, now)).await
+    }
+
+    async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        validate_batch(&ops)?;
+        self.db.call(move |c| write_all(c, &ops)).await
+    }
+}

@@ -1,0 +1,12 @@
+//! Narrow traits the domain talks to; adapters implement them for SQLite and AWS.
+pub mod bus;
+pub mod clock;
+pub mod queue;
+pub mod store;
+
+pub use bus::{BusError, DomainEvent, EventBus};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use queue::{DeadLetter, Delivery, OutMessage, Queue, QueueError, QueueName};
+pub use store::{
+    Condition, Cursor, Index, IndexKey, Item, ItemStore, KeyRange, Page, Query, StoreError, WriteOp,
+};

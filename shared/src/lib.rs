@@ -2,3 +2,4 @@
 pub mod adapters;
 pub mod ports;
 pub mod domain;
+pub mod rules;

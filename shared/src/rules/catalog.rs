@@ -1,0 +1,423 @@
+//! The rule catalog: the seed's detections, evaluated on event time.
+use chrono::Duration;
+
+use super::engine::{Rule, RuleContext, Subject, Trigger, Verdict};
+use super::fields;
+use super::window::{between, densest_window};
+use crate::domain::{Event, KnownType as K, Severity};
+
+/// Count thresholds, highest first; below the last one `otherwise` applies.
+struct Grades {
+    steps: &'static [(usize, Severity)],
+    otherwise: Option<Severity>,
+}
+
+impl Grades {
+    fn grade(&self, count: usize) -> Option<Severity> {
+        self.steps
+            .iter()
+            .find(|(min, _)| count >= *min)
+            .map(|(_, s)| *s)
+            .or(self.otherwise)
+    }
+}
+
+const LOGIN_FAILURES: Grades = Grades {
+    steps: &[(8, Severity::Critical), (5, Severity::High), (3, Severity::Medium)],
+    otherwise: Some(Severity::Low),
+};
+const MFA_FAILURES: Grades = Grades {
+    steps: &[(5, Severity::High), (3, Severity::Medium)],
+    otherwise: None,
+};
+const FAILURES_BEFORE_SUSPICIOUS_LOGIN: usize = 3;
+
+pub static RULES: &[Rule] = &[
+    Rule {
+        id: "login_failed_burst",
+        name: "Repeated failed logins",
+        trigger: Trigger::Types(&[K::LoginFailed]),
+        needs_user_window: true,
+        eval: login_failed_burst,
+    },
+    Rule {
+        id: "suspicious_login_after_failures",
+        name: "Suspicious login after failures",
+        trigger: Trigger::Types(&[K::LoginSuccess, K::LoginFailed]),
+        needs_user_window: true,
+        eval: suspicious_login,
+    },
+    Rule {
+        id: "mfa_failed_burst",
+        name: "Repeated MFA failures",
+        trigger: Trigger::Types(&[K::MfaFailed]),
+        needs_user_window: true,
+        eval: mfa_failed_burst,
+    },
+    Rule {
+        id: "mfa_success_after_failure",
+        name: "MFA success right after a failure",
+        trigger: Trigger::Types(&[K::MfaSuccess, K::MfaFailed]),
+        needs_user_window: true,
+        eval: mfa_success_after_failure,
+    },
+    Rule {
+        id: "privilege_escalation_admin",
+        name: "Role escalation to admin",
+        trigger: Trigger::Types(&[K::PermissionChanged]),
+        needs_user_window: false,
+        eval: admin_escalation,
+    },
+    Rule {
+        id: "role_escalation_viewer_developer",
+        name: "Viewer escalated to developer",
+        trigger: Trigger::Types(&[K::PermissionChanged]),
+        needs_user_window: false,
+        eval: viewer_to_developer,
+    },
+    Rule {
+        id: "api_token_admin_scope",
+        name: "API token with admin scope",
+        trigger: Trigger::Types(&[K::ApiTokenCreated]),
+        needs_user_window: false,
+        eval: token_admin_scope,
+    },
+    Rule {
+        id: "api_token_no_expiry",
+        name: "API token without expiry",
+        trigger: Trigger::Types(&[K::ApiTokenCreated]),
+        needs_user_window: false,
+        eval: token_no_expiry,
+    },
+    Rule {
+        id: "api_token_created",
+        name: "API token created",
+        trigger: Trigger::Types(&[K::ApiTokenCreated]),
+        needs_user_window: false,
+        eval: token_created,
+    },
+    Rule {
+        id: "large_pull_request_merge",
+        name: "Large pull request merged",
+        trigger: Trigger::Types(&[K::PullRequestMerged]),
+        needs_user_window: false,
+        eval: large_merge,
+    },
+    Rule {
+        id: "deployment_failed",
+        name: "Deployment failed",
+        trigger: Trigger::Types(&[K::DeploymentFailed]),
+        needs_user_window: false,
+        eval: deployment_failed,
+    },
+    Rule {
+        id: "public_bucket",
+        name: "Public storage bucket",
+        trigger: Trigger::Types(&[K::StorageBucketCreated, K::StorageBucketPermissionChanged]),
+        needs_user_window: false,
+        eval: public_bucket,
+    },
+    Rule {
+        id: "high_activity_volume",
+        name: "High activity volume",
+        trigger: Trigger::Any,
+        needs_user_window: false,
+        eval: high_volume,
+    },
+];
+
+fn login_failed_burst(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+    let failures = ctx.user_events_of(K::LoginFailed);
+    let window = densest_window(&failures, ctx.at(), Duration::hours(1));
+    let n = window.len().max(1);
+    LOGIN_FAILURES
+        .grade(n)
+        .map(|sev| {
+            Verdict::over(
+                ctx.event,
+                &window,
+                sev,
+                format!("{n} failed login(s) for {} within 1 hour", ctx.event.user),
+                format!(
+                    "User '{}' failed to log in {n} time(s) within one hour.",
+                    ctx.event.user
+                ),
+            )
+        })
+        .into_iter()
+        .collect()
+}
+
+/// Judges a successful login: suspicious after enough failures in the 30 minutes before
+/// it, from a listed country.
+fn judge_login(ctx: &RuleContext<'_>, success: &Event, failures: &[&Event]) -> Option<Verdict> {
+    let country = fields::country(success)?;
+    if !ctx
+        .config
+        .suspicious_countries
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(country))
+    {
+        return None;
+    }
+    let before = between(
+        failures,
+        success.timestamp - Duration::minutes(30),
+        success.timestamp,
+    );
+    if before.len() < FAILURES_BEFORE_SUSPICIOUS_LOGIN {
+        return None;
+    }
+    let mut evidence = vec![success];
+    evidence.extend(before.iter().copied());
+    Some(Verdict::over(
+        success,
+        &evidence,
+        Severity::Critical,
+        format!("Login for {} from {country} after {} failures", success.user, before.len()),
+        format!(
+            "User '{}' logged in from {country} after {} failed attempts in the previous 30 minutes.",
+            success.user,
+            before.len()
+        ),
+    ))
+}
+
+fn suspicious_login(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+    let failures = ctx.user_events_of(K::LoginFailed);
+    match ctx.event.known_type() {
+        Some(K::LoginSuccess) => judge_login(ctx, ctx.event, &failures).into_iter().collect(),
+        // A late failure can turn a later success suspicious.
+        _ => ctx
+            .user_events_of(K::LoginSuccess)
+            .into_iter()
+            .filter(|s| s.timestamp > ctx.at() && s.timestamp - ctx.at() <= Duration::minutes(30))
+            .filter_map(|s| judge_login(ctx, s, &failures))
+            .collect(),
+    }
+}
+
+fn mfa_failed_burst(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+    let failures = ctx.user_events_of(K::MfaFailed);
+    let window = densest_window(&failures, ctx.at(), Duration::minutes(10));
+    let n = window.len();
+    MFA_FAILURES
+        .grade(n)
+        .map(|sev| {
+            Verdict::over(
+                ctx.event,
+                &window,
+                sev,
+                format!("{n} MFA failures for {} within 10 minutes", ctx.event.user),
+                format!(
+                    "User '{}' failed MFA {n} times within ten minutes.",
+                    ctx.event.user
+                ),
+            )
+        })
+        .into_iter()
+        .collect()
+}
+
+fn judge_mfa_success(success: &Event, failures: &[&Event]) -> Option<Verdict> {
+    let before = between(
+        failures,
+        success.timestamp - Duration::minutes(10),
+        success.timestamp,
+    );
+    if before.is_empty() {
+        return None;
+    }
+    let mut evidence = vec![success];
+    evidence.extend(before.iter().copied());
+    Some(Verdict::over(
+        success,
+        &evidence,
+        Severity::Low,
+        format!("MFA success for {} right after a failure", success.user),
+        format!(
+            "User '{}' passed MFA within ten minutes of {} failed attempt(s).",
+            success.user,
+            before.len()
+        ),
+    ))
+}
+
+fn mfa_success_after_failure(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+    let failures = ctx.user_events_of(K::MfaFailed);
+    match ctx.event.known_type() {
+        Some(K::MfaSuccess) => judge_mfa_success(ctx.event, &failures).into_iter().collect(),
+        _ => ctx
+            .user_events_of(K::MfaSuccess)
+            .into_iter()
+            .filter(|s| s.timestamp > ctx.at() && s.timestamp - ctx.at() <= Duration::minutes(10))
+            .filter_map(|s| judge_mfa_success(s, &failures))
+            .collect(),
+    }
+}
+
+fn target(e: &Event) -> &str {
+    e.raw_str(&["target_user", "target"]).unwrap_or(&e.user)
+}
+
+fn admin_escalation(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+    let e = ctx.event;
+    if fields::role(e, "new_role").as_deref() != Some("admin") {
+        return vec![];
+    }
+    let (sev, how) = match fields::approved_by(e) {
+        Some(a) => (Severity::High, format!("approved by '{a}'")),
+        None => (Severity::Critical, "without an approver".to_string()),
+    };
+    vec![Verdict::on(
+        ctx,
+        sev,
+        format!("{} granted admin {how}", target(e)),
+        format!(
+            "'{}' changed the role of '{}' from '{}' to admin {how}.",
+            e.user,
+            target(e),
+            fields::role(e, "old_role").unwrap_or_else(|| "unknown".into())
+        ),
+    )]
+}
+
+fn viewer_to_developer(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+    let e = ctx.event;
+    let escalated = fields::role(e, "old_role").as_deref() == Some("viewer")
+        && fields::role(e, "new_role").as_deref() == Some("developer");
+    if !escalated {
+        return vec![];
+    }
+    vec![Verdict::on(
+        ctx,
+        Severity::Medium,
+        format!("{} escalated from viewer to developer", target(e)),
+        format!("'{}' raised '{}' from viewer to developer.", e.user, target(e)),
+    )]
+}
+
+fn has_admin_scope(e: &Event) -> bool {
+    fields::scopes(e).iter().any(|s| s == "admin:*")
+}
+
+fn token_name(e: &Event) -> &str {
+    e.raw_str(&["token_name", "name"]).unwrap_or("unnamed")
+}
+
+fn token_admin_scope(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+    if !has_admin_scope(ctx.event) {
+        return vec![];
+    }
+    vec![Verdict::on(
+        ctx,
+        Severity::Critical,
+        format!("Admin-scoped API token '{}' created", token_name(ctx.event)),
+        format!(
+            "'{}' created API token '{}' with scope admin:*.",
+            ctx.event.user,
+            token_name(ctx.event)
+        ),
+    )]
+}
+
+fn token_no_expiry(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+    if has_admin_scope(ctx.event) || !fields::has_no_expiry(ctx.event) {
+        return vec![];
+    }
+    vec![Verdict::on(
+        ctx,
+        Severity::High,
+        format!("API token '{}' never expires", token_name(ctx.event)),
+        format!(
+            "'{}' created API token '{}' without an expiry date.",
+            ctx.event.user,
+            token_name(ctx.event)
+        ),
+    )]
+}
+
+fn token_created(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+    if has_admin_scope(ctx.event) || fields::has_no_expiry(ctx.event) {
+        return vec![];
+    }
+    vec![Verdict::on(
+        ctx,
+        Severity::Medium,
+        format!("API token '{}' created", token_name(ctx.event)),
+        format!(
+            "'{}' created API token '{}' with scopes [{}].",
+            ctx.event.user,
+            token_name(ctx.event),
+            fields::scopes(ctx.event).join(", ")
+        ),
+    )]
+}
+
+fn large_merge(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+    let lines = fields::lines_changed(ctx.event).unwrap_or(0);
+    let sev = match lines {
+        401.. => Severity::High,
+        151..=400 => Severity::Medium,
+        _ => Severity::Low,
+    };
+    let repo = fields::repository(ctx.event).unwrap_or("unknown repository");
+    vec![Verdict::on(
+        ctx,
+        sev,
+        format!("{lines} lines merged into {repo}"),
+        format!("'{}' merged a pull request changing {lines} lines in {repo}.", ctx.event.user),
+    )]
+}
+
+fn deployment_failed(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+    let env = fields::environment(ctx.event).unwrap_or_else(|| "unknown".into());
+    let sev = match env.as_str() {
+        "production" => Severity::High,
+        "staging" => Severity::Medium,
+        _ => Severity::Low,
+    };
+    let service = ctx.event.raw_str(&["service", "app"]).unwrap_or("a service");
+    vec![Verdict::on(
+        ctx,
+        sev,
+        format!("Deployment of {service} failed in {env}"),
+        format!("A deployment of {service} by '{}' failed in {env}.", ctx.event.user),
+    )]
+}
+
+fn public_bucket(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+    if !fields::is_public(ctx.event) {
+        return vec![];
+    }
+    let bucket = fields::bucket_name(ctx.event).unwrap_or("unnamed").to_string();
+    vec![
+        Verdict::on(
+            ctx,
+            Severity::Critical,
+            format!("Storage bucket '{bucket}' is public"),
+            format!("'{}' made storage bucket '{bucket}' publicly accessible.", ctx.event.user),
+        )
+        .about(Subject::Bucket(bucket)),
+    ]
+}
+
+fn high_volume(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+    let n = ctx.tenant_hour_count;
+    if n <= ctx.config.tenant_hourly_volume {
+        return vec![];
+    }
+    vec![
+        Verdict::on(
+            ctx,
+            Severity::High,
+            format!("{n} events in one hour"),
+            format!(
+                "The tenant recorded {n} events in the hour starting {}, above the limit of {}.",
+                ctx.at().format("%Y-%m-%d %H:00 UTC"),
+                ctx.config.tenant_hourly_volume
+            ),
+        )
+        .about(Subject::Tenant),
+    ]
+}

@@ -1,0 +1,159 @@
+//! Configuration, read once at start-up from the environment into one typed struct.
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::enrich::LlmConfig;
+use crate::ports::QueueName;
+use crate::rules::RulesConfig;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// DynamoDB table (AWS adapters).
+    pub table: Option<String>,
+    /// SQS queue URLs (AWS adapters).
+    pub queue_urls: HashMap<QueueName, String>,
+    /// Their dead-letter queue URLs, for tooling that lists or redrives them.
+    pub dlq_urls: HashMap<QueueName, String>,
+    /// EventBridge bus name (AWS adapters).
+    pub event_bus: Option<String>,
+    /// Endpoint override for every AWS client (an emulator such as moto).
+    pub aws_endpoint: Option<String>,
+    pub llm: Option<LlmConfig>,
+    pub rules: RulesConfig,
+    /// Period in which matches of one rule on one subject share a finding.
+    pub dedup_minutes: i64,
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("{0} is required")]
+    Missing(&'static str),
+}
+
+fn parse_num<T: std::str::FromStr>(
+    get: &dyn Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
+            name,
+            reason: format!("'{v}' is not a number"),
+        }),
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Builds the config from any variable lookup (tests pass a map).
+    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut queue_urls = HashMap::new();
+        let mut dlq_urls = HashMap::new();
+        for q in QueueName::ALL {
+            let upper = q.as_str().to_ascii_uppercase();
+            if let Some(url) = get(&format!("VIGIL_{upper}_QUEUE_URL")) {
+                queue_urls.insert(q, url);
+            }
+            if let Some(url) = get(&format!("VIGIL_{upper}_DLQ_URL")) {
+                dlq_urls.insert(q, url);
+            }
+        }
+        let llm = match get("VIGIL_LLM_URL") {
+            None => None,
+            Some(url) => Some(LlmConfig {
+                url,
+                api_key: get("VIGIL_LLM_API_KEY"),
+                model: get("VIGIL_LLM_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),
+                timeout: Duration::from_millis(parse_num(get, "VIGIL_LLM_TIMEOUT_MS", 10_000u64)?),
+                retries: parse_num(get, "VIGIL_LLM_RETRIES", 2u32)?,
+            }),
+        };
+        let mut rules = RulesConfig::default();
+        if let Some(list) = get("VIGIL_SUSPICIOUS_COUNTRIES") {
+            rules.suspicious_countries = list
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+        }
+        rules.tenant_hourly_volume = parse_num(get, "VIGIL_TENANT_HOURLY_VOLUME", 300u64)?;
+        let dedup_minutes = parse_num(get, "VIGIL_FINDING_DEDUP_MINUTES", 60i64)?;
+        if dedup_minutes < 1 {
+            return Err(ConfigError::Invalid {
+                name: "VIGIL_FINDING_DEDUP_MINUTES",
+                reason: "must be at least 1".into(),
+            });
+        }
+        let log_format = match get("VIGIL_LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "VIGIL_LOG_FORMAT",
+                    reason: format!("'{other}' is neither json nor text"),
+                });
+            }
+        };
+        Ok(Self {
+            table: get("VIGIL_TABLE"),
+            queue_urls,
+            dlq_urls,
+            event_bus: get("VIGIL_EVENT_BUS"),
+            aws_endpoint: get("AWS_ENDPOINT_URL"),
+            llm,
+            rules,
+            dedup_minutes,
+            log_format,
+        })
+    }
+
+    pub fn require_table(&self) -> Result<&str, ConfigError> {
+        self.table.as_deref().ok_or(ConfigError::Missing("VIGIL_TABLE"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let c = Config::from_lookup(&lookup(&[])).unwrap();
+        assert_eq!(c.dedup_minutes, 60);
+        assert!(c.llm.is_none());
+        assert_eq!(c.rules.suspicious_countries, ["Russia", "China", "Other"]);
+        let c = Config::from_lookup(&lookup(&[
+            ("VIGIL_LLM_URL", "http://127.0.0.1:9/v1/chat/completions"),
+            ("VIGIL_SUSPICIOUS_COUNTRIES", "Iran, North Korea"),
+            ("VIGIL_RULES_QUEUE_URL", "http://q/rules"),
+        ]))
+        .unwrap();
+        assert_eq!(c.llm.unwrap().model, "gpt-4o-mini");
+        assert_eq!(c.rules.suspicious_countries, ["Iran", "North Korea"]);
+        assert_eq!(c.queue_urls[&QueueName::Rules], "http://q/rules");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = Config::from_lookup(&lookup(&[("VIGIL_FINDING_DEDUP_MINUTES", "soon")])).unwrap_err();
+        assert!(err.to_string().contains("VIGIL_FINDING_DEDUP_MINUTES"));
+    }
+}

@@ -1,0 +1,122 @@
+//! Stored events and the counters kept with them.
+use chrono::{DateTime, Utc};
+
+use super::keys::{self, counter};
+use super::page::{Filtered, query_filtered};
+use crate::domain::{Event, TenantId};
+use crate::ports::store::{Condition, Index, IndexKey, Item, ItemStore, KeyRange, Query, StoreError, WriteOp};
+
+/// Filters of `GET /events`.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub user: Option<String>,
+    pub event_type: Option<String>,
+    pub source: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+fn to_item(tenant: &TenantId, e: &Event) -> Result<Item, StoreError> {
+    let data = serde_json::to_value(e).map_err(|err| StoreError::Malformed(err.to_string()))?;
+    let sk = keys::timed(e.timestamp, &e.id);
+    let mut item = Item::new(keys::event_pk(tenant, &e.id), keys::EVENT_SK, data);
+    item.gsi1 = Some(IndexKey::new(keys::events_by_time(tenant), sk.clone()));
+    item.gsi2 = Some(IndexKey::new(keys::events_by_user(tenant, &e.user), sk.clone()));
+    item.gsi3 = Some(IndexKey::new(keys::events_by_type(tenant, e.event_type.as_str()), sk));
+    Ok(item)
+}
+
+pub fn from_item(item: &Item) -> Result<Event, StoreError> {
+    serde_json::from_value(item.data.clone()).map_err(|e| StoreError::Malformed(e.to_string()))
+}
+
+/// Stores an event once: the first write wins and bumps the counters in the same atomic
+/// write, so a redelivered event never counts twice. Returns whether it was new.
+pub async fn insert(store: &dyn ItemStore, tenant: &TenantId, e: &Event) -> Result<bool, StoreError> {
+    let stats = keys::stats_pk(tenant);
+    let ops = vec![
+        WriteOp::put(to_item(tenant, e)?, Condition::NotExists),
+        WriteOp::add(&stats, counter::EVENTS, 1),
+        WriteOp::add(&stats, counter::events_day(e.timestamp), 1),
+        WriteOp::add(&stats, counter::events_hour(e.timestamp), 1),
+        WriteOp::add(&stats, counter::events_type(e.event_type.as_str()), 1),
+        WriteOp::add(&stats, counter::user_events(&e.user), 1),
+    ];
+    match store.write(ops).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::ConditionFailed { op: 0 }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn get(store: &dyn ItemStore, tenant: &TenantId, id: &str) -> Result<Option<Event>, StoreError> {
+    store
+        .get(&keys::event_pk(tenant, id), keys::EVENT_SK)
+        .await?
+        .map(|i| from_item(&i))
+        .transpose()
+}
+
+/// A user's events in `[from, to]`, oldest first, at most `cap`.
+pub async fn user_window(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    user: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    cap: usize,
+) -> Result<Vec<Event>, StoreError> {
+    let (a, b) = keys::time_bounds(Some(from), Some(to)).unwrap_or_default();
+    let mut q = Query::new(Index::Gsi2, keys::events_by_user(tenant, user))
+        .range(KeyRange::Between(a, b))
+        .limit(cap.min(1000));
+    let mut out = Vec::new();
+    loop {
+        let page = store.query(&q).await?;
+        for item in &page.items {
+            out.push(from_item(item)?);
+        }
+        match page.next {
+            Some(next) if out.len() < cap => q.after = Some(next),
+            _ => break,
+        }
+    }
+    out.truncate(cap);
+    Ok(out)
+}
+
+/// Events the tenant recorded in the calendar hour of `at`.
+pub async fn hour_count(store: &dyn ItemStore, tenant: &TenantId, at: DateTime<Utc>) -> Result<u64, StoreError> {
+    Ok(store
+        .get(&keys::stats_pk(tenant), &counter::events_hour(at))
+        .await?
+        .map(|i| u64::try_from(i.count).unwrap_or_default())
+        .unwrap_or_default())
+}
+
+/// Newest first; picks the most selective index and filters the rest in memory.
+pub async fn list(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    filter: &EventFilter,
+    limit: usize,
+    after: Option<crate::ports::Cursor>,
+) -> Result<Filtered, StoreError> {
+    let (index, pk) = match (&filter.user, &filter.event_type) {
+        (Some(u), _) => (Index::Gsi2, keys::events_by_user(tenant, u)),
+        (None, Some(t)) => (Index::Gsi3, keys::events_by_type(tenant, t)),
+        (None, None) => (Index::Gsi1, keys::events_by_time(tenant)),
+    };
+    let range = keys::time_bounds(filter.from, filter.to)
+        .map(|(a, b)| KeyRange::Between(a, b))
+        .unwrap_or(KeyRange::All);
+    let q = Query::new(index, pk).range(range).newest_first().after(after);
+    let f = filter.clone();
+    query_filtered(store, q, limit, 5_000, move |item| {
+        let d = &item.data;
+        let field = |name: &str| d.get(name).and_then(|v| v.as_str());
+        f.event_type.as_deref().is_none_or(|t| field("event_type") == Some(t))
+            && f.source.as_deref().is_none_or(|s| field("source") == Some(s))
+    })
+    .await
+}

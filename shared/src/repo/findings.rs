@@ -1,0 +1,184 @@
+//! Stored findings: one item per (tenant, rule, subject, period), merged under
+//! optimistic concurrency, with the statistics counters moved in the same write.
+use chrono::{DateTime, Utc};
+
+use super::keys::{self, counter};
+use super::page::{Filtered, query_filtered};
+use crate::domain::finding::{finding_id, period_of};
+use crate::domain::{Finding, FindingStatus, Match, MergeOutcome, Severity, TenantId};
+use crate::ports::store::{Condition, Cursor, Index, IndexKey, Item, ItemStore, KeyRange, Query, StoreError, WriteOp};
+
+/// How often a write that lost an optimistic race is retried.
+const MAX_ATTEMPTS: usize = 16;
+
+#[derive(Debug, Clone, Default)]
+pub struct FindingFilter {
+    pub severity: Option<Severity>,
+    pub user: Option<String>,
+    pub rule_id: Option<String>,
+    pub status: Option<FindingStatus>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl FindingFilter {
+    /// Only the filters that need no scan are set.
+    pub fn is_plain(&self) -> bool {
+        self.user.is_none() && self.rule_id.is_none() && self.status.is_none() && self.from.is_none() && self.to.is_none()
+    }
+}
+
+fn to_item(tenant: &TenantId, f: &Finding, version: u64) -> Result<Item, StoreError> {
+    let data = serde_json::to_value(f).map_err(|e| StoreError::Malformed(e.to_string()))?;
+    let sk = keys::timed(f.first_seen, &f.id);
+    let mut item = Item::new(keys::finding_pk(tenant, &f.id), keys::FINDING_SK, data);
+    item.version = version;
+    item.gsi1 = Some(IndexKey::new(keys::findings_by_time(tenant), sk.clone()));
+    item.gsi2 = Some(IndexKey::new(keys::findings_by_severity(tenant, f.severity.as_str()), sk.clone()));
+    item.gsi3 = f
+        .user
+        .as_ref()
+        .map(|u| IndexKey::new(keys::findings_by_user(tenant, u), sk));
+    Ok(item)
+}
+
+pub fn from_item(item: &Item) -> Result<Finding, StoreError> {
+    serde_json::from_value(item.data.clone()).map_err(|e| StoreError::Malformed(e.to_string()))
+}
+
+/// A finding with the version it was read at.
+#[derive(Debug, Clone)]
+pub struct Versioned {
+    pub finding: Finding,
+    pub version: u64,
+}
+
+pub async fn get(store: &dyn ItemStore, tenant: &TenantId, id: &str) -> Result<Option<Versioned>, StoreError> {
+    store
+        .get(&keys::finding_pk(tenant, id), keys::FINDING_SK)
+        .await?
+        .map(|i| {
+            Ok(Versioned {
+                finding: from_item(&i)?,
+                version: i.version,
+            })
+        })
+        .transpose()
+}
+
+/// Counter moves for a finding going from `before` (None: new) to `after`.
+fn counter_ops(tenant: &TenantId, before: Option<&Finding>, after: &Finding) -> Vec<WriteOp> {
+    let stats = keys::stats_pk(tenant);
+    let mut deltas: Vec<(String, i64)> = Vec::new();
+    let mut bump = |k: String, d: i64| match deltas.iter_mut().find(|(key, _)| *key == k) {
+        Some((_, v)) => *v += d,
+        None => deltas.push((k, d)),
+    };
+    match before {
+        None => {
+            bump(counter::FINDINGS.to_string(), 1);
+            if let Some(u) = &after.user {
+                bump(counter::user_findings(u), 1);
+            }
+        }
+        Some(b) => {
+            bump(counter::findings_severity(b.severity.as_str()), -1);
+            if b.status.is_active() {
+                bump(counter::open_by_rule(&b.rule_id), -1);
+            }
+        }
+    }
+    bump(counter::findings_severity(after.severity.as_str()), 1);
+    if after.status.is_active() {
+        bump(counter::open_by_rule(&after.rule_id), 1);
+    }
+    deltas
+        .into_iter()
+        .filter(|(_, d)| *d != 0)
+        .map(|(k, d)| WriteOp::add(&stats, k, d))
+        .collect()
+}
+
+/// Writes `after` over the stored version, moving counters with it.
+pub async fn replace(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    before: &Versioned,
+    after: &Finding,
+) -> Result<u64, StoreError> {
+    let version = before.version + 1;
+    let mut ops = vec![WriteOp::put(to_item(tenant, after, version)?, Condition::Version(before.version))];
+    ops.extend(counter_ops(tenant, Some(&before.finding), after));
+    store.write(ops).await?;
+    Ok(version)
+}
+
+/// Merges a rule match into its finding, creating it if needed.
+pub async fn apply_match(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    m: &Match,
+    dedup_minutes: i64,
+    now: DateTime<Utc>,
+) -> Result<(Finding, MergeOutcome), StoreError> {
+    let id = finding_id(tenant, m.rule_id, &m.subject, period_of(m.at, dedup_minutes));
+    for _ in 0..MAX_ATTEMPTS {
+        let result = match get(store, tenant, &id).await? {
+            None => {
+                let f = Finding::from_match(id.clone(), m, now);
+                let mut ops = vec![WriteOp::put(to_item(tenant, &f, 1)?, Condition::NotExists)];
+                ops.extend(counter_ops(tenant, None, &f));
+                store.write(ops).await.map(|()| (f, MergeOutcome::Created))
+            }
+            Some(current) => {
+                let mut f = current.finding.clone();
+                match f.merge(m, now) {
+                    MergeOutcome::Unchanged => return Ok((f, MergeOutcome::Unchanged)),
+                    outcome => replace(store, tenant, &current, &f).await.map(|_| (f, outcome)),
+                }
+            }
+        };
+        match result {
+            Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => continue,
+            other => return other,
+        }
+    }
+    Err(StoreError::Conflict)
+}
+
+pub async fn list(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    filter: &FindingFilter,
+    limit: usize,
+    after: Option<Cursor>,
+) -> Result<Filtered, StoreError> {
+    let (index, pk) = match (&filter.user, filter.severity) {
+        (Some(u), _) => (Index::Gsi3, keys::findings_by_user(tenant, u)),
+        (None, Some(s)) => (Index::Gsi2, keys::findings_by_severity(tenant, s.as_str())),
+        (None, None) => (Index::Gsi1, keys::findings_by_time(tenant)),
+    };
+    let range = keys::time_bounds(filter.from, filter.to)
+        .map(|(a, b)| KeyRange::Between(a, b))
+        .unwrap_or(KeyRange::All);
+    let q = Query::new(index, pk).range(range).newest_first().after(after);
+    let f = filter.clone();
+    query_filtered(store, q, limit, 20_000, move |item| {
+        let d = &item.data;
+        let field = |name: &str| d.get(name).and_then(|v| v.as_str());
+        f.severity.is_none_or(|s| field("severity") == Some(s.as_str()))
+            && f.rule_id.as_deref().is_none_or(|r| field("rule_id") == Some(r))
+            && f.status.is_none_or(|s| field("status") == Some(s.as_str()))
+    })
+    .await
+}
+
+/// Findings that still need a risk score or explanation, newest first.
+pub async fn missing_enrichment(store: &dyn ItemStore, tenant: &TenantId, limit: usize) -> Result<Vec<Finding>, StoreError> {
+    let q = Query::new(Index::Gsi1, keys::findings_by_time(tenant)).newest_first();
+    let page = query_filtered(store, q, limit, 50_000, |item| {
+        from_item(item).map(|f| f.needs_enrichment()).unwrap_or(false)
+    })
+    .await?;
+    page.items.iter().map(from_item).collect()
+}

@@ -1,0 +1,94 @@
+//! The statistics summary, read from counters maintained on write.
+use serde::Serialize;
+
+use super::keys::{self, counter};
+use crate::domain::{Severity, TenantId};
+use crate::ports::store::{Index, ItemStore, KeyRange, Query, StoreError};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DayCount {
+    pub date: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Ranked {
+    pub key: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub total_events: i64,
+    pub total_findings: i64,
+    pub findings_by_severity: std::collections::BTreeMap<String, i64>,
+    pub events_over_time: Vec<DayCount>,
+    pub open_findings_by_rule: Vec<Ranked>,
+    pub top_users_by_findings: Vec<Ranked>,
+    pub top_users_by_events: Vec<Ranked>,
+}
+
+async fn prefix(store: &dyn ItemStore, tenant: &TenantId, p: &str) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut q = Query::new(Index::Primary, keys::stats_pk(tenant))
+        .range(KeyRange::Prefix(p.to_string()))
+        .limit(1000);
+    let mut out = Vec::new();
+    loop {
+        let page = store.query(&q).await?;
+        out.extend(
+            page.items
+                .into_iter()
+                .map(|i| (i.sk.trim_start_matches(p).to_string(), i.count)),
+        );
+        match page.next {
+            Some(n) => q.after = Some(n),
+            None => return Ok(out),
+        }
+    }
+}
+
+async fn single(store: &dyn ItemStore, tenant: &TenantId, sk: &str) -> Result<i64, StoreError> {
+    Ok(store
+        .get(&keys::stats_pk(tenant), sk)
+        .await?
+        .map(|i| i.count)
+        .unwrap_or_default())
+}
+
+fn top(mut v: Vec<(String, i64)>, n: usize) -> Vec<Ranked> {
+    v.retain(|(_, c)| *c > 0);
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v.into_iter().take(n).map(|(key, count)| Ranked { key, count }).collect()
+}
+
+/// Count of findings with one severity.
+pub async fn findings_with_severity(store: &dyn ItemStore, tenant: &TenantId, sev: Severity) -> Result<i64, StoreError> {
+    single(store, tenant, &counter::findings_severity(sev.as_str())).await
+}
+
+pub async fn total_findings(store: &dyn ItemStore, tenant: &TenantId) -> Result<i64, StoreError> {
+    single(store, tenant, counter::FINDINGS).await
+}
+
+pub async fn summary(store: &dyn ItemStore, tenant: &TenantId) -> Result<Summary, StoreError> {
+    let by_sev = prefix(store, tenant, "findings_sev#").await?;
+    let mut findings_by_severity: std::collections::BTreeMap<String, i64> =
+        Severity::ALL.iter().map(|s| (s.as_str().to_string(), 0)).collect();
+    for (k, v) in by_sev {
+        findings_by_severity.insert(k, v);
+    }
+    let events_over_time = prefix(store, tenant, "events_day#")
+        .await?
+        .into_iter()
+        .map(|(date, count)| DayCount { date, count })
+        .collect();
+    Ok(Summary {
+        total_events: single(store, tenant, counter::EVENTS).await?,
+        total_findings: single(store, tenant, counter::FINDINGS).await?,
+        findings_by_severity,
+        events_over_time,
+        open_findings_by_rule: top(prefix(store, tenant, "open_rule#").await?, 50),
+        top_users_by_findings: top(prefix(store, tenant, "user_findings#").await?, 10),
+        top_users_by_events: top(prefix(store, tenant, "user_events#").await?, 10),
+    })
+}

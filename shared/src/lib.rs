@@ -11,3 +11,4 @@ pub mod runtime;
 pub mod telemetry;
 #[cfg(feature = "aws")]
 pub mod wiring;
+pub mod generator;

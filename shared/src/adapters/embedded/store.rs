@@ -182,34 +182,38 @@ fn run_query(c: &Connection, q: &Query, now: i64) -> Result<Page, StoreError> {
         "SELECT {COLUMNS} FROM items WHERE {pcol} = ?1 AND (ttl IS NULL OR ttl > ?2)"
     );
     let mut args: Vec<SqlValue> = vec![q.pk.clone().into(), now.into()];
+    // Appends a clause whose `$` placeholders take the next positional parameters.
     let mut bind = |sql: &mut String, clause: &str, values: Vec<String>| {
-        let mut clause = clause.to_string();
-        for v in values {
-            args.push(v.into());
-            clause = clause.replacen('?', &format!("?{}", args.len()), 1);
+        let mut parts = clause.split('$');
+        if let Some(head) = parts.next() {
+            sql.push_str(head);
         }
-        sql.push_str(&clause);
+        for (part, v) in parts.zip(values) {
+            args.push(v.into());
+            sql.push_str(&format!("?{}", args.len()));
+            sql.push_str(part);
+        }
     };
     match &q.range {
         KeyRange::All => {}
         KeyRange::Prefix(p) => bind(
             &mut sql,
-            &format!(" AND {scol} >= ? AND {scol} <= ?"),
+            &format!(" AND {scol} >= $ AND {scol} <= $"),
             vec![p.clone(), format!("{p}\u{10FFFF}")],
         ),
         KeyRange::Between(a, b) => bind(
             &mut sql,
-            &format!(" AND {scol} BETWEEN ? AND ?"),
+            &format!(" AND {scol} BETWEEN $ AND $"),
             vec![a.clone(), b.clone()],
         ),
     }
     let cmp = if q.forward { ">" } else { "<" };
     if let Some(after) = &q.after {
         match (q.index, &after.index) {
-            (Index::Primary, _) => bind(&mut sql, &format!(" AND sk {cmp} ?"), vec![after.sk.clone()]),
+            (Index::Primary, _) => bind(&mut sql, &format!(" AND sk {cmp} $"), vec![after.sk.clone()]),
             (_, Some(ik)) => bind(
                 &mut sql,
-                &format!(" AND ({scol}, pk, sk) {cmp} (?, ?, ?)"),
+                &format!(" AND ({scol}, pk, sk) {cmp} ($, $, $)"),
                 vec![ik.sk.clone(), after.pk.clone(), after.sk.clone()],
             ),
             (_, None) => return Err(StoreError::InvalidBatch("cursor lacks index key".into())),

@@ -1,0 +1,52 @@
+//! Bearer API keys: each maps to one tenant and one role.
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use vigil_shared::domain::{PresentedKey, Role, TenantId};
+use vigil_shared::repo::apikeys;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub tenant: TenantId,
+    pub role: Role,
+    pub key_id: String,
+}
+
+impl Caller {
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.role.allows(role) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(role.as_str()))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(ApiError::Unauthorized)?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or(ApiError::Unauthorized)?;
+        let key = PresentedKey::parse(token.trim()).ok_or(ApiError::Unauthorized)?;
+        let record = apikeys::authenticate(state.store.as_ref(), &key)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        Ok(Caller {
+            tenant: record.tenant,
+            role: record.role,
+            key_id: record.id,
+        })
+    }
+}

@@ -1,0 +1,98 @@
+//! `vigil`: run Vigil locally, manage keys, generate events, benchmark.
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use vigil_api::local::cli::{Cli, Command, DlqCommand, KeysCommand, RoleArg};
+use vigil_api::local::{LocalSystem, bench, serve};
+use vigil_shared::config::{Config, LogFormat};
+use vigil_shared::domain::{Role, TenantId};
+use vigil_shared::generator::{GeneratorOptions, generate_events};
+use vigil_shared::ports::{Queue, QueueName};
+use vigil_shared::repo::apikeys;
+use vigil_shared::telemetry;
+
+type Failure = Box<dyn std::error::Error>;
+
+fn queues(name: Option<&str>) -> Result<Vec<QueueName>, Failure> {
+    match name {
+        None => Ok(QueueName::ALL.to_vec()),
+        Some(n) => QueueName::parse(n)
+            .map(|q| vec![q])
+            .ok_or_else(|| format!("unknown queue '{n}': use ingest, rules, enrich, webhook or reclassify").into()),
+    }
+}
+
+async fn run(cli: Cli, config: Config) -> Result<(), Failure> {
+    match cli.command {
+        Command::Serve { addr, data, demo } => {
+            let system = LocalSystem::open(&data, config)?;
+            serve::run(system, addr, &data, demo).await?;
+        }
+        Command::Keys { command: KeysCommand::Create { tenant, role, name, data } } => {
+            let tenant = TenantId::parse(&tenant)?;
+            let role = match role {
+                RoleArg::Admin => Role::Admin,
+                RoleArg::Analyst => Role::Analyst,
+                RoleArg::Viewer => Role::Viewer,
+            };
+            let system = LocalSystem::open(&data, config)?;
+            let (record, key) = apikeys::create(system.store.as_ref(), &tenant, role, name, system.clock.now()).await?;
+            eprintln!("created {} key {} for tenant {tenant}; it is shown only now:", role.as_str(), record.id);
+            println!("{key}");
+        }
+        Command::GenerateEvents { count, seed, days } => {
+            let end = chrono::Utc::now();
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            for e in generate_events(&GeneratorOptions { count, seed, days, end }) {
+                serde_json::to_writer(&mut out, &e)?;
+                out.write_all(b"\n")?;
+            }
+            out.flush()?;
+        }
+        Command::Dlq { command } => {
+            let (queue, data, redrive) = match command {
+                DlqCommand::List { queue, data } => (queue, data, false),
+                DlqCommand::Redrive { queue, data } => (queue, data, true),
+            };
+            let system = LocalSystem::open(&data, config)?;
+            for q in queues(queue.as_deref())? {
+                if redrive {
+                    let n = system.queue.redrive(q).await?;
+                    println!("{q}: {n} message(s) moved back for another try");
+                } else {
+                    let dead = system.queue.dead_letters(q, 1000).await?;
+                    println!("{q}: {} dead letter(s)", dead.len());
+                    for d in dead {
+                        println!("  {} (received {} times): {}", d.id, d.receive_count, d.body);
+                    }
+                }
+            }
+        }
+        Command::Bench { events, data } => {
+            let report = bench::run(events, data).await?;
+            println!("{report}");
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(if config.log_format == LogFormat::Json { LogFormat::Json } else { LogFormat::Text });
+    match run(cli, config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

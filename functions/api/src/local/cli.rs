@@ -1,0 +1,94 @@
+//! The `vigil` command line.
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "vigil", version, about = "Vigil compliance monitor: run it locally, manage keys, generate events, benchmark")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API and every pipeline stage over the embedded store.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        #[arg(long, default_value = ".vigil", env = "VIGIL_DATA")]
+        data: PathBuf,
+        /// Create tenant `demo`, load generated events and print an admin API key.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Print realistic generated events as NDJSON.
+    GenerateEvents {
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
+    /// Inspect or redrive messages that exhausted their retries.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+    /// Measure the local pipeline end to end through the HTTP API.
+    Bench {
+        #[arg(long, default_value_t = 10_000)]
+        events: usize,
+        /// Where the benchmark database goes (a fresh temporary directory by default).
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it (the only time it is shown).
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value = ".vigil", env = "VIGIL_DATA")]
+        data: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    Analyst,
+    Viewer,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List dead letters.
+    List {
+        /// One queue (ingest, rules, enrich, webhook, reclassify); all by default.
+        #[arg(long)]
+        queue: Option<String>,
+        #[arg(long, default_value = ".vigil", env = "VIGIL_DATA")]
+        data: PathBuf,
+    },
+    /// Put dead letters back on their queue.
+    Redrive {
+        #[arg(long)]
+        queue: Option<String>,
+        #[arg(long, default_value = ".vigil", env = "VIGIL_DATA")]
+        data: PathBuf,
+    },
+}

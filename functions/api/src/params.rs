@@ -1,0 +1,97 @@
+//! Query-string parsing with field-level errors.
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use vigil_shared::domain::FieldError;
+use vigil_shared::ports::Cursor;
+use vigil_shared::repo::page::decode_cursor;
+
+use crate::error::ApiError;
+
+/// Collects every bad parameter before failing, so a client sees all of them at once.
+pub struct Params {
+    map: HashMap<String, String>,
+    errors: Vec<FieldError>,
+}
+
+/// Whether a bare date bounds a range from its start or to its end.
+#[derive(Clone, Copy)]
+pub enum DayEdge {
+    Start,
+    End,
+}
+
+impl Params {
+    pub fn new(map: HashMap<String, String>) -> Self {
+        Self { map, errors: Vec::new() }
+    }
+
+    pub fn string(&mut self, name: &str) -> Option<String> {
+        self.map.get(name).map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+    }
+
+    pub fn number(&mut self, name: &str, min: usize, max: usize, default: usize) -> usize {
+        match self.string(name) {
+            None => default,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (min..=max).contains(&n) => n,
+                _ => {
+                    self.errors.push(FieldError::new(name, format!("must be a whole number from {min} to {max}")));
+                    default
+                }
+            },
+        }
+    }
+
+    /// RFC 3339, a time without offset (UTC), or a date (its start or end).
+    pub fn time(&mut self, name: &str, edge: DayEdge) -> Option<DateTime<Utc>> {
+        let v = self.string(name)?;
+        if let Ok(t) = DateTime::parse_from_rfc3339(&v) {
+            return Some(t.to_utc());
+        }
+        if let Ok(t) = NaiveDateTime::parse_from_str(&v, "%Y-%m-%dT%H:%M:%S%.f") {
+            return Some(t.and_utc());
+        }
+        if let Ok(d) = NaiveDate::parse_from_str(&v, "%Y-%m-%d") {
+            let t = match edge {
+                DayEdge::Start => d.and_hms_opt(0, 0, 0),
+                DayEdge::End => d.and_hms_milli_opt(23, 59, 59, 999),
+            };
+            return t.map(|t| t.and_utc());
+        }
+        self.errors.push(FieldError::new(name, "must be an RFC 3339 date-time or a YYYY-MM-DD date"));
+        None
+    }
+
+    pub fn parsed<T>(&mut self, name: &str, parse: impl Fn(&str) -> Option<T>, expected: &str) -> Option<T> {
+        let v = self.string(name)?;
+        let out = parse(&v);
+        if out.is_none() {
+            self.errors.push(FieldError::new(name, format!("must be one of {expected}")));
+        }
+        out
+    }
+
+    pub fn cursor(&mut self, name: &str) -> Option<Cursor> {
+        let v = self.string(name)?;
+        match decode_cursor(&v) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                self.errors.push(FieldError::new(name, e.to_string()));
+                None
+            }
+        }
+    }
+
+    pub fn fail(&mut self, name: &str, message: impl Into<String>) {
+        self.errors.push(FieldError::new(name, message));
+    }
+
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Invalid(self.errors))
+        }
+    }
+}

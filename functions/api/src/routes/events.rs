@@ -1,0 +1,110 @@
+//! `POST /events` and `GET /events`.
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use vigil_shared::domain::Role;
+use vigil_shared::domain::event::{IdSource, parse_batch};
+use vigil_shared::messages::EventMessage;
+use vigil_shared::ports::{OutMessage, QueueName};
+use vigil_shared::repo::events::{self, EventFilter};
+use vigil_shared::repo::idempotency;
+use vigil_shared::repo::page::{cursor_in_partition, encode_cursor};
+
+use super::parse_json;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::params::{DayEdge, Params};
+use crate::state::AppState;
+
+/// Largest accepted request body.
+pub const MAX_BODY: usize = 1024 * 1024;
+const IDEMPOTENCY_SCOPE: &str = "POST /events";
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => match v.to_str() {
+            Ok(s) if !s.trim().is_empty() && s.len() <= 255 => Ok(Some(s.trim().to_string())),
+            _ => Err(ApiError::field("Idempotency-Key", "must be 1-255 visible ASCII characters")),
+        },
+    }
+}
+
+/// Accepts events: once this answers 202 they are on the durable ingest queue.
+pub async fn post(State(state): State<AppState>, caller: Caller, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    caller.require(Role::Analyst)?;
+    if body.len() > MAX_BODY {
+        return Err(ApiError::TooLarge(body.len(), MAX_BODY));
+    }
+    let now = state.clock.now();
+    let key = idempotency_key(&headers)?;
+    let hash = idempotency::request_hash(IDEMPOTENCY_SCOPE, &body);
+    if let Some(k) = &key {
+        if let Some(prior) = idempotency::lookup(state.store.as_ref(), &caller.tenant, IDEMPOTENCY_SCOPE, k, now).await? {
+            if prior.request_hash != hash {
+                return Err(ApiError::Invalid(vec![vigil_shared::domain::FieldError::new(
+                    "Idempotency-Key",
+                    "was already used with a different request body",
+                )]));
+            }
+            let status = StatusCode::from_u16(prior.status).unwrap_or(StatusCode::ACCEPTED);
+            return Ok((status, [("idempotent-replayed", "true")], Json(prior.body)).into_response());
+        }
+    }
+    let value = parse_json(&body)?;
+    let ids = key.as_deref().map_or(IdSource::Random, IdSource::Idempotency);
+    let batch = parse_batch(&value, &caller.tenant, ids, now).map_err(ApiError::Invalid)?;
+    let messages = batch
+        .iter()
+        .map(|event| {
+            serde_json::to_string(&EventMessage {
+                tenant: caller.tenant.clone(),
+                event: event.clone(),
+            })
+            .map(OutMessage::new)
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    state.queue.send(QueueName::Ingest, messages).await?;
+    let ids: Vec<&str> = batch.iter().map(|e| e.id.as_str()).collect();
+    let answer = json!({"accepted": ids.len(), "ids": ids});
+    if let Some(k) = &key {
+        idempotency::record(state.store.as_ref(), &caller.tenant, IDEMPOTENCY_SCOPE, k, hash, 202, answer.clone(), now).await?;
+    }
+    Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
+}
+
+pub async fn list(State(state): State<AppState>, caller: Caller, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+    let mut p = Params::new(q);
+    let filter = EventFilter {
+        user: p.string("user"),
+        event_type: p.string("event_type"),
+        source: p.string("source"),
+        from: p.time("from", DayEdge::Start).or_else(|| p.time("from_timestamp", DayEdge::Start)),
+        to: p.time("to", DayEdge::End).or_else(|| p.time("to_timestamp", DayEdge::End)),
+    };
+    let limit = p.number("limit", 1, 500, 50);
+    let cursor = p.cursor("cursor");
+    p.finish()?;
+    // A cursor must point into the partition this query reads (tenant isolation).
+    if let Some(c) = &cursor {
+        if !cursor_in_partition(c, &events::list_query(&caller.tenant, &filter)) {
+            return Err(ApiError::field("cursor", "does not belong to this query"));
+        }
+    }
+    let page = events::list(state.store.as_ref(), &caller.tenant, &filter, limit, cursor).await?;
+    let items = page
+        .items
+        .iter()
+        .map(events::from_item)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(json!({
+        "items": items,
+        "next_cursor": page.next.as_ref().map(encode_cursor),
+    })))
+}

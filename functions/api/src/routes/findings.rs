@@ -1,0 +1,191 @@
+//! Findings: listing (seed page parameters and cursors), detail, triage, enrichment.
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use serde_json::{Value, json};
+use vigil_enrich::enrich_finding;
+use vigil_shared::domain::{FieldError, Finding, FindingStatus, Role, Severity};
+use vigil_shared::repo::findings::{self, FindingFilter};
+use vigil_shared::repo::page::{cursor_in_partition, encode_cursor};
+use vigil_shared::repo::stats;
+
+use super::parse_json;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::params::{DayEdge, Params};
+use crate::state::AppState;
+
+/// Deepest page the offset-style parameters may reach; cursors go further.
+const MAX_OFFSET: usize = 10_000;
+const MAX_NOTE: usize = 4_000;
+
+fn filter_from(p: &mut Params) -> FindingFilter {
+    FindingFilter {
+        severity: p.parsed("severity", Severity::parse, "low, medium, high, critical"),
+        user: p.string("user"),
+        rule_id: p.string("rule_id"),
+        status: p.parsed("status", FindingStatus::parse, "open, acknowledged, resolved"),
+        from: p.time("from_date", DayEdge::Start).or_else(|| p.time("from", DayEdge::Start)),
+        to: p.time("to_date", DayEdge::End).or_else(|| p.time("to", DayEdge::End)),
+    }
+}
+
+fn decode(items: &[vigil_shared::ports::Item]) -> Result<Vec<Finding>, ApiError> {
+    Ok(items.iter().map(findings::from_item).collect::<Result<Vec<_>, _>>()?)
+}
+
+pub async fn list(State(state): State<AppState>, caller: Caller, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+    let store = state.store.as_ref();
+    let tenant = &caller.tenant;
+    let mut p = Params::new(q);
+    let filter = filter_from(&mut p);
+    let cursor = p.cursor("cursor");
+    let cursor_mode = cursor.is_some() || p.string("limit").is_some();
+    let page_size = p.number("page_size", 1, 100, 20);
+    let page = p.number("page", 1, MAX_OFFSET, 1);
+    let limit = p.number("limit", 1, 100, page_size);
+    if !cursor_mode && page * page_size > MAX_OFFSET {
+        p.fail("page", format!("page × page_size must stay within {MAX_OFFSET}; use cursor pagination"));
+    }
+    p.finish()?;
+    if cursor_mode {
+        if let Some(c) = &cursor {
+            if !cursor_in_partition(c, &findings::list_query(tenant, &filter)) {
+                return Err(ApiError::field("cursor", "does not belong to this query"));
+            }
+        }
+        let got = findings::list(store, tenant, &filter, limit, cursor).await?;
+        return Ok(Json(json!({
+            "items": decode(&got.items)?,
+            "limit": limit,
+            "next_cursor": got.next.as_ref().map(encode_cursor),
+        })));
+    }
+    // Offset pages, as the seed's API serves them.
+    let skip = (page - 1) * page_size;
+    let mut after = None;
+    let mut skipped = 0;
+    while skipped < skip {
+        let got = findings::list(store, tenant, &filter, (skip - skipped).min(100), after).await?;
+        skipped += got.items.len();
+        after = got.next;
+        if after.is_none() {
+            break;
+        }
+    }
+    let (items, next) = if skipped < skip {
+        (Vec::new(), None)
+    } else {
+        let got = findings::list(store, tenant, &filter, page_size, after).await?;
+        (decode(&got.items)?, got.next)
+    };
+    let total = total(state.clone(), &caller, &filter).await?;
+    Ok(Json(json!({
+        "items": items,
+        "total": total,
+        "page": page,
+        "page_size": page_size,
+        "next_cursor": next.as_ref().map(encode_cursor),
+    })))
+}
+
+/// From counters when the filter allows, else by counting the index.
+async fn total(state: AppState, caller: &Caller, filter: &FindingFilter) -> Result<i64, ApiError> {
+    let store = state.store.as_ref();
+    if filter.is_plain() {
+        return Ok(match filter.severity {
+            Some(s) => stats::findings_with_severity(store, &caller.tenant, s).await?,
+            None => stats::total_findings(store, &caller.tenant).await?,
+        });
+    }
+    let mut n = 0i64;
+    let mut after = None;
+    loop {
+        let got = findings::list(store, &caller.tenant, filter, 100, after).await?;
+        n += i64::try_from(got.items.len()).unwrap_or_default();
+        match got.next {
+            Some(c) => after = Some(c),
+            None => return Ok(n),
+        }
+    }
+}
+
+pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Finding>, ApiError> {
+    findings::get(state.store.as_ref(), &caller.tenant, &id)
+        .await?
+        .map(|v| Json(v.finding))
+        .ok_or(ApiError::NotFound("finding"))
+}
+
+/// Triage: `status` and `note`. Analysts and admins.
+pub async fn patch(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, body: Bytes) -> Result<Json<Finding>, ApiError> {
+    caller.require(Role::Analyst)?;
+    let value = parse_json(&body)?;
+    let obj = value.as_object().ok_or_else(|| ApiError::field("", "body must be a JSON object"))?;
+    let mut errors = Vec::new();
+    let mut status = None;
+    let mut note = None;
+    for (k, v) in obj {
+        match (k.as_str(), v) {
+            ("status", Value::String(s)) => match FindingStatus::parse(s) {
+                Some(st) => status = Some(st),
+                None => errors.push(FieldError::new("status", "must be open, acknowledged or resolved")),
+            },
+            ("status", _) => errors.push(FieldError::new("status", "must be a string")),
+            ("note", Value::String(s)) if s.len() <= MAX_NOTE => note = Some(Some(s.clone())),
+            ("note", Value::Null) => note = Some(None),
+            ("note", _) => errors.push(FieldError::new("note", format!("must be a string of at most {MAX_NOTE} characters"))),
+            (other, _) => errors.push(FieldError::new(other, "is not a field that can be changed")),
+        }
+    }
+    if status.is_none() && note.is_none() && errors.is_empty() {
+        errors.push(FieldError::new("", "give status and/or note"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let store = state.store.as_ref();
+    for _ in 0..8 {
+        let current = findings::get(store, &caller.tenant, &id).await?.ok_or(ApiError::NotFound("finding"))?;
+        let mut next = current.finding.clone();
+        if let Some(s) = status {
+            next.status = s;
+        }
+        if let Some(n) = &note {
+            next.note = n.clone();
+        }
+        next.updated_at = state.clock.now();
+        match findings::replace(store, &caller.tenant, &current, &next).await {
+            Ok(_) => return Ok(Json(next)),
+            Err(vigil_shared::ports::StoreError::ConditionFailed { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Conflict("the finding kept changing; retry".into()))
+}
+
+pub async fn enrich_one(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Finding>, ApiError> {
+    caller.require(Role::Analyst)?;
+    enrich_finding(state.store.as_ref(), &state.enricher, &caller.tenant, &id, true, state.clock.now())
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound("finding"))
+}
+
+pub async fn enrich_missing(State(state): State<AppState>, caller: Caller, Query(q): Query<HashMap<String, String>>) -> Result<Json<Vec<Finding>>, ApiError> {
+    caller.require(Role::Analyst)?;
+    let mut p = Params::new(q);
+    let limit = p.number("limit", 1, 500, 50);
+    p.finish()?;
+    let store = state.store.as_ref();
+    let missing = findings::missing_enrichment(store, &caller.tenant, limit).await?;
+    let mut out = Vec::with_capacity(missing.len());
+    for f in missing {
+        if let Some(done) = enrich_finding(store, &state.enricher, &caller.tenant, &f.id, false, state.clock.now()).await? {
+            out.push(done);
+        }
+    }
+    Ok(Json(out))
+}

@@ -1,0 +1,13 @@
+//! What every request handler can reach.
+use std::sync::Arc;
+
+use vigil_shared::enrich::Enricher;
+use vigil_shared::ports::{Clock, ItemStore, Queue};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn ItemStore>,
+    pub queue: Arc<dyn Queue>,
+    pub clock: Arc<dyn Clock>,
+    pub enricher: Enricher,
+}

@@ -94,14 +94,8 @@ pub async fn hour_count(store: &dyn ItemStore, tenant: &TenantId, at: DateTime<U
         .unwrap_or_default())
 }
 
-/// Newest first; picks the most selective index and filters the rest in memory.
-pub async fn list(
-    store: &dyn ItemStore,
-    tenant: &TenantId,
-    filter: &EventFilter,
-    limit: usize,
-    after: Option<crate::ports::Cursor>,
-) -> Result<Filtered, StoreError> {
+/// The query behind [`list`]: the most selective index, newest first.
+pub fn list_query(tenant: &TenantId, filter: &EventFilter) -> Query {
     let (index, pk) = match (&filter.user, &filter.event_type) {
         (Some(u), _) => (Index::Gsi2, keys::events_by_user(tenant, u)),
         (None, Some(t)) => (Index::Gsi3, keys::events_by_type(tenant, t)),
@@ -110,7 +104,18 @@ pub async fn list(
     let range = keys::time_bounds(filter.from, filter.to)
         .map(|(a, b)| KeyRange::Between(a, b))
         .unwrap_or(KeyRange::All);
-    let q = Query::new(index, pk).range(range).newest_first().after(after);
+    Query::new(index, pk).range(range).newest_first()
+}
+
+/// Newest first; filters what the index does not cover in memory.
+pub async fn list(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    filter: &EventFilter,
+    limit: usize,
+    after: Option<crate::ports::Cursor>,
+) -> Result<Filtered, StoreError> {
+    let q = list_query(tenant, filter).after(after);
     let f = filter.clone();
     query_filtered(store, q, limit, 5_000, move |item| {
         let d = &item.data;

@@ -146,13 +146,8 @@ pub async fn apply_match(
     Err(StoreError::Conflict)
 }
 
-pub async fn list(
-    store: &dyn ItemStore,
-    tenant: &TenantId,
-    filter: &FindingFilter,
-    limit: usize,
-    after: Option<Cursor>,
-) -> Result<Filtered, StoreError> {
+/// The query behind [`list`]: the most selective index, newest first.
+pub fn list_query(tenant: &TenantId, filter: &FindingFilter) -> Query {
     let (index, pk) = match (&filter.user, filter.severity) {
         (Some(u), _) => (Index::Gsi3, keys::findings_by_user(tenant, u)),
         (None, Some(s)) => (Index::Gsi2, keys::findings_by_severity(tenant, s.as_str())),
@@ -161,7 +156,17 @@ pub async fn list(
     let range = keys::time_bounds(filter.from, filter.to)
         .map(|(a, b)| KeyRange::Between(a, b))
         .unwrap_or(KeyRange::All);
-    let q = Query::new(index, pk).range(range).newest_first().after(after);
+    Query::new(index, pk).range(range).newest_first()
+}
+
+pub async fn list(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    filter: &FindingFilter,
+    limit: usize,
+    after: Option<Cursor>,
+) -> Result<Filtered, StoreError> {
+    let q = list_query(tenant, filter).after(after);
     let f = filter.clone();
     query_filtered(store, q, limit, 20_000, move |item| {
         let d = &item.data;

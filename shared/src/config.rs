@@ -121,7 +121,9 @@ impl Config {
     }
 
     pub fn require_table(&self) -> Result<&str, ConfigError> {
-        self.table.as_deref().ok_or(ConfigError::Missing("VIGIL_TABLE"))
+        self.table
+            .as_deref()
+            .ok_or(ConfigError::Missing("VIGIL_TABLE"))
     }
 }
 
@@ -130,7 +132,10 @@ mod tests {
     use super::*;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -153,7 +158,8 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
-        let err = Config::from_lookup(&lookup(&[("VIGIL_FINDING_DEDUP_MINUTES", "soon")])).unwrap_err();
+        let err =
+            Config::from_lookup(&lookup(&[("VIGIL_FINDING_DEDUP_MINUTES", "soon")])).unwrap_err();
         assert!(err.to_string().contains("VIGIL_FINDING_DEDUP_MINUTES"));
     }
 }

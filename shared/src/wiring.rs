@@ -26,10 +26,12 @@ pub async fn aws_ports(config: &Config) -> Result<AwsPorts, ConfigError> {
         })
         .collect();
     let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), urls);
-    let bus = config
-        .event_bus
-        .as_ref()
-        .map(|name| Arc::new(EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&sdk), name)));
+    let bus = config.event_bus.as_ref().map(|name| {
+        Arc::new(EventBridgeBus::new(
+            aws_sdk_eventbridge::Client::new(&sdk),
+            name,
+        ))
+    });
     Ok(AwsPorts {
         store: Arc::new(store),
         queue: Arc::new(queue),

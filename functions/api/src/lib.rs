@@ -35,11 +35,23 @@ async fn not_found() -> Response {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(routes::health))
-        .route("/events", post(routes::events::post).get(routes::events::list))
+        .route(
+            "/events",
+            post(routes::events::post).get(routes::events::list),
+        )
         .route("/findings", get(routes::findings::list))
-        .route("/findings/enrich_all_missing", post(routes::findings::enrich_missing))
-        .route("/findings/{id}", get(routes::findings::get).patch(routes::findings::patch))
-        .route("/findings/{id}/enrich_with_ai", post(routes::findings::enrich_one))
+        .route(
+            "/findings/enrich_all_missing",
+            post(routes::findings::enrich_missing),
+        )
+        .route(
+            "/findings/{id}",
+            get(routes::findings::get).patch(routes::findings::patch),
+        )
+        .route(
+            "/findings/{id}/enrich_with_ai",
+            post(routes::findings::enrich_one),
+        )
         .route("/stats/summary", get(routes::stats::summary))
         .route("/keys", post(routes::keys::create).get(routes::keys::list))
         .route("/keys/{id}", axum::routing::delete(routes::keys::revoke))

@@ -23,11 +23,17 @@ pub enum DayEdge {
 
 impl Params {
     pub fn new(map: HashMap<String, String>) -> Self {
-        Self { map, errors: Vec::new() }
+        Self {
+            map,
+            errors: Vec::new(),
+        }
     }
 
     pub fn string(&mut self, name: &str) -> Option<String> {
-        self.map.get(name).map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+        self.map
+            .get(name)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
     }
 
     pub fn number(&mut self, name: &str, min: usize, max: usize, default: usize) -> usize {
@@ -36,7 +42,10 @@ impl Params {
             Some(v) => match v.parse::<usize>() {
                 Ok(n) if (min..=max).contains(&n) => n,
                 _ => {
-                    self.errors.push(FieldError::new(name, format!("must be a whole number from {min} to {max}")));
+                    self.errors.push(FieldError::new(
+                        name,
+                        format!("must be a whole number from {min} to {max}"),
+                    ));
                     default
                 }
             },
@@ -59,15 +68,24 @@ impl Params {
             };
             return t.map(|t| t.and_utc());
         }
-        self.errors.push(FieldError::new(name, "must be an RFC 3339 date-time or a YYYY-MM-DD date"));
+        self.errors.push(FieldError::new(
+            name,
+            "must be an RFC 3339 date-time or a YYYY-MM-DD date",
+        ));
         None
     }
 
-    pub fn parsed<T>(&mut self, name: &str, parse: impl Fn(&str) -> Option<T>, expected: &str) -> Option<T> {
+    pub fn parsed<T>(
+        &mut self,
+        name: &str,
+        parse: impl Fn(&str) -> Option<T>,
+        expected: &str,
+    ) -> Option<T> {
         let v = self.string(name)?;
         let out = parse(&v);
         if out.is_none() {
-            self.errors.push(FieldError::new(name, format!("must be one of {expected}")));
+            self.errors
+                .push(FieldError::new(name, format!("must be one of {expected}")));
         }
         out
     }

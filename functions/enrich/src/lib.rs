@@ -44,10 +44,20 @@ pub async fn enrich_finding(
 }
 
 /// The bus event announcing a finding; its id is stable so consumers can de-duplicate.
-pub fn finding_event(tenant: &TenantId, f: &Finding, reason: EnrichReason, now: DateTime<Utc>) -> DomainEvent {
+pub fn finding_event(
+    tenant: &TenantId,
+    f: &Finding,
+    reason: EnrichReason,
+    now: DateTime<Utc>,
+) -> DomainEvent {
     let (detail_type, id) = match reason {
-        EnrichReason::Escalated => ("finding.escalated", format!("{}:escalated:{}", f.id, f.severity)),
-        EnrichReason::Created | EnrichReason::Retry => ("finding.created", format!("{}:created", f.id)),
+        EnrichReason::Escalated => (
+            "finding.escalated",
+            format!("{}:escalated:{}", f.id, f.severity),
+        ),
+        EnrichReason::Created | EnrichReason::Retry => {
+            ("finding.created", format!("{}:created", f.id))
+        }
     };
     DomainEvent {
         id,
@@ -83,8 +93,15 @@ impl MessageHandler for EnrichHandler {
     async fn handle(&self, body: &str, _receive_count: u32) -> Result<(), HandlerError> {
         let msg: EnrichMessage = parse_body(body)?;
         let now = self.clock.now();
-        let Some(finding) =
-            enrich_finding(self.store.as_ref(), &self.enricher, &msg.tenant, &msg.finding_id, false, now).await?
+        let Some(finding) = enrich_finding(
+            self.store.as_ref(),
+            &self.enricher,
+            &msg.tenant,
+            &msg.finding_id,
+            false,
+            now,
+        )
+        .await?
         else {
             tracing::warn!(finding = %msg.finding_id, "finding to enrich does not exist; dropping");
             return Ok(());

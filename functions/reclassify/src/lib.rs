@@ -12,7 +12,10 @@ pub struct RunSummary {
 
 /// Handles the nightly schedule.
 pub fn on_schedule(event: &CloudWatchEvent<Value>) -> RunSummary {
-    let trigger = event.detail_type.clone().unwrap_or_else(|| "Scheduled Event".into());
+    let trigger = event
+        .detail_type
+        .clone()
+        .unwrap_or_else(|| "Scheduled Event".into());
     tracing::info!(%trigger, "re-classification run requested; no AI systems are registered yet");
     RunSummary {
         trigger,

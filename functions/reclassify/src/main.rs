@@ -7,8 +7,10 @@ use vigil_shared::telemetry;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::Json);
-    lambda_runtime::run(service_fn(|event: LambdaEvent<CloudWatchEvent<Value>>| async move {
-        Ok::<_, Error>(vigil_reclassify::on_schedule(&event.payload))
-    }))
+    lambda_runtime::run(service_fn(
+        |event: LambdaEvent<CloudWatchEvent<Value>>| async move {
+            Ok::<_, Error>(vigil_reclassify::on_schedule(&event.payload))
+        },
+    ))
     .await
 }

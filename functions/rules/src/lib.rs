@@ -24,7 +24,11 @@ pub struct RulesHandler {
 
 impl RulesHandler {
     /// The matches an event raises, given what is stored around it.
-    pub async fn matches_for(&self, tenant: &TenantId, event: &Event) -> Result<Vec<Match>, StoreError> {
+    pub async fn matches_for(
+        &self,
+        tenant: &TenantId,
+        event: &Event,
+    ) -> Result<Vec<Match>, StoreError> {
         let store = self.store.as_ref();
         let mut user_events = if rules::needs_user_window(event) {
             events::user_window(
@@ -64,7 +68,8 @@ impl RulesHandler {
         let mut out = Vec::new();
         for m in matches {
             let (finding, outcome) =
-                findings::apply_match(self.store.as_ref(), tenant, m, self.dedup_minutes, now).await?;
+                findings::apply_match(self.store.as_ref(), tenant, m, self.dedup_minutes, now)
+                    .await?;
             let reason = match outcome {
                 MergeOutcome::Created => Some(EnrichReason::Created),
                 MergeOutcome::Escalated => Some(EnrichReason::Escalated),
@@ -74,7 +79,10 @@ impl RulesHandler {
                 _ => None,
             };
             if let Some(reason) = reason {
-                if !out.iter().any(|e: &EnrichMessage| e.finding_id == finding.id) {
+                if !out
+                    .iter()
+                    .any(|e: &EnrichMessage| e.finding_id == finding.id)
+                {
                     out.push(EnrichMessage {
                         tenant: tenant.clone(),
                         finding_id: finding.id,

@@ -64,7 +64,10 @@ impl PresentedKey {
 
     /// Constant-time comparison with a stored hash.
     pub fn matches(&self, stored_hash: &str) -> bool {
-        hash_secret(&self.secret).as_bytes().ct_eq(stored_hash.as_bytes()).into()
+        hash_secret(&self.secret)
+            .as_bytes()
+            .ct_eq(stored_hash.as_bytes())
+            .into()
     }
 }
 
@@ -129,7 +132,14 @@ mod tests {
 
     #[test]
     fn malformed_keys_are_rejected() {
-        for bad in ["", "vk_", "vk_demo_abc", "xx_demo_a_b", "vk_Demo_a_b", "vk_demo_a_b!c"] {
+        for bad in [
+            "",
+            "vk_",
+            "vk_demo_abc",
+            "xx_demo_a_b",
+            "vk_Demo_a_b",
+            "vk_demo_a_b!c",
+        ] {
             assert!(PresentedKey::parse(bad).is_none(), "{bad}");
         }
     }

@@ -175,7 +175,12 @@ fn digest_id(prefix: &str, parts: &[&str]) -> String {
 }
 
 /// The stored id of an event: a client id maps to the same id every time it is sent.
-pub fn event_id(tenant: &TenantId, client_id: Option<&str>, ids: IdSource<'_>, index: usize) -> String {
+pub fn event_id(
+    tenant: &TenantId,
+    client_id: Option<&str>,
+    ids: IdSource<'_>,
+    index: usize,
+) -> String {
     match (client_id, ids) {
         (Some(cid), _) => digest_id("ev_", &[tenant.as_str(), "client", cid]),
         (None, IdSource::Idempotency(key)) => {
@@ -206,7 +211,10 @@ fn opt_string(
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= max => Some(s.clone()),
         Some(Value::String(_)) => {
-            errors.push(FieldError::new(field, format!("must be 1-{max} characters")));
+            errors.push(FieldError::new(
+                field,
+                format!("must be 1-{max} characters"),
+            ));
             None
         }
         Some(_) => {
@@ -225,7 +233,10 @@ pub fn parse_event(
     now: DateTime<Utc>,
 ) -> Result<Event, Vec<FieldError>> {
     let Some(obj) = value.as_object() else {
-        return Err(vec![FieldError::new("", "each event must be a JSON object")]);
+        return Err(vec![FieldError::new(
+            "",
+            "each event must be a JSON object",
+        )]);
     };
     let mut errors = Vec::new();
     let event_type = match obj.get("event_type") {
@@ -256,7 +267,10 @@ pub fn parse_event(
             }
             Some(t) => Some(t),
             None => {
-                errors.push(FieldError::new("timestamp", "must be an RFC 3339 date-time"));
+                errors.push(FieldError::new(
+                    "timestamp",
+                    "must be an RFC 3339 date-time",
+                ));
                 None
             }
         },
@@ -355,7 +369,9 @@ mod tests {
     }
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-25T12:00:00Z").unwrap().to_utc()
+        DateTime::parse_from_rfc3339("2026-11-25T12:00:00Z")
+            .unwrap()
+            .to_utc()
     }
 
     #[test]
@@ -375,7 +391,8 @@ mod tests {
 
     #[test]
     fn client_id_maps_to_a_stable_tenant_scoped_id() {
-        let body = json!({"id":"abc","event_type":"x","timestamp":"2026-11-25T10:00:00Z","user":"u"});
+        let body =
+            json!({"id":"abc","event_type":"x","timestamp":"2026-11-25T10:00:00Z","user":"u"});
         let a = parse_event(&body, &tenant(), IdSource::Random, 0, now()).unwrap();
         let b = parse_event(&body, &tenant(), IdSource::Random, 3, now()).unwrap();
         let other = TenantId::parse("other").unwrap();

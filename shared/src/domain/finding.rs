@@ -237,10 +237,19 @@ mod tests {
     fn merge_adds_evidence_once_and_never_lowers_severity() {
         let now = at("2026-01-01T01:00:00Z");
         let mut f = Finding::from_match("fd".into(), &m(Severity::High, &["a"]), now);
-        assert_eq!(f.merge(&m(Severity::High, &["a"]), now), MergeOutcome::Unchanged);
-        assert_eq!(f.merge(&m(Severity::Low, &["b"]), now), MergeOutcome::Updated);
+        assert_eq!(
+            f.merge(&m(Severity::High, &["a"]), now),
+            MergeOutcome::Unchanged
+        );
+        assert_eq!(
+            f.merge(&m(Severity::Low, &["b"]), now),
+            MergeOutcome::Updated
+        );
         assert_eq!(f.severity, Severity::High);
-        assert_eq!(f.merge(&m(Severity::Critical, &["c"]), now), MergeOutcome::Escalated);
+        assert_eq!(
+            f.merge(&m(Severity::Critical, &["c"]), now),
+            MergeOutcome::Escalated
+        );
         assert_eq!(f.severity, Severity::Critical);
         assert_eq!(f.event_ids, vec!["a", "b", "c"]);
     }
@@ -250,8 +259,14 @@ mod tests {
         let now = at("2026-01-01T01:00:00Z");
         let mut f = Finding::from_match("fd".into(), &m(Severity::Low, &["a"]), now);
         f.status = FindingStatus::Resolved;
-        assert_eq!(f.merge(&m(Severity::Low, &["a"]), now), MergeOutcome::Unchanged);
-        assert_eq!(f.merge(&m(Severity::Low, &["b"]), now), MergeOutcome::Escalated);
+        assert_eq!(
+            f.merge(&m(Severity::Low, &["a"]), now),
+            MergeOutcome::Unchanged
+        );
+        assert_eq!(
+            f.merge(&m(Severity::Low, &["b"]), now),
+            MergeOutcome::Escalated
+        );
         assert_eq!(f.status, FindingStatus::Open);
     }
 

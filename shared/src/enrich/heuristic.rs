@@ -42,7 +42,11 @@ pub fn score(f: &Finding) -> (f64, String) {
     } else {
         shown.join(", ")
     };
-    let who = f.user.as_deref().map(|u| format!(" for user '{u}'")).unwrap_or_default();
+    let who = f
+        .user
+        .as_deref()
+        .map(|u| format!(" for user '{u}'"))
+        .unwrap_or_default();
     let explanation = format!(
         "Risk {score:.0}/100: {} finding '{}'{who}. {} Evidence: {} event(s) ({evidence}) between {} and {}.{why} Scored by Vigil's deterministic heuristic (base {base:.0} for {} severity).",
         f.severity,
@@ -109,7 +113,11 @@ mod tests {
 
     #[test]
     fn explanation_names_the_evidence() {
-        let (_, text) = score(&finding("public_bucket", High, "bucket b is public"));
+        let (_, text) = score(&finding(
+            "public_bucket",
+            Severity::High,
+            "bucket b is public",
+        ));
         assert!(text.contains("ev_1, ev_2"), "{text}");
         assert!(text.contains("Raised to 90"), "{text}");
         assert!(text.contains("alice"), "{text}");

@@ -89,11 +89,15 @@ fn parse_answer(content: &str) -> Result<(f64, String), LlmError> {
         (Some(s), Some(e)) if e > s => &content[s..=e],
         _ => return Err(LlmError::BadAnswer("no JSON object".into())),
     };
-    let a: Assessment = serde_json::from_str(body).map_err(|e| LlmError::BadAnswer(e.to_string()))?;
+    let a: Assessment =
+        serde_json::from_str(body).map_err(|e| LlmError::BadAnswer(e.to_string()))?;
     if !a.risk_score.is_finite() || a.explanation.trim().is_empty() {
         return Err(LlmError::BadAnswer("missing score or explanation".into()));
     }
-    Ok((a.risk_score.clamp(0.0, 100.0), a.explanation.trim().to_string()))
+    Ok((
+        a.risk_score.clamp(0.0, 100.0),
+        a.explanation.trim().to_string(),
+    ))
 }
 
 impl LlmClient {
@@ -119,7 +123,10 @@ impl LlmClient {
         if let Some(key) = &self.config.api_key {
             req = req.bearer_auth(key);
         }
-        let resp = req.send().await.map_err(|e| LlmError::Transport(e.to_string()))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| LlmError::Transport(e.to_string()))?;
         if !resp.status().is_success() {
             return Err(LlmError::Status(resp.status().as_u16()));
         }
@@ -159,7 +166,8 @@ mod tests {
 
     #[test]
     fn parses_fenced_and_clamped_answers() {
-        let (s, e) = parse_answer("```json\n{\"risk_score\": 140, \"explanation\": \"x\"}\n```").unwrap();
+        let (s, e) =
+            parse_answer("```json\n{\"risk_score\": 140, \"explanation\": \"x\"}\n```").unwrap();
         assert_eq!(s, 100.0);
         assert_eq!(e, "x");
         assert!(parse_answer("I think it is risky").is_err());

@@ -113,8 +113,11 @@ pub trait Queue: Send + Sync {
         delay: Duration,
     ) -> Result<(), QueueError>;
     /// Lists up to `max` dead letters of `queue`.
-    async fn dead_letters(&self, queue: QueueName, max: usize)
-    -> Result<Vec<DeadLetter>, QueueError>;
+    async fn dead_letters(
+        &self,
+        queue: QueueName,
+        max: usize,
+    ) -> Result<Vec<DeadLetter>, QueueError>;
     /// Moves every dead letter of `queue` back onto it; returns how many moved.
     async fn redrive(&self, queue: QueueName) -> Result<usize, QueueError>;
 }

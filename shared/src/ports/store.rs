@@ -73,7 +73,10 @@ pub enum Condition {
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteOp {
     /// Replace the whole item (the caller sets the new version).
-    Put { item: Item, condition: Condition },
+    Put {
+        item: Box<Item>,
+        condition: Condition,
+    },
     Delete {
         pk: String,
         sk: String,
@@ -85,7 +88,10 @@ pub enum WriteOp {
 
 impl WriteOp {
     pub fn put(item: Item, condition: Condition) -> Self {
-        WriteOp::Put { item, condition }
+        WriteOp::Put {
+            item: Box::new(item),
+            condition,
+        }
     }
 
     pub fn add(pk: impl Into<String>, sk: impl Into<String>, delta: i64) -> Self {

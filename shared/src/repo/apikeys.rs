@@ -2,8 +2,8 @@
 use chrono::{DateTime, Utc};
 
 use super::keys;
-use crate::domain::apikey::{ApiKeyRecord, NewKey, PresentedKey, Role, mint_key};
 use crate::domain::TenantId;
+use crate::domain::apikey::{ApiKeyRecord, NewKey, PresentedKey, Role, mint_key};
 use crate::ports::store::{Condition, Index, Item, ItemStore, Query, StoreError, WriteOp};
 
 fn from_item(item: &Item) -> Result<ApiKeyRecord, StoreError> {
@@ -18,7 +18,11 @@ pub async fn create(
     name: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<(ApiKeyRecord, String), StoreError> {
-    let NewKey { key_id, plaintext, hash } = mint_key(tenant);
+    let NewKey {
+        key_id,
+        plaintext,
+        hash,
+    } = mint_key(tenant);
     let record = ApiKeyRecord {
         id: key_id,
         tenant: tenant.clone(),
@@ -30,13 +34,21 @@ pub async fn create(
     };
     let data = serde_json::to_value(&record).map_err(|e| StoreError::Malformed(e.to_string()))?;
     let item = Item::new(keys::apikeys_pk(tenant), &record.id, data);
-    store.write(vec![WriteOp::put(item, Condition::NotExists)]).await?;
+    store
+        .write(vec![WriteOp::put(item, Condition::NotExists)])
+        .await?;
     Ok((record, plaintext))
 }
 
 /// The record a presented key belongs to, if the key is valid and not revoked.
-pub async fn authenticate(store: &dyn ItemStore, key: &PresentedKey) -> Result<Option<ApiKeyRecord>, StoreError> {
-    let Some(item) = store.get(&keys::apikeys_pk(&key.tenant), &key.key_id).await? else {
+pub async fn authenticate(
+    store: &dyn ItemStore,
+    key: &PresentedKey,
+) -> Result<Option<ApiKeyRecord>, StoreError> {
+    let Some(item) = store
+        .get(&keys::apikeys_pk(&key.tenant), &key.key_id)
+        .await?
+    else {
         return Ok(None);
     };
     let record = from_item(&item)?;
@@ -44,7 +56,10 @@ pub async fn authenticate(store: &dyn ItemStore, key: &PresentedKey) -> Result<O
 }
 
 /// Keys of a tenant, hashes removed.
-pub async fn list(store: &dyn ItemStore, tenant: &TenantId) -> Result<Vec<ApiKeyRecord>, StoreError> {
+pub async fn list(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+) -> Result<Vec<ApiKeyRecord>, StoreError> {
     let mut q = Query::new(Index::Primary, keys::apikeys_pk(tenant)).limit(500);
     let mut out = Vec::new();
     loop {
@@ -62,7 +77,11 @@ pub async fn list(store: &dyn ItemStore, tenant: &TenantId) -> Result<Vec<ApiKey
 }
 
 /// Marks a key revoked; false when no such key exists for the tenant.
-pub async fn revoke(store: &dyn ItemStore, tenant: &TenantId, id: &str) -> Result<bool, StoreError> {
+pub async fn revoke(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<bool, StoreError> {
     let Some(item) = store.get(&keys::apikeys_pk(tenant), id).await? else {
         return Ok(false);
     };

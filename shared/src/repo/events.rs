@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 use super::keys::{self, counter};
 use super::page::{Filtered, query_filtered};
 use crate::domain::{Event, TenantId};
-use crate::ports::store::{Condition, Index, IndexKey, Item, ItemStore, KeyRange, Query, StoreError, WriteOp};
+use crate::ports::store::{
+    Condition, Index, IndexKey, Item, ItemStore, KeyRange, Query, StoreError, WriteOp,
+};
 
 /// Filters of `GET /events`.
 #[derive(Debug, Clone, Default)]
@@ -21,8 +23,14 @@ fn to_item(tenant: &TenantId, e: &Event) -> Result<Item, StoreError> {
     let sk = keys::timed(e.timestamp, &e.id);
     let mut item = Item::new(keys::event_pk(tenant, &e.id), keys::EVENT_SK, data);
     item.gsi1 = Some(IndexKey::new(keys::events_by_time(tenant), sk.clone()));
-    item.gsi2 = Some(IndexKey::new(keys::events_by_user(tenant, &e.user), sk.clone()));
-    item.gsi3 = Some(IndexKey::new(keys::events_by_type(tenant, e.event_type.as_str()), sk));
+    item.gsi2 = Some(IndexKey::new(
+        keys::events_by_user(tenant, &e.user),
+        sk.clone(),
+    ));
+    item.gsi3 = Some(IndexKey::new(
+        keys::events_by_type(tenant, e.event_type.as_str()),
+        sk,
+    ));
     Ok(item)
 }
 
@@ -32,7 +40,11 @@ pub fn from_item(item: &Item) -> Result<Event, StoreError> {
 
 /// Stores an event once: the first write wins and bumps the counters in the same atomic
 /// write, so a redelivered event never counts twice. Returns whether it was new.
-pub async fn insert(store: &dyn ItemStore, tenant: &TenantId, e: &Event) -> Result<bool, StoreError> {
+pub async fn insert(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    e: &Event,
+) -> Result<bool, StoreError> {
     let stats = keys::stats_pk(tenant);
     let ops = vec![
         WriteOp::put(to_item(tenant, e)?, Condition::NotExists),
@@ -49,7 +61,11 @@ pub async fn insert(store: &dyn ItemStore, tenant: &TenantId, e: &Event) -> Resu
     }
 }
 
-pub async fn get(store: &dyn ItemStore, tenant: &TenantId, id: &str) -> Result<Option<Event>, StoreError> {
+pub async fn get(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<Event>, StoreError> {
     store
         .get(&keys::event_pk(tenant, id), keys::EVENT_SK)
         .await?
@@ -86,7 +102,11 @@ pub async fn user_window(
 }
 
 /// Events the tenant recorded in the calendar hour of `at`.
-pub async fn hour_count(store: &dyn ItemStore, tenant: &TenantId, at: DateTime<Utc>) -> Result<u64, StoreError> {
+pub async fn hour_count(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    at: DateTime<Utc>,
+) -> Result<u64, StoreError> {
     Ok(store
         .get(&keys::stats_pk(tenant), &counter::events_hour(at))
         .await?
@@ -120,8 +140,12 @@ pub async fn list(
     query_filtered(store, q, limit, 5_000, move |item| {
         let d = &item.data;
         let field = |name: &str| d.get(name).and_then(|v| v.as_str());
-        f.event_type.as_deref().is_none_or(|t| field("event_type") == Some(t))
-            && f.source.as_deref().is_none_or(|s| field("source") == Some(s))
+        f.event_type
+            .as_deref()
+            .is_none_or(|t| field("event_type") == Some(t))
+            && f.source
+                .as_deref()
+                .is_none_or(|s| field("source") == Some(s))
     })
     .await
 }

@@ -6,7 +6,9 @@ use super::keys::{self, counter};
 use super::page::{Filtered, query_filtered};
 use crate::domain::finding::{finding_id, period_of};
 use crate::domain::{Finding, FindingStatus, Match, MergeOutcome, Severity, TenantId};
-use crate::ports::store::{Condition, Cursor, Index, IndexKey, Item, ItemStore, KeyRange, Query, StoreError, WriteOp};
+use crate::ports::store::{
+    Condition, Cursor, Index, IndexKey, Item, ItemStore, KeyRange, Query, StoreError, WriteOp,
+};
 
 /// How often a write that lost an optimistic race is retried.
 const MAX_ATTEMPTS: usize = 16;
@@ -24,7 +26,11 @@ pub struct FindingFilter {
 impl FindingFilter {
     /// Only the filters that need no scan are set.
     pub fn is_plain(&self) -> bool {
-        self.user.is_none() && self.rule_id.is_none() && self.status.is_none() && self.from.is_none() && self.to.is_none()
+        self.user.is_none()
+            && self.rule_id.is_none()
+            && self.status.is_none()
+            && self.from.is_none()
+            && self.to.is_none()
     }
 }
 
@@ -34,7 +40,10 @@ fn to_item(tenant: &TenantId, f: &Finding, version: u64) -> Result<Item, StoreEr
     let mut item = Item::new(keys::finding_pk(tenant, &f.id), keys::FINDING_SK, data);
     item.version = version;
     item.gsi1 = Some(IndexKey::new(keys::findings_by_time(tenant), sk.clone()));
-    item.gsi2 = Some(IndexKey::new(keys::findings_by_severity(tenant, f.severity.as_str()), sk.clone()));
+    item.gsi2 = Some(IndexKey::new(
+        keys::findings_by_severity(tenant, f.severity.as_str()),
+        sk.clone(),
+    ));
     item.gsi3 = f
         .user
         .as_ref()
@@ -53,7 +62,11 @@ pub struct Versioned {
     pub version: u64,
 }
 
-pub async fn get(store: &dyn ItemStore, tenant: &TenantId, id: &str) -> Result<Option<Versioned>, StoreError> {
+pub async fn get(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<Versioned>, StoreError> {
     store
         .get(&keys::finding_pk(tenant, id), keys::FINDING_SK)
         .await?
@@ -107,7 +120,10 @@ pub async fn replace(
     after: &Finding,
 ) -> Result<u64, StoreError> {
     let version = before.version + 1;
-    let mut ops = vec![WriteOp::put(to_item(tenant, after, version)?, Condition::Version(before.version))];
+    let mut ops = vec![WriteOp::put(
+        to_item(tenant, after, version)?,
+        Condition::Version(before.version),
+    )];
     ops.extend(counter_ops(tenant, Some(&before.finding), after));
     store.write(ops).await?;
     Ok(version)
@@ -121,7 +137,12 @@ pub async fn apply_match(
     dedup_minutes: i64,
     now: DateTime<Utc>,
 ) -> Result<(Finding, MergeOutcome), StoreError> {
-    let id = finding_id(tenant, m.rule_id, &m.subject, period_of(m.at, dedup_minutes));
+    let id = finding_id(
+        tenant,
+        m.rule_id,
+        &m.subject,
+        period_of(m.at, dedup_minutes),
+    );
     for _ in 0..MAX_ATTEMPTS {
         let result = match get(store, tenant, &id).await? {
             None => {
@@ -134,7 +155,9 @@ pub async fn apply_match(
                 let mut f = current.finding.clone();
                 match f.merge(m, now) {
                     MergeOutcome::Unchanged => return Ok((f, MergeOutcome::Unchanged)),
-                    outcome => replace(store, tenant, &current, &f).await.map(|_| (f, outcome)),
+                    outcome => replace(store, tenant, &current, &f)
+                        .await
+                        .map(|_| (f, outcome)),
                 }
             }
         };
@@ -171,18 +194,27 @@ pub async fn list(
     query_filtered(store, q, limit, 20_000, move |item| {
         let d = &item.data;
         let field = |name: &str| d.get(name).and_then(|v| v.as_str());
-        f.severity.is_none_or(|s| field("severity") == Some(s.as_str()))
-            && f.rule_id.as_deref().is_none_or(|r| field("rule_id") == Some(r))
+        f.severity
+            .is_none_or(|s| field("severity") == Some(s.as_str()))
+            && f.rule_id
+                .as_deref()
+                .is_none_or(|r| field("rule_id") == Some(r))
             && f.status.is_none_or(|s| field("status") == Some(s.as_str()))
     })
     .await
 }
 
 /// Findings that still need a risk score or explanation, newest first.
-pub async fn missing_enrichment(store: &dyn ItemStore, tenant: &TenantId, limit: usize) -> Result<Vec<Finding>, StoreError> {
+pub async fn missing_enrichment(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    limit: usize,
+) -> Result<Vec<Finding>, StoreError> {
     let q = Query::new(Index::Gsi1, keys::findings_by_time(tenant)).newest_first();
     let page = query_filtered(store, q, limit, 50_000, |item| {
-        from_item(item).map(|f| f.needs_enrichment()).unwrap_or(false)
+        from_item(item)
+            .map(|f| f.needs_enrichment())
+            .unwrap_or(false)
     })
     .await?;
     page.items.iter().map(from_item).collect()

@@ -38,28 +38,42 @@ pub async fn lookup(
     key: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Recorded>, StoreError> {
-    let Some(item) = store.get(&keys::idempotency_pk(tenant), &sort_key(scope, key)).await? else {
+    let Some(item) = store
+        .get(&keys::idempotency_pk(tenant), &sort_key(scope, key))
+        .await?
+    else {
         return Ok(None);
     };
-    let r: Recorded = serde_json::from_value(item.data).map_err(|e| StoreError::Malformed(e.to_string()))?;
+    let r: Recorded =
+        serde_json::from_value(item.data).map_err(|e| StoreError::Malformed(e.to_string()))?;
     // DynamoDB deletes expired items lazily; an expired record is no record.
     Ok((r.expires_at > now.timestamp()).then_some(r))
 }
 
 /// Records the answer. Two concurrent first uses write the same answer (event ids derive
 /// from the key), so the last write winning is harmless.
+/// The first answer to a request.
+pub struct Answer {
+    pub request_hash: String,
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
 pub async fn record(
     store: &dyn ItemStore,
     tenant: &TenantId,
     scope: &str,
     key: &str,
-    request_hash: String,
-    status: u16,
-    body: serde_json::Value,
+    answer: Answer,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let expires_at = (now + RETENTION).timestamp();
-    let rec = Recorded { request_hash, status, body, expires_at };
+    let rec = Recorded {
+        request_hash: answer.request_hash,
+        status: answer.status,
+        body: answer.body,
+        expires_at,
+    };
     let data = serde_json::to_value(&rec).map_err(|e| StoreError::Malformed(e.to_string()))?;
     let mut item = Item::new(keys::idempotency_pk(tenant), sort_key(scope, key), data);
     item.ttl = Some(expires_at);

@@ -23,7 +23,10 @@ pub fn timed(at: DateTime<Utc>, id: &str) -> String {
     format!("{}#{id}", time_key(at))
 }
 /// Inclusive sort-key bounds for a time range.
-pub fn time_bounds(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Option<(String, String)> {
+pub fn time_bounds(
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Option<(String, String)> {
     if from.is_none() && to.is_none() {
         return None;
     }

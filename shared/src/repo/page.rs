@@ -45,7 +45,9 @@ pub async fn query_filtered(
     let mut items = Vec::new();
     let mut scanned = 0;
     loop {
-        query.limit = (limit - items.len()).max(25).min(max_scan.saturating_sub(scanned).max(1));
+        query.limit = (limit - items.len())
+            .max(25)
+            .min(max_scan.saturating_sub(scanned).max(1));
         let page = store.query(&query).await?;
         let mut last = None;
         for item in page.items {

@@ -28,7 +28,11 @@ pub struct Summary {
     pub top_users_by_events: Vec<Ranked>,
 }
 
-async fn prefix(store: &dyn ItemStore, tenant: &TenantId, p: &str) -> Result<Vec<(String, i64)>, StoreError> {
+async fn prefix(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    p: &str,
+) -> Result<Vec<(String, i64)>, StoreError> {
     let mut q = Query::new(Index::Primary, keys::stats_pk(tenant))
         .range(KeyRange::Prefix(p.to_string()))
         .limit(1000);
@@ -58,11 +62,18 @@ async fn single(store: &dyn ItemStore, tenant: &TenantId, sk: &str) -> Result<i6
 fn top(mut v: Vec<(String, i64)>, n: usize) -> Vec<Ranked> {
     v.retain(|(_, c)| *c > 0);
     v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    v.into_iter().take(n).map(|(key, count)| Ranked { key, count }).collect()
+    v.into_iter()
+        .take(n)
+        .map(|(key, count)| Ranked { key, count })
+        .collect()
 }
 
 /// Count of findings with one severity.
-pub async fn findings_with_severity(store: &dyn ItemStore, tenant: &TenantId, sev: Severity) -> Result<i64, StoreError> {
+pub async fn findings_with_severity(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    sev: Severity,
+) -> Result<i64, StoreError> {
     single(store, tenant, &counter::findings_severity(sev.as_str())).await
 }
 
@@ -72,8 +83,10 @@ pub async fn total_findings(store: &dyn ItemStore, tenant: &TenantId) -> Result<
 
 pub async fn summary(store: &dyn ItemStore, tenant: &TenantId) -> Result<Summary, StoreError> {
     let by_sev = prefix(store, tenant, "findings_sev#").await?;
-    let mut findings_by_severity: std::collections::BTreeMap<String, i64> =
-        Severity::ALL.iter().map(|s| (s.as_str().to_string(), 0)).collect();
+    let mut findings_by_severity: std::collections::BTreeMap<String, i64> = Severity::ALL
+        .iter()
+        .map(|s| (s.as_str().to_string(), 0))
+        .collect();
     for (k, v) in by_sev {
         findings_by_severity.insert(k, v);
     }

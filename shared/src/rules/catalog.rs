@@ -23,7 +23,11 @@ impl Grades {
 }
 
 const LOGIN_FAILURES: Grades = Grades {
-    steps: &[(8, Severity::Critical), (5, Severity::High), (3, Severity::Medium)],
+    steps: &[
+        (8, Severity::Critical),
+        (5, Severity::High),
+        (3, Severity::Medium),
+    ],
     otherwise: Some(Severity::Low),
 };
 const MFA_FAILURES: Grades = Grades {
@@ -174,7 +178,11 @@ fn judge_login(ctx: &RuleContext<'_>, success: &Event, failures: &[&Event]) -> O
         success,
         &evidence,
         Severity::Critical,
-        format!("Login for {} from {country} after {} failures", success.user, before.len()),
+        format!(
+            "Login for {} from {country} after {} failures",
+            success.user,
+            before.len()
+        ),
         format!(
             "User '{}' logged in from {country} after {} failed attempts in the previous 30 minutes.",
             success.user,
@@ -246,7 +254,9 @@ fn judge_mfa_success(success: &Event, failures: &[&Event]) -> Option<Verdict> {
 fn mfa_success_after_failure(ctx: &RuleContext<'_>) -> Vec<Verdict> {
     let failures = ctx.user_events_of(K::MfaFailed);
     match ctx.event.known_type() {
-        Some(K::MfaSuccess) => judge_mfa_success(ctx.event, &failures).into_iter().collect(),
+        Some(K::MfaSuccess) => judge_mfa_success(ctx.event, &failures)
+            .into_iter()
+            .collect(),
         _ => ctx
             .user_events_of(K::MfaSuccess)
             .into_iter()
@@ -293,7 +303,11 @@ fn viewer_to_developer(ctx: &RuleContext<'_>) -> Vec<Verdict> {
         ctx,
         Severity::Medium,
         format!("{} escalated from viewer to developer", target(e)),
-        format!("'{}' raised '{}' from viewer to developer.", e.user, target(e)),
+        format!(
+            "'{}' raised '{}' from viewer to developer.",
+            e.user,
+            target(e)
+        ),
     )]
 }
 
@@ -366,7 +380,10 @@ fn large_merge(ctx: &RuleContext<'_>) -> Vec<Verdict> {
         ctx,
         sev,
         format!("{lines} lines merged into {repo}"),
-        format!("'{}' merged a pull request changing {lines} lines in {repo}.", ctx.event.user),
+        format!(
+            "'{}' merged a pull request changing {lines} lines in {repo}.",
+            ctx.event.user
+        ),
     )]
 }
 
@@ -377,12 +394,18 @@ fn deployment_failed(ctx: &RuleContext<'_>) -> Vec<Verdict> {
         "staging" => Severity::Medium,
         _ => Severity::Low,
     };
-    let service = ctx.event.raw_str(&["service", "app"]).unwrap_or("a service");
+    let service = ctx
+        .event
+        .raw_str(&["service", "app"])
+        .unwrap_or("a service");
     vec![Verdict::on(
         ctx,
         sev,
         format!("Deployment of {service} failed in {env}"),
-        format!("A deployment of {service} by '{}' failed in {env}.", ctx.event.user),
+        format!(
+            "A deployment of {service} by '{}' failed in {env}.",
+            ctx.event.user
+        ),
     )]
 }
 
@@ -390,13 +413,18 @@ fn public_bucket(ctx: &RuleContext<'_>) -> Vec<Verdict> {
     if !fields::is_public(ctx.event) {
         return vec![];
     }
-    let bucket = fields::bucket_name(ctx.event).unwrap_or("unnamed").to_string();
+    let bucket = fields::bucket_name(ctx.event)
+        .unwrap_or("unnamed")
+        .to_string();
     vec![
         Verdict::on(
             ctx,
             Severity::Critical,
             format!("Storage bucket '{bucket}' is public"),
-            format!("'{}' made storage bucket '{bucket}' publicly accessible.", ctx.event.user),
+            format!(
+                "'{}' made storage bucket '{bucket}' publicly accessible.",
+                ctx.event.user
+            ),
         )
         .about(Subject::Bucket(bucket)),
     ]

@@ -75,14 +75,33 @@ pub struct Verdict {
 
 impl Verdict {
     /// A verdict about the triggering event alone.
-    pub fn on(ctx: &RuleContext<'_>, severity: Severity, title: String, description: String) -> Self {
+    pub fn on(
+        ctx: &RuleContext<'_>,
+        severity: Severity,
+        title: String,
+        description: String,
+    ) -> Self {
         Self::over(ctx.event, &[ctx.event], severity, title, description)
     }
 
     /// A verdict anchored at `anchor` with `evidence` events.
-    pub fn over(anchor: &Event, evidence: &[&Event], severity: Severity, title: String, description: String) -> Self {
-        let first = evidence.iter().map(|e| e.timestamp).min().unwrap_or(anchor.timestamp);
-        let last = evidence.iter().map(|e| e.timestamp).max().unwrap_or(anchor.timestamp);
+    pub fn over(
+        anchor: &Event,
+        evidence: &[&Event],
+        severity: Severity,
+        title: String,
+        description: String,
+    ) -> Self {
+        let first = evidence
+            .iter()
+            .map(|e| e.timestamp)
+            .min()
+            .unwrap_or(anchor.timestamp);
+        let last = evidence
+            .iter()
+            .map(|e| e.timestamp)
+            .max()
+            .unwrap_or(anchor.timestamp);
         Self {
             severity,
             subject: Subject::User,

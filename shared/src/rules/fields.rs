@@ -74,7 +74,6 @@ pub fn bucket_name(e: &Event) -> Option<&str> {
 /// Public: `public: true` or `visibility: "public"`.
 pub fn is_public(e: &Event) -> bool {
     e.raw("public") == Some(&Value::Bool(true))
-        || e
-            .raw_str(&["visibility"])
+        || e.raw_str(&["visibility"])
             .is_some_and(|v| v.eq_ignore_ascii_case("public"))
 }

@@ -61,10 +61,23 @@ fn one(rule: &str, sev: Severity) -> Vec<(String, Severity)> {
 #[test]
 fn login_failure_thresholds() {
     use Severity::*;
-    let cases = [(1, Low), (2, Low), (3, Medium), (4, Medium), (5, High), (7, High), (8, Critical), (12, Critical)];
+    let cases = [
+        (1, Low),
+        (2, Low),
+        (3, Medium),
+        (4, Medium),
+        (5, High),
+        (7, High),
+        (8, Critical),
+        (12, Critical),
+    ];
     for (n, sev) in cases {
         let evs = failures(n, 5);
-        assert_eq!(run(&evs, n - 1, 1), one("login_failed_burst", sev), "{n} failures");
+        assert_eq!(
+            run(&evs, n - 1, 1),
+            one("login_failed_burst", sev),
+            "{n} failures"
+        );
     }
 }
 
@@ -79,7 +92,10 @@ fn login_failures_outside_the_hour_do_not_count() {
 fn an_early_event_sees_later_failures_in_its_window() {
     // Out-of-order arrival: the first failure is judged with the ones after it.
     let evs = failures(8, 5);
-    assert_eq!(run(&evs, 0, 1), one("login_failed_burst", Severity::Critical));
+    assert_eq!(
+        run(&evs, 0, 1),
+        one("login_failed_burst", Severity::Critical)
+    );
 }
 
 #[test]
@@ -89,7 +105,10 @@ fn suspicious_login_needs_three_failures_and_a_listed_country() {
         evs.push(("login_success", 20, json!({ field: country })));
         evs
     };
-    let crit = ("suspicious_login_after_failures".to_string(), Severity::Critical);
+    let crit = (
+        "suspicious_login_after_failures".to_string(),
+        Severity::Critical,
+    );
     assert!(run(&mk(3, "Russia", "country"), 3, 1).contains(&crit));
     assert!(run(&mk(3, "China", "location"), 3, 1).contains(&crit));
     assert!(run(&mk(3, "other", "location"), 3, 1).contains(&crit));
@@ -107,14 +126,24 @@ fn a_late_failure_makes_an_earlier_processed_login_suspicious() {
     evs.push(("login_success", 20, json!({"country":"Russia"})));
     // Judge the third failure (arriving late): the success after it becomes suspicious.
     let got = run(&evs, 2, 1);
-    assert!(got.contains(&("suspicious_login_after_failures".to_string(), Severity::Critical)));
+    assert!(got.contains(&(
+        "suspicious_login_after_failures".to_string(),
+        Severity::Critical
+    )));
 }
 
 #[test]
 fn mfa_failure_thresholds() {
     use Severity::*;
-    for (n, sev) in [(2, None), (3, Some(Medium)), (4, Some(Medium)), (5, Some(High))] {
-        let evs: Vec<_> = (0..n).map(|i| ("mfa_failed", i as i64, json!({}))).collect();
+    for (n, sev) in [
+        (2, None),
+        (3, Some(Medium)),
+        (4, Some(Medium)),
+        (5, Some(High)),
+    ] {
+        let evs: Vec<_> = (0..n)
+            .map(|i| ("mfa_failed", i as i64, json!({})))
+            .collect();
         let expected = sev.map(|s| one("mfa_failed_burst", s)).unwrap_or_default();
         assert_eq!(run(&evs, n - 1, 1), expected, "{n} mfa failures");
     }
@@ -126,7 +155,10 @@ fn mfa_failure_thresholds() {
 #[test]
 fn mfa_success_after_failure_within_ten_minutes() {
     let evs = vec![("mfa_failed", 0, json!({})), ("mfa_success", 9, json!({}))];
-    assert_eq!(run(&evs, 1, 1), one("mfa_success_after_failure", Severity::Low));
+    assert_eq!(
+        run(&evs, 1, 1),
+        one("mfa_success_after_failure", Severity::Low)
+    );
     let evs = vec![("mfa_failed", 0, json!({})), ("mfa_success", 11, json!({}))];
     assert!(run(&evs, 1, 1).is_empty());
     assert!(run(&[("mfa_success", 0, json!({}))], 0, 1).is_empty());
@@ -135,61 +167,147 @@ fn mfa_success_after_failure_within_ten_minutes() {
 #[test]
 fn permission_rules() {
     let cases: Vec<(Value, Vec<(String, Severity)>)> = vec![
-        (json!({"old_role":"developer","new_role":"admin"}), one("privilege_escalation_admin", Severity::Critical)),
-        (json!({"old_role":"developer","new_role":"admin","approved_by":null}), one("privilege_escalation_admin", Severity::Critical)),
-        (json!({"old_role":"developer","new_role":"Admin","approved_by":"carol"}), one("privilege_escalation_admin", Severity::High)),
-        (json!({"old_role":"viewer","new_role":"developer"}), one("role_escalation_viewer_developer", Severity::Medium)),
+        (
+            json!({"old_role":"developer","new_role":"admin"}),
+            one("privilege_escalation_admin", Severity::Critical),
+        ),
+        (
+            json!({"old_role":"developer","new_role":"admin","approved_by":null}),
+            one("privilege_escalation_admin", Severity::Critical),
+        ),
+        (
+            json!({"old_role":"developer","new_role":"Admin","approved_by":"carol"}),
+            one("privilege_escalation_admin", Severity::High),
+        ),
+        (
+            json!({"old_role":"viewer","new_role":"developer"}),
+            one("role_escalation_viewer_developer", Severity::Medium),
+        ),
         (json!({"old_role":"developer","new_role":"viewer"}), vec![]),
     ];
     for (raw, expected) in cases {
-        assert_eq!(run(&[("permission_changed", 0, raw.clone())], 0, 1), expected, "{raw}");
+        assert_eq!(
+            run(&[("permission_changed", 0, raw.clone())], 0, 1),
+            expected,
+            "{raw}"
+        );
     }
 }
 
 #[test]
 fn api_token_rules() {
     let cases: Vec<(Value, Vec<(String, Severity)>)> = vec![
-        (json!({"scopes":["repo:read","admin:*"],"expires_at":"2027-01-01T00:00:00Z"}), one("api_token_admin_scope", Severity::Critical)),
-        (json!({"scopes":"admin:*"}), one("api_token_admin_scope", Severity::Critical)),
-        (json!({"scopes":["repo:read"]}), one("api_token_no_expiry", Severity::High)),
-        (json!({"scopes":["repo:read"],"expires_at":null}), one("api_token_no_expiry", Severity::High)),
-        (json!({"scopes":["repo:read"],"has_expiry":false,"expires_at":"2027-01-01T00:00:00Z"}), one("api_token_no_expiry", Severity::High)),
-        (json!({"scopes":["repo:read"],"expires_at":"2027-01-01T00:00:00Z"}), one("api_token_created", Severity::Medium)),
+        (
+            json!({"scopes":["repo:read","admin:*"],"expires_at":"2027-01-01T00:00:00Z"}),
+            one("api_token_admin_scope", Severity::Critical),
+        ),
+        (
+            json!({"scopes":"admin:*"}),
+            one("api_token_admin_scope", Severity::Critical),
+        ),
+        (
+            json!({"scopes":["repo:read"]}),
+            one("api_token_no_expiry", Severity::High),
+        ),
+        (
+            json!({"scopes":["repo:read"],"expires_at":null}),
+            one("api_token_no_expiry", Severity::High),
+        ),
+        (
+            json!({"scopes":["repo:read"],"has_expiry":false,"expires_at":"2027-01-01T00:00:00Z"}),
+            one("api_token_no_expiry", Severity::High),
+        ),
+        (
+            json!({"scopes":["repo:read"],"expires_at":"2027-01-01T00:00:00Z"}),
+            one("api_token_created", Severity::Medium),
+        ),
     ];
     for (raw, expected) in cases {
-        assert_eq!(run(&[("api_token_created", 0, raw.clone())], 0, 1), expected, "{raw}");
+        assert_eq!(
+            run(&[("api_token_created", 0, raw.clone())], 0, 1),
+            expected,
+            "{raw}"
+        );
     }
 }
 
 #[test]
 fn pull_request_size_edges() {
     use Severity::*;
-    for (lines, sev) in [(10, Low), (150, Low), (151, Medium), (400, Medium), (401, High)] {
+    for (lines, sev) in [
+        (10, Low),
+        (150, Low),
+        (151, Medium),
+        (400, Medium),
+        (401, High),
+    ] {
         let raw = json!({"lines_changed": lines, "repo": "api"});
-        assert_eq!(run(&[("pull_request_merged", 0, raw)], 0, 1), one("large_pull_request_merge", sev), "{lines}");
+        assert_eq!(
+            run(&[("pull_request_merged", 0, raw)], 0, 1),
+            one("large_pull_request_merge", sev),
+            "{lines}"
+        );
     }
     let old_name = json!({"line_changed": 500, "repository": "api"});
-    assert_eq!(run(&[("pull_request_merged", 0, old_name)], 0, 1), one("large_pull_request_merge", High));
-    assert!(run(&[("pull_request_opened", 0, json!({"lines_changed": 900}))], 0, 1).is_empty());
+    assert_eq!(
+        run(&[("pull_request_merged", 0, old_name)], 0, 1),
+        one("large_pull_request_merge", High)
+    );
+    assert!(
+        run(
+            &[("pull_request_opened", 0, json!({"lines_changed": 900}))],
+            0,
+            1
+        )
+        .is_empty()
+    );
 }
 
 #[test]
 fn deployment_environments() {
     use Severity::*;
-    for (env, sev) in [("production", High), ("prod", High), ("staging", Medium), ("dev", Low)] {
+    for (env, sev) in [
+        ("production", High),
+        ("prod", High),
+        ("staging", Medium),
+        ("dev", Low),
+    ] {
         let raw = json!({"environment": env});
-        assert_eq!(run(&[("deployment_failed", 0, raw)], 0, 1), one("deployment_failed", sev), "{env}");
+        assert_eq!(
+            run(&[("deployment_failed", 0, raw)], 0, 1),
+            one("deployment_failed", sev),
+            "{env}"
+        );
     }
-    assert!(run(&[("deployment_succeeded", 0, json!({"environment":"prod"}))], 0, 1).is_empty());
+    assert!(
+        run(
+            &[("deployment_succeeded", 0, json!({"environment":"prod"}))],
+            0,
+            1
+        )
+        .is_empty()
+    );
 }
 
 #[test]
 fn public_buckets() {
-    for kind in ["storage_bucket_created", "storage_bucket_permission_changed"] {
-        for raw in [json!({"bucket_name":"b","public":true}), json!({"bucket_name":"b","visibility":"public"})] {
-            assert_eq!(run(&[(kind, 0, raw)], 0, 1), one("public_bucket", Severity::Critical));
+    for kind in [
+        "storage_bucket_created",
+        "storage_bucket_permission_changed",
+    ] {
+        for raw in [
+            json!({"bucket_name":"b","public":true}),
+            json!({"bucket_name":"b","visibility":"public"}),
+        ] {
+            assert_eq!(
+                run(&[(kind, 0, raw)], 0, 1),
+                one("public_bucket", Severity::Critical)
+            );
         }
-        for raw in [json!({"bucket_name":"b","public":false}), json!({"bucket_name":"b","visibility":"private"})] {
+        for raw in [
+            json!({"bucket_name":"b","public":false}),
+            json!({"bucket_name":"b","visibility":"private"}),
+        ] {
             assert!(run(&[(kind, 0, raw)], 0, 1).is_empty());
         }
     }
@@ -198,7 +316,10 @@ fn public_buckets() {
 #[test]
 fn tenant_volume_edge_and_unknown_types() {
     assert!(run(&[("custom.thing", 0, json!({}))], 0, 300).is_empty());
-    assert_eq!(run(&[("custom.thing", 0, json!({}))], 0, 301), one("high_activity_volume", Severity::High));
+    assert_eq!(
+        run(&[("custom.thing", 0, json!({}))], 0, 301),
+        one("high_activity_volume", Severity::High)
+    );
     assert!(run(&[("deployment_started", 0, json!({}))], 0, 1).is_empty());
 }
 

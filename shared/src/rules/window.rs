@@ -6,7 +6,11 @@ use crate::domain::Event;
 
 /// The densest window of length `width` that contains `t`, over `events` sorted by time.
 /// A window ending at `e` holds the events in `(e - width, e]`. Returns the events in it.
-pub fn densest_window<'a>(events: &[&'a Event], t: DateTime<Utc>, width: Duration) -> Vec<&'a Event> {
+pub fn densest_window<'a>(
+    events: &[&'a Event],
+    t: DateTime<Utc>,
+    width: Duration,
+) -> Vec<&'a Event> {
     let mut best: (usize, usize) = (0, 0);
     let mut start = 0;
     for (end, e) in events.iter().enumerate() {
@@ -44,7 +48,9 @@ mod tests {
         Event {
             id: format!("e{min}"),
             event_type: EventType::parse("login_failed").unwrap(),
-            timestamp: DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().to_utc()
+            timestamp: DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+                .unwrap()
+                .to_utc()
                 + Duration::minutes(min),
             user: "u".into(),
             source: None,
@@ -65,16 +71,25 @@ mod tests {
         assert_eq!(w.len(), 3);
         // Around minute 70 two hours hold four events; the earliest wins.
         let w = densest_window(&refs, evs[4].timestamp, Duration::hours(1));
-        assert_eq!(w.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["e20", "e65", "e70", "e75"]);
+        assert_eq!(
+            w.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            ["e20", "e65", "e70", "e75"]
+        );
     }
 
     #[test]
     fn window_edges_are_half_open() {
         let evs: Vec<Event> = [0, 60].into_iter().map(ev).collect();
         let refs: Vec<&Event> = evs.iter().collect();
-        assert_eq!(densest_window(&refs, evs[1].timestamp, Duration::hours(1)).len(), 1);
+        assert_eq!(
+            densest_window(&refs, evs[1].timestamp, Duration::hours(1)).len(),
+            1
+        );
         let evs: Vec<Event> = [0, 59].into_iter().map(ev).collect();
         let refs: Vec<&Event> = evs.iter().collect();
-        assert_eq!(densest_window(&refs, evs[1].timestamp, Duration::hours(1)).len(), 2);
+        assert_eq!(
+            densest_window(&refs, evs[1].timestamp, Duration::hours(1)).len(),
+            2
+        );
     }
 }

@@ -10,7 +10,9 @@ use super::sqs::handle_sqs_event;
 pub async fn serve_sqs(handler: Arc<dyn MessageHandler>) -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let handler = Arc::clone(&handler);
-        async move { Ok::<SqsBatchResponse, Error>(handle_sqs_event(handler.as_ref(), event.payload).await) }
+        async move {
+            Ok::<SqsBatchResponse, Error>(handle_sqs_event(handler.as_ref(), event.payload).await)
+        }
     }))
     .await
 }

@@ -46,7 +46,10 @@ impl Worker {
 
     /// Receives one batch and handles it; successes are acked, failures retried later.
     pub async fn poll_once(&self) -> Result<PollStats, QueueError> {
-        let deliveries = self.queue.receive(self.name, self.batch, self.visibility).await?;
+        let deliveries = self
+            .queue
+            .receive(self.name, self.batch, self.visibility)
+            .await?;
         let received = deliveries.len();
         let outcomes: Vec<bool> = futures::stream::iter(deliveries)
             .map(|d| async move {

@@ -17,9 +17,9 @@ type Failure = Box<dyn std::error::Error>;
 fn queues(name: Option<&str>) -> Result<Vec<QueueName>, Failure> {
     match name {
         None => Ok(QueueName::ALL.to_vec()),
-        Some(n) => QueueName::parse(n)
-            .map(|q| vec![q])
-            .ok_or_else(|| format!("unknown queue '{n}': use ingest, rules, enrich, webhook or reclassify").into()),
+        Some(n) => QueueName::parse(n).map(|q| vec![q]).ok_or_else(|| {
+            format!("unknown queue '{n}': use ingest, rules, enrich, webhook or reclassify").into()
+        }),
     }
 }
 
@@ -29,7 +29,15 @@ async fn run(cli: Cli, config: Config) -> Result<(), Failure> {
             let system = LocalSystem::open(&data, config)?;
             serve::run(system, addr, &data, demo).await?;
         }
-        Command::Keys { command: KeysCommand::Create { tenant, role, name, data } } => {
+        Command::Keys {
+            command:
+                KeysCommand::Create {
+                    tenant,
+                    role,
+                    name,
+                    data,
+                },
+        } => {
             let tenant = TenantId::parse(&tenant)?;
             let role = match role {
                 RoleArg::Admin => Role::Admin,
@@ -37,14 +45,30 @@ async fn run(cli: Cli, config: Config) -> Result<(), Failure> {
                 RoleArg::Viewer => Role::Viewer,
             };
             let system = LocalSystem::open(&data, config)?;
-            let (record, key) = apikeys::create(system.store.as_ref(), &tenant, role, name, system.clock.now()).await?;
-            eprintln!("created {} key {} for tenant {tenant}; it is shown only now:", role.as_str(), record.id);
+            let (record, key) = apikeys::create(
+                system.store.as_ref(),
+                &tenant,
+                role,
+                name,
+                system.clock.now(),
+            )
+            .await?;
+            eprintln!(
+                "created {} key {} for tenant {tenant}; it is shown only now:",
+                role.as_str(),
+                record.id
+            );
             println!("{key}");
         }
         Command::GenerateEvents { count, seed, days } => {
             let end = chrono::Utc::now();
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            for e in generate_events(&GeneratorOptions { count, seed, days, end }) {
+            for e in generate_events(&GeneratorOptions {
+                count,
+                seed,
+                days,
+                end,
+            }) {
                 serde_json::to_writer(&mut out, &e)?;
                 out.write_all(b"\n")?;
             }
@@ -64,7 +88,10 @@ async fn run(cli: Cli, config: Config) -> Result<(), Failure> {
                     let dead = system.queue.dead_letters(q, 1000).await?;
                     println!("{q}: {} dead letter(s)", dead.len());
                     for d in dead {
-                        println!("  {} (received {} times): {}", d.id, d.receive_count, d.body);
+                        println!(
+                            "  {} (received {} times): {}",
+                            d.id, d.receive_count, d.body
+                        );
                     }
                 }
             }
@@ -87,7 +114,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(if config.log_format == LogFormat::Json { LogFormat::Json } else { LogFormat::Text });
+    telemetry::init(if config.log_format == LogFormat::Json {
+        LogFormat::Json
+    } else {
+        LogFormat::Text
+    });
     match run(cli, config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -68,12 +68,33 @@ impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let rate = |d: Duration| self.events as f64 / d.as_secs_f64().max(1e-9);
         writeln!(f, "events:                  {}", self.events)?;
-        writeln!(f, "pipeline wall time:      {:.2} s", self.pipeline.as_secs_f64())?;
-        writeln!(f, "pipeline throughput:     {:.0} events/s", rate(self.pipeline))?;
-        writeln!(f, "202 -> findings stored:  p50 {:.1} ms, p99 {:.1} ms", self.p50_ms, self.p99_ms)?;
+        writeln!(
+            f,
+            "pipeline wall time:      {:.2} s",
+            self.pipeline.as_secs_f64()
+        )?;
+        writeln!(
+            f,
+            "pipeline throughput:     {:.0} events/s",
+            rate(self.pipeline)
+        )?;
+        writeln!(
+            f,
+            "202 -> findings stored:  p50 {:.1} ms, p99 {:.1} ms",
+            self.p50_ms, self.p99_ms
+        )?;
         writeln!(f, "findings stored:         {}", self.findings)?;
-        writeln!(f, "plain SQLite insert:     {:.2} s ({:.0} events/s)", self.baseline.as_secs_f64(), rate(self.baseline))?;
-        write!(f, "pipeline / plain insert: {:.1}x", self.pipeline.as_secs_f64() / self.baseline.as_secs_f64().max(1e-9))
+        writeln!(
+            f,
+            "plain SQLite insert:     {:.2} s ({:.0} events/s)",
+            self.baseline.as_secs_f64(),
+            rate(self.baseline)
+        )?;
+        write!(
+            f,
+            "pipeline / plain insert: {:.1}x",
+            self.pipeline.as_secs_f64() / self.baseline.as_secs_f64().max(1e-9)
+        )
     }
 }
 
@@ -90,8 +111,10 @@ fn baseline(dir: &std::path::Path, events: &[Value]) -> Result<Duration, BenchEr
     let path = dir.join("baseline.db");
     let _ = std::fs::remove_file(&path);
     let mut conn = rusqlite::Connection::open(&path).map_err(setup)?;
-    conn.pragma_update(None, "journal_mode", "WAL").map_err(setup)?;
-    conn.pragma_update(None, "synchronous", "NORMAL").map_err(setup)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(setup)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(setup)?;
     conn.execute_batch(
         "CREATE TABLE events (id TEXT PRIMARY KEY, ts TEXT NOT NULL, user TEXT NOT NULL, event_type TEXT NOT NULL, raw_data TEXT NOT NULL)",
     )
@@ -100,11 +123,25 @@ fn baseline(dir: &std::path::Path, events: &[Value]) -> Result<Duration, BenchEr
     for chunk in events.chunks(500) {
         let tx = conn.transaction().map_err(setup)?;
         {
-            let mut stmt = tx.prepare_cached("INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5)").map_err(setup)?;
+            let mut stmt = tx
+                .prepare_cached("INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5)")
+                .map_err(setup)?;
             for e in chunk {
-                let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+                let s = |k: &str| {
+                    e.get(k)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string()
+                };
                 let raw = e.get("raw_data").map(Value::to_string).unwrap_or_default();
-                stmt.execute(rusqlite::params![s("id"), s("timestamp"), s("user"), s("event_type"), raw]).map_err(setup)?;
+                stmt.execute(rusqlite::params![
+                    s("id"),
+                    s("timestamp"),
+                    s("user"),
+                    s("event_type"),
+                    raw
+                ])
+                .map_err(setup)?;
             }
         }
         tx.commit().map_err(setup)?;
@@ -113,7 +150,9 @@ fn baseline(dir: &std::path::Path, events: &[Value]) -> Result<Duration, BenchEr
 }
 
 pub async fn run(n: usize, data: Option<PathBuf>) -> Result<Report, BenchError> {
-    let dir = data.unwrap_or_else(|| std::env::temp_dir().join(format!("vigil-bench-{}", uuid::Uuid::new_v4().simple())));
+    let dir = data.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("vigil-bench-{}", uuid::Uuid::new_v4().simple()))
+    });
     let config = Config::from_lookup(&|k| match k {
         // Benchmarks measure Vigil, never a remote model.
         "VIGIL_LLM_URL" => None,
@@ -122,22 +161,34 @@ pub async fn run(n: usize, data: Option<PathBuf>) -> Result<Report, BenchError> 
     .map_err(setup)?;
     let system = LocalSystem::open(&dir, config).map_err(setup)?;
     let tenant = TenantId::parse("bench").map_err(setup)?;
-    let (_, key) = apikeys::create(system.store.as_ref(), &tenant, Role::Admin, None, system.clock.now())
+    let (_, key) = apikeys::create(
+        system.store.as_ref(),
+        &tenant,
+        Role::Admin,
+        None,
+        system.clock.now(),
+    )
+    .await
+    .map_err(setup)?;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(setup)?;
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(setup)?;
     let addr = listener.local_addr().map_err(setup)?;
     let app = router(system.app_state());
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let done: Arc<Mutex<HashMap<String, Instant>>> = Arc::new(Mutex::new(HashMap::with_capacity(n)));
+    let done: Arc<Mutex<HashMap<String, Instant>>> =
+        Arc::new(Mutex::new(HashMap::with_capacity(n)));
     let workers: Vec<Worker> = system
         .workers()
         .into_iter()
         .map(|mut w| {
             if w.name == QueueName::Rules {
-                w.handler = Arc::new(Timed { inner: w.handler.clone(), done: Arc::clone(&done) });
+                w.handler = Arc::new(Timed {
+                    inner: w.handler.clone(),
+                    done: Arc::clone(&done),
+                });
             }
             w
         })
@@ -147,38 +198,69 @@ pub async fn run(n: usize, data: Option<PathBuf>) -> Result<Report, BenchError> 
 
     eprintln!("generating {n} events...");
     let end = system.clock.now() - ChronoDuration::minutes(1);
-    let events = generate_events(&GeneratorOptions { count: n, seed: 42, days: 30, end });
+    let events = generate_events(&GeneratorOptions {
+        count: n,
+        seed: 42,
+        days: 30,
+        end,
+    });
     let client = reqwest::Client::new();
     let url = format!("http://{addr}/events");
-    let accepted: Arc<Mutex<HashMap<String, Instant>>> = Arc::new(Mutex::new(HashMap::with_capacity(n)));
+    let accepted: Arc<Mutex<HashMap<String, Instant>>> =
+        Arc::new(Mutex::new(HashMap::with_capacity(n)));
     eprintln!("posting {n} events in batches of 500 to {url}...");
     let started = Instant::now();
-    let batches: Vec<Value> = events.chunks(500).map(|c| Value::Array(c.to_vec())).collect();
+    let batches: Vec<Value> = events
+        .chunks(500)
+        .map(|c| Value::Array(c.to_vec()))
+        .collect();
     let total_batches = batches.len();
-    let results: Vec<Result<(), BenchError>> = futures::stream::iter(batches.into_iter().enumerate())
-        .map(|(i, body)| {
-            let (client, url, key, accepted) = (client.clone(), url.clone(), key.clone(), Arc::clone(&accepted));
-            async move {
-                let resp = client.post(&url).bearer_auth(&key).json(&body).send().await.map_err(|e| BenchError::Http(e.to_string()))?;
-                let at = Instant::now();
-                if resp.status().as_u16() != 202 {
-                    return Err(BenchError::Http(format!("POST /events answered {}", resp.status())));
+    let results: Vec<Result<(), BenchError>> =
+        futures::stream::iter(batches.into_iter().enumerate())
+            .map(|(i, body)| {
+                let (client, url, key, accepted) = (
+                    client.clone(),
+                    url.clone(),
+                    key.clone(),
+                    Arc::clone(&accepted),
+                );
+                async move {
+                    let resp = client
+                        .post(&url)
+                        .bearer_auth(&key)
+                        .json(&body)
+                        .send()
+                        .await
+                        .map_err(|e| BenchError::Http(e.to_string()))?;
+                    let at = Instant::now();
+                    if resp.status().as_u16() != 202 {
+                        return Err(BenchError::Http(format!(
+                            "POST /events answered {}",
+                            resp.status()
+                        )));
+                    }
+                    let answer: Value = resp
+                        .json()
+                        .await
+                        .map_err(|e| BenchError::Http(e.to_string()))?;
+                    let ids = answer
+                        .get("ids")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
+                    let mut acc = accepted.lock().unwrap_or_else(|e| e.into_inner());
+                    for id in ids.iter().filter_map(Value::as_str) {
+                        acc.insert(id.to_string(), at);
+                    }
+                    if (i + 1) % (total_batches / 10).max(1) == 0 {
+                        eprintln!("  posted {}/{total_batches} batches", i + 1);
+                    }
+                    Ok(())
                 }
-                let answer: Value = resp.json().await.map_err(|e| BenchError::Http(e.to_string()))?;
-                let ids = answer.get("ids").and_then(Value::as_array).cloned().unwrap_or_default();
-                let mut acc = accepted.lock().unwrap_or_else(|e| e.into_inner());
-                for id in ids.iter().filter_map(Value::as_str) {
-                    acc.insert(id.to_string(), at);
-                }
-                if (i + 1) % (total_batches / 10).max(1) == 0 {
-                    eprintln!("  posted {}/{total_batches} batches", i + 1);
-                }
-                Ok(())
-            }
-        })
-        .buffer_unordered(4)
-        .collect()
-        .await;
+            })
+            .buffer_unordered(4)
+            .collect()
+            .await;
     for r in results {
         r?;
     }
@@ -200,14 +282,20 @@ pub async fn run(n: usize, data: Option<PathBuf>) -> Result<Report, BenchError> 
     while running.join_next().await.is_some() {}
     server.abort();
 
-    let acc = accepted.lock().unwrap_or_else(|e| e.into_inner());
-    let fin = done.lock().unwrap_or_else(|e| e.into_inner());
-    let mut lat: Vec<f64> = fin
-        .iter()
-        .filter_map(|(id, t)| acc.get(id).map(|a| t.saturating_duration_since(*a).as_secs_f64() * 1000.0))
-        .collect();
+    let mut lat: Vec<f64> = {
+        let acc = accepted.lock().unwrap_or_else(|e| e.into_inner());
+        let fin = done.lock().unwrap_or_else(|e| e.into_inner());
+        fin.iter()
+            .filter_map(|(id, t)| {
+                acc.get(id)
+                    .map(|a| t.saturating_duration_since(*a).as_secs_f64() * 1000.0)
+            })
+            .collect()
+    };
     lat.sort_by(f64::total_cmp);
-    let findings = vigil_shared::repo::stats::total_findings(system.store.as_ref(), &tenant).await.map_err(setup)?;
+    let findings = vigil_shared::repo::stats::total_findings(system.store.as_ref(), &tenant)
+        .await
+        .map_err(setup)?;
     eprintln!("timing a plain batched SQLite insert of the same rows...");
     let base = baseline(&dir, &events)?;
     Ok(Report {

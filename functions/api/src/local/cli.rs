@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "vigil", version, about = "Vigil compliance monitor: run it locally, manage keys, generate events, benchmark")]
+#[command(
+    name = "vigil",
+    version,
+    about = "Vigil compliance monitor: run it locally, manage keys, generate events, benchmark"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -11,7 +11,9 @@ use tokio::task::JoinSet;
 use vigil_enrich::EnrichHandler;
 use vigil_ingest::IngestHandler;
 use vigil_rules::RulesHandler;
-use vigil_shared::adapters::embedded::{EmbeddedBus, EmbeddedDb, EmbeddedError, EmbeddedQueue, EmbeddedStore};
+use vigil_shared::adapters::embedded::{
+    EmbeddedBus, EmbeddedDb, EmbeddedError, EmbeddedQueue, EmbeddedStore,
+};
 use vigil_shared::config::Config;
 use vigil_shared::enrich::{Enricher, LlmClient};
 use vigil_shared::ports::{Clock, QueueName, SystemClock};
@@ -113,12 +115,19 @@ impl LocalSystem {
     pub fn workers(&self) -> Vec<Worker> {
         [QueueName::Ingest, QueueName::Rules, QueueName::Enrich]
             .into_iter()
-            .filter_map(|q| self.handler(q).map(|h| Worker::new(self.queue.clone(), q, h)))
+            .filter_map(|q| {
+                self.handler(q)
+                    .map(|h| Worker::new(self.queue.clone(), q, h))
+            })
             .collect()
     }
 
     /// Starts every worker; they stop when `shutdown` turns true.
-    pub fn spawn_workers(&self, workers: Vec<Worker>, shutdown: &watch::Receiver<bool>) -> JoinSet<()> {
+    pub fn spawn_workers(
+        &self,
+        workers: Vec<Worker>,
+        shutdown: &watch::Receiver<bool>,
+    ) -> JoinSet<()> {
         let mut set = JoinSet::new();
         for w in workers {
             set.spawn(w.run(shutdown.clone()));

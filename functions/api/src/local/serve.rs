@@ -35,7 +35,11 @@ pub enum ServeError {
 }
 
 /// Queues generated events the way `POST /events` would, in API-sized batches.
-pub async fn enqueue_generated(system: &LocalSystem, tenant: &TenantId, events: &[Value]) -> Result<usize, String> {
+pub async fn enqueue_generated(
+    system: &LocalSystem,
+    tenant: &TenantId,
+    events: &[Value],
+) -> Result<usize, String> {
     let now = system.clock.now();
     let mut n = 0;
     for chunk in events.chunks(500) {
@@ -44,12 +48,20 @@ pub async fn enqueue_generated(system: &LocalSystem, tenant: &TenantId, events: 
         let msgs = batch
             .into_iter()
             .map(|event| {
-                serde_json::to_string(&EventMessage { tenant: tenant.clone(), event }).map(OutMessage::new)
+                serde_json::to_string(&EventMessage {
+                    tenant: tenant.clone(),
+                    event,
+                })
+                .map(OutMessage::new)
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| e.to_string())?;
         n += msgs.len();
-        system.queue.send(QueueName::Ingest, msgs).await.map_err(|e| e.to_string())?;
+        system
+            .queue
+            .send(QueueName::Ingest, msgs)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     Ok(n)
 }
@@ -57,13 +69,26 @@ pub async fn enqueue_generated(system: &LocalSystem, tenant: &TenantId, events: 
 /// Creates the demo tenant's admin key and queues a week of generated events.
 async fn load_demo(system: &LocalSystem) -> Result<String, ServeError> {
     let tenant = TenantId::parse("demo").map_err(|e| ServeError::Demo(e.to_string()))?;
-    let (_, key) = apikeys::create(system.store.as_ref(), &tenant, Role::Admin, Some("demo admin".into()), system.clock.now())
-        .await
-        .map_err(|e| ServeError::Demo(e.to_string()))?;
+    let (_, key) = apikeys::create(
+        system.store.as_ref(),
+        &tenant,
+        Role::Admin,
+        Some("demo admin".into()),
+        system.clock.now(),
+    )
+    .await
+    .map_err(|e| ServeError::Demo(e.to_string()))?;
     // Stop a minute short of now so no event is judged to be in the future.
     let end = system.clock.now() - ChronoDuration::minutes(1);
-    let events = generate_events(&GeneratorOptions { count: DEMO_EVENTS, seed: 7, days: 7, end });
-    let n = enqueue_generated(system, &tenant, &events).await.map_err(ServeError::Demo)?;
+    let events = generate_events(&GeneratorOptions {
+        count: DEMO_EVENTS,
+        seed: 7,
+        days: 7,
+        end,
+    });
+    let n = enqueue_generated(system, &tenant, &events)
+        .await
+        .map_err(ServeError::Demo)?;
     eprintln!("demo: queued {n} generated events for tenant 'demo' (the workers process them now)");
     Ok(key)
 }
@@ -72,8 +97,15 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-pub async fn run(system: LocalSystem, addr: SocketAddr, data: &Path, demo: bool) -> Result<(), ServeError> {
-    let listener = TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
+pub async fn run(
+    system: LocalSystem,
+    addr: SocketAddr,
+    data: &Path,
+    demo: bool,
+) -> Result<(), ServeError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
     let local = listener.local_addr()?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut workers = system.spawn_workers(system.workers(), &stop_rx);
@@ -93,7 +125,10 @@ pub async fn run(system: LocalSystem, addr: SocketAddr, data: &Path, demo: bool)
             }
         })
     };
-    eprintln!("Vigil is listening on http://{local} (data in {})", data.display());
+    eprintln!(
+        "Vigil is listening on http://{local} (data in {})",
+        data.display()
+    );
     if demo {
         let key = load_demo(&system).await?;
         eprintln!("demo admin API key (shown once):");

@@ -30,13 +30,21 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         None => Ok(None),
         Some(v) => match v.to_str() {
             Ok(s) if !s.trim().is_empty() && s.len() <= 255 => Ok(Some(s.trim().to_string())),
-            _ => Err(ApiError::field("Idempotency-Key", "must be 1-255 visible ASCII characters")),
+            _ => Err(ApiError::field(
+                "Idempotency-Key",
+                "must be 1-255 visible ASCII characters",
+            )),
         },
     }
 }
 
 /// Accepts events: once this answers 202 they are on the durable ingest queue.
-pub async fn post(State(state): State<AppState>, caller: Caller, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub async fn post(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     caller.require(Role::Analyst)?;
     if body.len() > MAX_BODY {
         return Err(ApiError::TooLarge(body.len(), MAX_BODY));
@@ -45,19 +53,33 @@ pub async fn post(State(state): State<AppState>, caller: Caller, headers: Header
     let key = idempotency_key(&headers)?;
     let hash = idempotency::request_hash(IDEMPOTENCY_SCOPE, &body);
     if let Some(k) = &key {
-        if let Some(prior) = idempotency::lookup(state.store.as_ref(), &caller.tenant, IDEMPOTENCY_SCOPE, k, now).await? {
+        if let Some(prior) = idempotency::lookup(
+            state.store.as_ref(),
+            &caller.tenant,
+            IDEMPOTENCY_SCOPE,
+            k,
+            now,
+        )
+        .await?
+        {
             if prior.request_hash != hash {
-                return Err(ApiError::Invalid(vec![vigil_shared::domain::FieldError::new(
-                    "Idempotency-Key",
-                    "was already used with a different request body",
-                )]));
+                return Err(ApiError::Invalid(vec![
+                    vigil_shared::domain::FieldError::new(
+                        "Idempotency-Key",
+                        "was already used with a different request body",
+                    ),
+                ]));
             }
             let status = StatusCode::from_u16(prior.status).unwrap_or(StatusCode::ACCEPTED);
-            return Ok((status, [("idempotent-replayed", "true")], Json(prior.body)).into_response());
+            return Ok(
+                (status, [("idempotent-replayed", "true")], Json(prior.body)).into_response(),
+            );
         }
     }
     let value = parse_json(&body)?;
-    let ids = key.as_deref().map_or(IdSource::Random, IdSource::Idempotency);
+    let ids = key
+        .as_deref()
+        .map_or(IdSource::Random, IdSource::Idempotency);
     let batch = parse_batch(&value, &caller.tenant, ids, now).map_err(ApiError::Invalid)?;
     let messages = batch
         .iter()
@@ -74,19 +96,40 @@ pub async fn post(State(state): State<AppState>, caller: Caller, headers: Header
     let ids: Vec<&str> = batch.iter().map(|e| e.id.as_str()).collect();
     let answer = json!({"accepted": ids.len(), "ids": ids});
     if let Some(k) = &key {
-        idempotency::record(state.store.as_ref(), &caller.tenant, IDEMPOTENCY_SCOPE, k, hash, 202, answer.clone(), now).await?;
+        let first = idempotency::Answer {
+            request_hash: hash,
+            status: 202,
+            body: answer.clone(),
+        };
+        idempotency::record(
+            state.store.as_ref(),
+            &caller.tenant,
+            IDEMPOTENCY_SCOPE,
+            k,
+            first,
+            now,
+        )
+        .await?;
     }
     Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
 }
 
-pub async fn list(State(state): State<AppState>, caller: Caller, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
     let mut p = Params::new(q);
     let filter = EventFilter {
         user: p.string("user"),
         event_type: p.string("event_type"),
         source: p.string("source"),
-        from: p.time("from", DayEdge::Start).or_else(|| p.time("from_timestamp", DayEdge::Start)),
-        to: p.time("to", DayEdge::End).or_else(|| p.time("to_timestamp", DayEdge::End)),
+        from: p
+            .time("from", DayEdge::Start)
+            .or_else(|| p.time("from_timestamp", DayEdge::Start)),
+        to: p
+            .time("to", DayEdge::End)
+            .or_else(|| p.time("to_timestamp", DayEdge::End)),
     };
     let limit = p.number("limit", 1, 500, 50);
     let cursor = p.cursor("cursor");

@@ -26,17 +26,32 @@ fn filter_from(p: &mut Params) -> FindingFilter {
         severity: p.parsed("severity", Severity::parse, "low, medium, high, critical"),
         user: p.string("user"),
         rule_id: p.string("rule_id"),
-        status: p.parsed("status", FindingStatus::parse, "open, acknowledged, resolved"),
-        from: p.time("from_date", DayEdge::Start).or_else(|| p.time("from", DayEdge::Start)),
-        to: p.time("to_date", DayEdge::End).or_else(|| p.time("to", DayEdge::End)),
+        status: p.parsed(
+            "status",
+            FindingStatus::parse,
+            "open, acknowledged, resolved",
+        ),
+        from: p
+            .time("from_date", DayEdge::Start)
+            .or_else(|| p.time("from", DayEdge::Start)),
+        to: p
+            .time("to_date", DayEdge::End)
+            .or_else(|| p.time("to", DayEdge::End)),
     }
 }
 
 fn decode(items: &[vigil_shared::ports::Item]) -> Result<Vec<Finding>, ApiError> {
-    Ok(items.iter().map(findings::from_item).collect::<Result<Vec<_>, _>>()?)
+    Ok(items
+        .iter()
+        .map(findings::from_item)
+        .collect::<Result<Vec<_>, _>>()?)
 }
 
-pub async fn list(State(state): State<AppState>, caller: Caller, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
     let store = state.store.as_ref();
     let tenant = &caller.tenant;
     let mut p = Params::new(q);
@@ -47,7 +62,10 @@ pub async fn list(State(state): State<AppState>, caller: Caller, Query(q): Query
     let page = p.number("page", 1, MAX_OFFSET, 1);
     let limit = p.number("limit", 1, 100, page_size);
     if !cursor_mode && page * page_size > MAX_OFFSET {
-        p.fail("page", format!("page × page_size must stay within {MAX_OFFSET}; use cursor pagination"));
+        p.fail(
+            "page",
+            format!("page × page_size must stay within {MAX_OFFSET}; use cursor pagination"),
+        );
     }
     p.finish()?;
     if cursor_mode {
@@ -112,7 +130,11 @@ async fn total(state: AppState, caller: &Caller, filter: &FindingFilter) -> Resu
     }
 }
 
-pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Finding>, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Finding>, ApiError> {
     findings::get(state.store.as_ref(), &caller.tenant, &id)
         .await?
         .map(|v| Json(v.finding))
@@ -120,10 +142,17 @@ pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<S
 }
 
 /// Triage: `status` and `note`. Analysts and admins.
-pub async fn patch(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, body: Bytes) -> Result<Json<Finding>, ApiError> {
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Finding>, ApiError> {
     caller.require(Role::Analyst)?;
     let value = parse_json(&body)?;
-    let obj = value.as_object().ok_or_else(|| ApiError::field("", "body must be a JSON object"))?;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| ApiError::field("", "body must be a JSON object"))?;
     let mut errors = Vec::new();
     let mut status = None;
     let mut note = None;
@@ -131,12 +160,18 @@ pub async fn patch(State(state): State<AppState>, caller: Caller, Path(id): Path
         match (k.as_str(), v) {
             ("status", Value::String(s)) => match FindingStatus::parse(s) {
                 Some(st) => status = Some(st),
-                None => errors.push(FieldError::new("status", "must be open, acknowledged or resolved")),
+                None => errors.push(FieldError::new(
+                    "status",
+                    "must be open, acknowledged or resolved",
+                )),
             },
             ("status", _) => errors.push(FieldError::new("status", "must be a string")),
             ("note", Value::String(s)) if s.len() <= MAX_NOTE => note = Some(Some(s.clone())),
             ("note", Value::Null) => note = Some(None),
-            ("note", _) => errors.push(FieldError::new("note", format!("must be a string of at most {MAX_NOTE} characters"))),
+            ("note", _) => errors.push(FieldError::new(
+                "note",
+                format!("must be a string of at most {MAX_NOTE} characters"),
+            )),
             (other, _) => errors.push(FieldError::new(other, "is not a field that can be changed")),
         }
     }
@@ -148,7 +183,9 @@ pub async fn patch(State(state): State<AppState>, caller: Caller, Path(id): Path
     }
     let store = state.store.as_ref();
     for _ in 0..8 {
-        let current = findings::get(store, &caller.tenant, &id).await?.ok_or(ApiError::NotFound("finding"))?;
+        let current = findings::get(store, &caller.tenant, &id)
+            .await?
+            .ok_or(ApiError::NotFound("finding"))?;
         let mut next = current.finding.clone();
         if let Some(s) = status {
             next.status = s;
@@ -163,18 +200,35 @@ pub async fn patch(State(state): State<AppState>, caller: Caller, Path(id): Path
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::Conflict("the finding kept changing; retry".into()))
+    Err(ApiError::Conflict(
+        "the finding kept changing; retry".into(),
+    ))
 }
 
-pub async fn enrich_one(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Finding>, ApiError> {
+pub async fn enrich_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Finding>, ApiError> {
     caller.require(Role::Analyst)?;
-    enrich_finding(state.store.as_ref(), &state.enricher, &caller.tenant, &id, true, state.clock.now())
-        .await?
-        .map(Json)
-        .ok_or(ApiError::NotFound("finding"))
+    enrich_finding(
+        state.store.as_ref(),
+        &state.enricher,
+        &caller.tenant,
+        &id,
+        true,
+        state.clock.now(),
+    )
+    .await?
+    .map(Json)
+    .ok_or(ApiError::NotFound("finding"))
 }
 
-pub async fn enrich_missing(State(state): State<AppState>, caller: Caller, Query(q): Query<HashMap<String, String>>) -> Result<Json<Vec<Finding>>, ApiError> {
+pub async fn enrich_missing(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<Finding>>, ApiError> {
     caller.require(Role::Analyst)?;
     let mut p = Params::new(q);
     let limit = p.number("limit", 1, 500, 50);
@@ -183,7 +237,16 @@ pub async fn enrich_missing(State(state): State<AppState>, caller: Caller, Query
     let missing = findings::missing_enrichment(store, &caller.tenant, limit).await?;
     let mut out = Vec::with_capacity(missing.len());
     for f in missing {
-        if let Some(done) = enrich_finding(store, &state.enricher, &caller.tenant, &f.id, false, state.clock.now()).await? {
+        if let Some(done) = enrich_finding(
+            store,
+            &state.enricher,
+            &caller.tenant,
+            &f.id,
+            false,
+            state.clock.now(),
+        )
+        .await?
+        {
             out.push(done);
         }
     }

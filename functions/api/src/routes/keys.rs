@@ -12,19 +12,41 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub async fn create(State(state): State<AppState>, caller: Caller, body: Bytes) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Admin)?;
     let value = parse_json(&body)?;
     let role = match value.get("role") {
-        Some(Value::String(r)) => Role::parse(r).ok_or_else(|| ApiError::field("role", "must be admin, analyst or viewer"))?,
-        _ => return Err(ApiError::Invalid(vec![FieldError::new("role", "is required: admin, analyst or viewer")])),
+        Some(Value::String(r)) => Role::parse(r)
+            .ok_or_else(|| ApiError::field("role", "must be admin, analyst or viewer"))?,
+        _ => {
+            return Err(ApiError::Invalid(vec![FieldError::new(
+                "role",
+                "is required: admin, analyst or viewer",
+            )]));
+        }
     };
     let name = match value.get("name") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.len() <= 128 => Some(s.clone()),
-        Some(_) => return Err(ApiError::field("name", "must be a string of at most 128 characters")),
+        Some(_) => {
+            return Err(ApiError::field(
+                "name",
+                "must be a string of at most 128 characters",
+            ));
+        }
     };
-    let (record, plaintext) = apikeys::create(state.store.as_ref(), &caller.tenant, role, name, state.clock.now()).await?;
+    let (record, plaintext) = apikeys::create(
+        state.store.as_ref(),
+        &caller.tenant,
+        role,
+        name,
+        state.clock.now(),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -37,12 +59,21 @@ pub async fn create(State(state): State<AppState>, caller: Caller, body: Bytes) 
     ))
 }
 
-pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<ApiKeyRecord>>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<ApiKeyRecord>>, ApiError> {
     caller.require(Role::Admin)?;
-    Ok(Json(apikeys::list(state.store.as_ref(), &caller.tenant).await?))
+    Ok(Json(
+        apikeys::list(state.store.as_ref(), &caller.tenant).await?,
+    ))
 }
 
-pub async fn revoke(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
     if apikeys::revoke(state.store.as_ref(), &caller.tenant, &id).await? {
         Ok(StatusCode::NO_CONTENT)

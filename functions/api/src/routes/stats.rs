@@ -8,6 +8,11 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub async fn summary(State(state): State<AppState>, caller: Caller) -> Result<Json<Summary>, ApiError> {
-    Ok(Json(stats::summary(state.store.as_ref(), &caller.tenant).await?))
+pub async fn summary(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Summary>, ApiError> {
+    Ok(Json(
+        stats::summary(state.store.as_ref(), &caller.tenant).await?,
+    ))
 }

@@ -178,9 +178,8 @@ fn run_query(c: &Connection, q: &Query, now: i64) -> Result<Page, StoreError> {
         Index::Gsi2 => ("g2pk", "g2sk"),
         Index::Gsi3 => ("g3pk", "g3sk"),
     };
-    let mut sql = format!(
-        "SELECT {COLUMNS} FROM items WHERE {pcol} = ?1 AND (ttl IS NULL OR ttl > ?2)"
-    );
+    let mut sql =
+        format!("SELECT {COLUMNS} FROM items WHERE {pcol} = ?1 AND (ttl IS NULL OR ttl > ?2)");
     let mut args: Vec<SqlValue> = vec![q.pk.clone().into(), now.into()];
     // Appends a clause whose `$` placeholders take the next positional parameters.
     let mut bind = |sql: &mut String, clause: &str, values: Vec<String>| {
@@ -210,7 +209,11 @@ fn run_query(c: &Connection, q: &Query, now: i64) -> Result<Page, StoreError> {
     let cmp = if q.forward { ">" } else { "<" };
     if let Some(after) = &q.after {
         match (q.index, &after.index) {
-            (Index::Primary, _) => bind(&mut sql, &format!(" AND sk {cmp} $"), vec![after.sk.clone()]),
+            (Index::Primary, _) => bind(
+                &mut sql,
+                &format!(" AND sk {cmp} $"),
+                vec![after.sk.clone()],
+            ),
             (_, Some(ik)) => bind(
                 &mut sql,
                 &format!(" AND ({scol}, pk, sk) {cmp} ($, $, $)"),

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs every Vigil test on a fresh machine: installs the Python tools (moto, cfn-lint,
+# SAM CLI, standardwebhooks) into .venv, starts a moto server on 127.0.0.1, lints the
+# SAM template, then runs the whole Rust workspace's tests (unit, contract against the
+# embedded adapters and against moto, black-box API tests).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+venv="${VIGIL_VENV:-.venv}"
+stamp="${venv}/.vigil-requirements"
+if [[ ! -x "${venv}/bin/moto_server" ]] || ! cmp -s tests/requirements.txt "${stamp}"; then
+  echo "==> installing Python test tools into ${venv}"
+  python3 -m venv "${venv}"
+  "${venv}/bin/pip" install --quiet --upgrade pip
+  "${venv}/bin/pip" install --quiet -r tests/requirements.txt
+  cp tests/requirements.txt "${stamp}"
+fi
+
+mkdir -p target
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+echo "==> starting moto on 127.0.0.1:${port}"
+"${venv}/bin/moto_server" -H 127.0.0.1 -p "${port}" >target/moto.log 2>&1 &
+moto_pid=$!
+trap 'kill "${moto_pid}" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:${port}/moto-api/')" 2>/dev/null; then
+    break
+  fi
+  sleep 0.2
+done
+export VIGIL_MOTO_URL="http://127.0.0.1:${port}"
+export VIGIL_REQUIRE_MOTO=1
+export VIGIL_VENV="${venv}"
+
+echo "==> sam validate --lint"
+infra/validate.sh
+
+echo "==> cargo test"
+log="target/test-output.log"
+set +e
+cargo test --workspace --locked 2>&1 | tee "${log}"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "vigil: %d passed, %d failed\n", p, f }' "${log}"
+exit "${status}"

@@ -36,6 +36,7 @@ async fn run(cli: Cli, config: Config) -> Result<(), Failure> {
                     role,
                     name,
                     data,
+                    aws,
                 },
         } => {
             let tenant = TenantId::parse(&tenant)?;
@@ -44,15 +45,14 @@ async fn run(cli: Cli, config: Config) -> Result<(), Failure> {
                 RoleArg::Analyst => Role::Analyst,
                 RoleArg::Viewer => Role::Viewer,
             };
-            let system = LocalSystem::open(&data, config)?;
-            let (record, key) = apikeys::create(
-                system.store.as_ref(),
-                &tenant,
-                role,
-                name,
-                system.clock.now(),
-            )
-            .await?;
+            let now = chrono::Utc::now();
+            let (record, key) = if aws {
+                let ports = vigil_shared::wiring::aws_ports(&config).await?;
+                apikeys::create(ports.store.as_ref(), &tenant, role, name, now).await?
+            } else {
+                let system = LocalSystem::open(&data, config)?;
+                apikeys::create(system.store.as_ref(), &tenant, role, name, now).await?
+            };
             eprintln!(
                 "created {} key {} for tenant {tenant}; it is shown only now:",
                 role.as_str(),

@@ -68,6 +68,10 @@ pub enum KeysCommand {
         name: Option<String>,
         #[arg(long, default_value = ".vigil", env = "VIGIL_DATA")]
         data: PathBuf,
+        /// Store the key in the deployed DynamoDB table (VIGIL_TABLE and the usual AWS
+        /// credentials) instead of the local data directory.
+        #[arg(long)]
+        aws: bool,
     },
 }
 

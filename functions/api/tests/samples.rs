@@ -12,7 +12,9 @@ use vigil_shared::ports::{Queue, QueueName};
 use vigil_shared::runtime::sqs::handle_sqs_event;
 
 fn sample(name: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -24,18 +26,35 @@ fn sqs(name: &str) -> SqsEvent {
 async fn ingest_and_rules_samples_run_through_their_handlers() {
     let app = common::spawn_app().await;
     // The samples' events happened on 2026-11-25; move the clock there.
-    app.clock.set(chrono::DateTime::parse_from_rfc3339("2026-11-25T12:00:00Z").unwrap().to_utc());
+    app.clock.set(
+        chrono::DateTime::parse_from_rfc3339("2026-11-25T12:00:00Z")
+            .unwrap()
+            .to_utc(),
+    );
     let ingest = app.system.handler(QueueName::Ingest).unwrap();
     let resp = handle_sqs_event(ingest.as_ref(), sqs("ingest-sqs.json")).await;
     assert!(resp.batch_item_failures.is_empty());
-    let forwarded = app.system.queue.receive(QueueName::Rules, 10, std::time::Duration::from_secs(30)).await.unwrap();
+    let forwarded = app
+        .system
+        .queue
+        .receive(QueueName::Rules, 10, std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
     assert_eq!(forwarded.len(), 3);
 
     let rules = app.system.handler(QueueName::Rules).unwrap();
     let resp = handle_sqs_event(rules.as_ref(), sqs("rules-sqs.json")).await;
     assert!(resp.batch_item_failures.is_empty());
-    let queued = app.system.queue.receive(QueueName::Enrich, 10, std::time::Duration::from_secs(30)).await.unwrap();
-    assert!(!queued.is_empty(), "the admin grant raised a finding to enrich");
+    let queued = app
+        .system
+        .queue
+        .receive(QueueName::Enrich, 10, std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(
+        !queued.is_empty(),
+        "the admin grant raised a finding to enrich"
+    );
 
     // The enrich sample names a finding this store does not have: dropped, not retried.
     let enrich = app.system.handler(QueueName::Enrich).unwrap();
@@ -51,14 +70,18 @@ async fn ingest_and_rules_samples_run_through_their_handlers() {
 }
 
 fn bad_id() -> String {
-    sqs("ingest-sqs.json").records[1].message_id.clone().unwrap()
+    sqs("ingest-sqs.json").records[1]
+        .message_id
+        .clone()
+        .unwrap()
 }
 
 #[tokio::test]
 async fn webhook_and_reclassify_samples_parse() {
     let resp = handle_sqs_event(&vigil_webhook_handler(), sqs("webhook-sqs.json")).await;
     assert!(resp.batch_item_failures.is_empty());
-    let schedule: CloudWatchEvent<Value> = serde_json::from_str(&sample("reclassify-schedule.json")).unwrap();
+    let schedule: CloudWatchEvent<Value> =
+        serde_json::from_str(&sample("reclassify-schedule.json")).unwrap();
     assert_eq!(schedule.detail_type.as_deref(), Some("Scheduled Event"));
 }
 
@@ -72,19 +95,33 @@ async fn api(app: &common::TestApp, name: &str, key: &str) -> (u16, Value) {
     let req = lambda_http::request::from_str(&sample(name)).unwrap();
     let (mut parts, body) = req.into_parts();
     if parts.headers.contains_key("authorization") {
-        parts.headers.insert("authorization", format!("Bearer {key}").parse().unwrap());
+        parts
+            .headers
+            .insert("authorization", format!("Bearer {key}").parse().unwrap());
     }
     let req = axum::http::Request::from_parts(parts, Body::from(body.as_ref().to_vec()));
-    let resp = vigil_api::router(app.system.app_state()).oneshot(req).await.unwrap();
+    let resp = vigil_api::router(app.system.app_state())
+        .oneshot(req)
+        .await
+        .unwrap();
     let status = resp.status().as_u16();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]
 async fn api_gateway_samples_reach_their_routes() {
     let app = common::spawn_app().await;
-    app.clock.set(chrono::DateTime::parse_from_rfc3339("2026-11-25T12:00:00Z").unwrap().to_utc());
+    app.clock.set(
+        chrono::DateTime::parse_from_rfc3339("2026-11-25T12:00:00Z")
+            .unwrap()
+            .to_utc(),
+    );
     let analyst = app.key("demo", Role::Analyst).await;
     let (status, body) = api(&app, "api-health.json", &analyst).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")));

@@ -76,6 +76,7 @@ impl Config {
             Some(url) => Some(LlmConfig {
                 url,
                 api_key: get("VIGIL_LLM_API_KEY"),
+                api_key_secret_arn: get("VIGIL_LLM_API_KEY_SECRET_ARN"),
                 model: get("VIGIL_LLM_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),
                 timeout: Duration::from_millis(parse_num(get, "VIGIL_LLM_TIMEOUT_MS", 10_000u64)?),
                 retries: parse_num(get, "VIGIL_LLM_RETRIES", 2u32)?,

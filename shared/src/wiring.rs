@@ -38,3 +38,35 @@ pub async fn aws_ports(config: &Config) -> Result<AwsPorts, ConfigError> {
         bus,
     })
 }
+
+#[derive(Debug, thiserror::Error)]
+pub enum EnricherError {
+    #[error("cannot read the model API key from {arn}: {reason}")]
+    Secret { arn: String, reason: String },
+    #[error(transparent)]
+    Client(#[from] crate::enrich::llm::LlmError),
+}
+
+/// The enricher the configuration asks for: the heuristic, or a model whose key comes
+/// from the environment or, on AWS, from Secrets Manager (read once per cold start, so
+/// the key never sits in the function's configuration).
+pub async fn enricher(config: &Config) -> Result<crate::enrich::Enricher, EnricherError> {
+    use crate::enrich::{Enricher, LlmClient};
+    let Some(mut llm) = config.llm.clone() else {
+        return Ok(Enricher::heuristic());
+    };
+    if let (None, Some(arn)) = (&llm.api_key, &llm.api_key_secret_arn) {
+        let sdk = sdk_config(config.aws_endpoint.as_deref()).await;
+        let secret = aws_sdk_secretsmanager::Client::new(&sdk)
+            .get_secret_value()
+            .secret_id(arn)
+            .send()
+            .await
+            .map_err(|e| EnricherError::Secret {
+                arn: arn.clone(),
+                reason: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+            })?;
+        llm.api_key = secret.secret_string().map(str::to_string);
+    }
+    Ok(Enricher::with_llm(LlmClient::new(llm)?))
+}

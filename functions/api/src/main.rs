@@ -2,7 +2,6 @@ use std::sync::Arc;
 
 use vigil_api::{AppState, router};
 use vigil_shared::config::{Config, LogFormat};
-use vigil_shared::enrich::{Enricher, LlmClient};
 use vigil_shared::ports::SystemClock;
 use vigil_shared::{telemetry, wiring};
 
@@ -11,10 +10,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init(LogFormat::Json);
     let config = Config::from_env()?;
     let aws = wiring::aws_ports(&config).await?;
-    let enricher = match config.llm.clone() {
-        Some(llm) => Enricher::with_llm(LlmClient::new(llm)?),
-        None => Enricher::heuristic(),
-    };
+    let enricher = wiring::enricher(&config).await?;
     let app = router(AppState {
         store: aws.store,
         queue: aws.queue,

@@ -2,7 +2,6 @@ use std::sync::Arc;
 
 use vigil_enrich::EnrichHandler;
 use vigil_shared::config::{Config, ConfigError, LogFormat};
-use vigil_shared::enrich::{Enricher, LlmClient};
 use vigil_shared::ports::SystemClock;
 use vigil_shared::{runtime, telemetry, wiring};
 
@@ -12,10 +11,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env()?;
     let aws = wiring::aws_ports(&config).await?;
     let bus = aws.bus.ok_or(ConfigError::Missing("VIGIL_EVENT_BUS"))?;
-    let enricher = match config.llm.clone() {
-        Some(llm) => Enricher::with_llm(LlmClient::new(llm)?),
-        None => Enricher::heuristic(),
-    };
+    let enricher = wiring::enricher(&config).await?;
     runtime::lambda::serve_sqs(Arc::new(EnrichHandler {
         store: aws.store,
         bus,

@@ -12,6 +12,8 @@ pub struct LlmConfig {
     /// Full chat-completions URL, e.g. `https://api.openai.com/v1/chat/completions`.
     pub url: String,
     pub api_key: Option<String>,
+    /// Secrets Manager secret holding the key (AWS); read once at start-up.
+    pub api_key_secret_arn: Option<String>,
     pub model: String,
     pub timeout: Duration,
     /// Attempts after the first, for timeouts, 429 and 5xx.

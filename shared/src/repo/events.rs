@@ -121,10 +121,9 @@ pub fn list_query(tenant: &TenantId, filter: &EventFilter) -> Query {
         (None, Some(t)) => (Index::Gsi3, keys::events_by_type(tenant, t)),
         (None, None) => (Index::Gsi1, keys::events_by_time(tenant)),
     };
-    let range = keys::time_bounds(filter.from, filter.to)
-        .map(|(a, b)| KeyRange::Between(a, b))
-        .unwrap_or(KeyRange::All);
-    Query::new(index, pk).range(range).newest_first()
+    Query::new(index, pk)
+        .range(keys::time_range(filter.from, filter.to))
+        .newest_first()
 }
 
 /// Newest first; filters what the index does not cover in memory.

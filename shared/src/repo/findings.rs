@@ -7,7 +7,7 @@ use super::page::{Filtered, query_filtered};
 use crate::domain::finding::{finding_id, period_of};
 use crate::domain::{Finding, FindingStatus, Match, MergeOutcome, Severity, TenantId};
 use crate::ports::store::{
-    Condition, Cursor, Index, IndexKey, Item, ItemStore, KeyRange, Query, StoreError, WriteOp,
+    Condition, Cursor, Index, IndexKey, Item, ItemStore, Query, StoreError, WriteOp,
 };
 
 /// How often a write that lost an optimistic race is retried.
@@ -176,10 +176,9 @@ pub fn list_query(tenant: &TenantId, filter: &FindingFilter) -> Query {
         (None, Some(s)) => (Index::Gsi2, keys::findings_by_severity(tenant, s.as_str())),
         (None, None) => (Index::Gsi1, keys::findings_by_time(tenant)),
     };
-    let range = keys::time_bounds(filter.from, filter.to)
-        .map(|(a, b)| KeyRange::Between(a, b))
-        .unwrap_or(KeyRange::All);
-    Query::new(index, pk).range(range).newest_first()
+    Query::new(index, pk)
+        .range(keys::time_range(filter.from, filter.to))
+        .newest_first()
 }
 
 pub async fn list(

@@ -37,6 +37,13 @@ pub fn time_bounds(
     ))
 }
 
+/// The sort-key condition for a time range on a time-ordered listing.
+pub fn time_range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> crate::ports::KeyRange {
+    time_bounds(from, to)
+        .map(|(a, b)| crate::ports::KeyRange::Between(a, b))
+        .unwrap_or(crate::ports::KeyRange::All)
+}
+
 pub fn finding_pk(t: &TenantId, id: &str) -> String {
     format!("{t}#FINDING#{id}")
 }

@@ -319,53 +319,54 @@ fn token_name(e: &Event) -> &str {
     e.raw_str(&["token_name", "name"]).unwrap_or("unnamed")
 }
 
-fn token_admin_scope(ctx: &RuleContext<'_>) -> Vec<Verdict> {
-    if !has_admin_scope(ctx.event) {
+/// The one verdict an `api_token_created` event gets: admin scope outranks a missing
+/// expiry, which outranks an ordinary token.
+fn token_verdict(ctx: &RuleContext<'_>) -> (Severity, String, String) {
+    let e = ctx.event;
+    let (user, name) = (&e.user, token_name(e));
+    if has_admin_scope(e) {
+        (
+            Severity::Critical,
+            format!("Admin-scoped API token '{name}' created"),
+            format!("'{user}' created API token '{name}' with scope admin:*."),
+        )
+    } else if fields::has_no_expiry(e) {
+        (
+            Severity::High,
+            format!("API token '{name}' never expires"),
+            format!("'{user}' created API token '{name}' without an expiry date."),
+        )
+    } else {
+        (
+            Severity::Medium,
+            format!("API token '{name}' created"),
+            format!(
+                "'{user}' created API token '{name}' with scopes [{}].",
+                fields::scopes(e).join(", ")
+            ),
+        )
+    }
+}
+
+/// Each token rule fires when the cascade lands on its severity.
+fn token_rule(ctx: &RuleContext<'_>, severity: Severity) -> Vec<Verdict> {
+    let (sev, title, description) = token_verdict(ctx);
+    if sev != severity {
         return vec![];
     }
-    vec![Verdict::on(
-        ctx,
-        Severity::Critical,
-        format!("Admin-scoped API token '{}' created", token_name(ctx.event)),
-        format!(
-            "'{}' created API token '{}' with scope admin:*.",
-            ctx.event.user,
-            token_name(ctx.event)
-        ),
-    )]
+    vec![Verdict::on(ctx, sev, title, description)]
+}
+
+fn token_admin_scope(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+    token_rule(ctx, Severity::Critical)
 }
 
 fn token_no_expiry(ctx: &RuleContext<'_>) -> Vec<Verdict> {
-    if has_admin_scope(ctx.event) || !fields::has_no_expiry(ctx.event) {
-        return vec![];
-    }
-    vec![Verdict::on(
-        ctx,
-        Severity::High,
-        format!("API token '{}' never expires", token_name(ctx.event)),
-        format!(
-            "'{}' created API token '{}' without an expiry date.",
-            ctx.event.user,
-            token_name(ctx.event)
-        ),
-    )]
+    token_rule(ctx, Severity::High)
 }
 
 fn token_created(ctx: &RuleContext<'_>) -> Vec<Verdict> {
-    if has_admin_scope(ctx.event) || fields::has_no_expiry(ctx.event) {
-        return vec![];
-    }
-    vec![Verdict::on(
-        ctx,
-        Severity::Medium,
-        format!("API token '{}' created", token_name(ctx.event)),
-        format!(
-            "'{}' created API token '{}' with scopes [{}].",
-            ctx.event.user,
-            token_name(ctx.event),
-            fields::scopes(ctx.event).join(", ")
-        ),
-    )]
+    token_rule(ctx, Severity::Medium)
 }
 
 fn large_merge(ctx: &RuleContext<'_>) -> Vec<Verdict> {

@@ -38,7 +38,10 @@ pub fn time_bounds(
 }
 
 /// The sort-key condition for a time range on a time-ordered listing.
-pub fn time_range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> crate::ports::KeyRange {
+pub fn time_range(
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> crate::ports::KeyRange {
     time_bounds(from, to)
         .map(|(a, b)| crate::ports::KeyRange::Between(a, b))
         .unwrap_or(crate::ports::KeyRange::All)

@@ -29,6 +29,15 @@ pub struct Config {
     /// Period in which matches of one rule on one subject share a finding.
     pub dedup_minutes: i64,
     pub log_format: LogFormat,
+    /// Webhook delivery: `VIGIL_SECRET_KEY` (seals signing secrets), the address guard,
+    /// retry schedule and timeout.
+    pub webhooks: crate::webhooks::WebhookSettings,
+    /// Ed25519 key signing audit checkpoints (`VIGIL_AUDIT_SIGNING_KEY`, base64 seed).
+    pub audit_signing_key: Option<crate::audit::CheckpointSigner>,
+    /// Minutes between periodic audit checkpoints in `vigil serve`.
+    pub audit_checkpoint_minutes: u64,
+    /// AI-system re-classification: lease, fan-out sizes, local schedule.
+    pub reclassify: crate::reclassify::ReclassifySettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,7 +117,24 @@ impl Config {
                 });
             }
         };
+        let audit_signing_key = match get("VIGIL_AUDIT_SIGNING_KEY") {
+            None => None,
+            Some(v) => Some(
+                crate::audit::CheckpointSigner::from_base64(&v).map_err(|e| {
+                    ConfigError::Invalid {
+                        name: "VIGIL_AUDIT_SIGNING_KEY",
+                        reason: e.to_string(),
+                    }
+                })?,
+            ),
+        };
+        let audit_checkpoint_minutes = parse_num(get, "VIGIL_AUDIT_CHECKPOINT_MINUTES", 10u64)?;
+        let webhooks = webhook_settings(get)?;
         Ok(Self {
+            reclassify: crate::reclassify::ReclassifySettings::from_lookup(get)?,
+            webhooks,
+            audit_signing_key,
+            audit_checkpoint_minutes,
             table: get("VIGIL_TABLE"),
             queue_urls,
             dlq_urls,
@@ -121,11 +147,58 @@ impl Config {
         })
     }
 
+    pub fn require_secret_key(&self) -> Result<&crate::webhooks::SecretKey, ConfigError> {
+        self.webhooks
+            .secret_key
+            .as_ref()
+            .ok_or(ConfigError::Missing("VIGIL_SECRET_KEY"))
+    }
+
     pub fn require_table(&self) -> Result<&str, ConfigError> {
         self.table
             .as_deref()
             .ok_or(ConfigError::Missing("VIGIL_TABLE"))
     }
+}
+
+fn webhook_settings(
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<crate::webhooks::WebhookSettings, ConfigError> {
+    use crate::webhooks::{RetrySchedule, SecretKey, UrlPolicy, WebhookSettings};
+    let secret_key = match get("VIGIL_SECRET_KEY") {
+        None => None,
+        Some(v) => Some(
+            SecretKey::parse_base64(&v).map_err(|e| ConfigError::Invalid {
+                name: "VIGIL_SECRET_KEY",
+                reason: e.to_string(),
+            })?,
+        ),
+    };
+    let allow_loopback_http = match get("VIGIL_WEBHOOK_ALLOW_LOOPBACK_HTTP").as_deref() {
+        None | Some("false") | Some("0") => false,
+        Some("true") | Some("1") => true,
+        Some(other) => {
+            return Err(ConfigError::Invalid {
+                name: "VIGIL_WEBHOOK_ALLOW_LOOPBACK_HTTP",
+                reason: format!("'{other}' is neither true nor false"),
+            });
+        }
+    };
+    let schedule = match get("VIGIL_WEBHOOK_RETRY_SCHEDULE") {
+        None => RetrySchedule::default(),
+        Some(v) => RetrySchedule::parse(&v).map_err(|e| ConfigError::Invalid {
+            name: "VIGIL_WEBHOOK_RETRY_SCHEDULE",
+            reason: e.to_string(),
+        })?,
+    };
+    Ok(WebhookSettings {
+        secret_key,
+        policy: UrlPolicy {
+            allow_loopback_http,
+        },
+        schedule,
+        timeout: Duration::from_millis(parse_num(get, "VIGIL_WEBHOOK_TIMEOUT_MS", 10_000u64)?),
+    })
 }
 
 #[cfg(test)]

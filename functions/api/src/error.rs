@@ -19,6 +19,12 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    /// `If-Match` named a version that is no longer current.
+    #[error("the resource is at version {current}; If-Match named another")]
+    PreconditionFailed { current: String },
+    /// A re-classification run holds the lease.
+    #[error("re-classification run {0} is still running")]
+    RunInProgress(String),
     #[error("the request body is {0} bytes; at most {1} are accepted")]
     TooLarge(usize, usize),
     #[error("storage is temporarily unavailable; retry later")]
@@ -40,6 +46,8 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            ApiError::RunInProgress(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(..) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -54,6 +62,8 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not-found",
             ApiError::Conflict(_) => "conflict",
+            ApiError::PreconditionFailed { .. } => "precondition-failed",
+            ApiError::RunInProgress(_) => "run-in-progress",
             ApiError::TooLarge(..) => "payload-too-large",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
@@ -88,6 +98,9 @@ struct Problem<'a> {
     detail: String,
     #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
     errors: &'a [FieldError],
+    /// The run holding the lease, for `run-in-progress`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    run_id: Option<&'a str>,
 }
 
 impl IntoResponse for ApiError {
@@ -120,6 +133,10 @@ impl IntoResponse for ApiError {
             status: status.as_u16(),
             detail,
             errors,
+            run_id: match &self {
+                ApiError::RunInProgress(id) => Some(id),
+                _ => None,
+            },
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut resp = (status, body).into_response();

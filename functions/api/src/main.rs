@@ -16,6 +16,8 @@ async fn main() -> Result<(), lambda_http::Error> {
         queue: aws.queue,
         clock: Arc::new(SystemClock),
         enricher,
+        webhooks: config.webhooks.clone(),
+        audit_signer: config.audit_signing_key.clone().map(Arc::new),
     });
     lambda_http::run(app).await
 }

@@ -10,4 +10,8 @@ pub struct AppState {
     pub queue: Arc<dyn Queue>,
     pub clock: Arc<dyn Clock>,
     pub enricher: Enricher,
+    /// Secret key, address guard and schedule for webhook endpoints.
+    pub webhooks: vigil_shared::webhooks::WebhookSettings,
+    /// Signs audit checkpoints; None when no key is configured.
+    pub audit_signer: Option<Arc<vigil_shared::audit::CheckpointSigner>>,
 }

@@ -60,6 +60,8 @@ async fn events_become_enriched_findings_on_dynamodb_and_sqs() {
         queue: queue.clone(),
         clock: clock.clone(),
         enricher: Enricher::heuristic(),
+        webhooks: Default::default(),
+        audit_signer: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

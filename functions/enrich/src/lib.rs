@@ -5,6 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::json;
+use vigil_shared::audit::{self, Actor, AuditDraft};
 use vigil_shared::domain::{Finding, TenantId};
 use vigil_shared::enrich::Enricher;
 use vigil_shared::messages::{EnrichMessage, EnrichReason};
@@ -24,7 +25,49 @@ pub async fn enrich_finding(
     force: bool,
     now: DateTime<Utc>,
 ) -> Result<Option<Finding>, StoreError> {
-    for _ in 0..MAX_ATTEMPTS {
+    enrich(store, enricher, tenant, id, force, now, None).await
+}
+
+/// [`enrich_finding`] on someone's request: the change is recorded in the audit ledger
+/// (`finding.enrich`) in the same write.
+#[allow(clippy::too_many_arguments)]
+pub async fn enrich_finding_audited(
+    store: &dyn ItemStore,
+    enricher: &Enricher,
+    tenant: &TenantId,
+    id: &str,
+    force: bool,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    request_id: Option<String>,
+) -> Result<Option<Finding>, StoreError> {
+    enrich(
+        store,
+        enricher,
+        tenant,
+        id,
+        force,
+        now,
+        Some((actor, request_id)),
+    )
+    .await
+}
+
+async fn enrich(
+    store: &dyn ItemStore,
+    enricher: &Enricher,
+    tenant: &TenantId,
+    id: &str,
+    force: bool,
+    now: DateTime<Utc>,
+    audited: Option<(&Actor, Option<String>)>,
+) -> Result<Option<Finding>, StoreError> {
+    let attempts = if audited.is_some() {
+        audit::MAX_ATTEMPTS
+    } else {
+        MAX_ATTEMPTS
+    };
+    for _ in 0..attempts {
         let Some(current) = findings::get(store, tenant, id).await? else {
             return Ok(None);
         };
@@ -33,7 +76,17 @@ pub async fn enrich_finding(
         }
         let mut next = current.finding.clone();
         enricher.enrich(&mut next, now).await;
-        match findings::replace(store, tenant, &current, &next).await {
+        let extra = match &audited {
+            None => Vec::new(),
+            Some((actor, request_id)) => {
+                let draft = AuditDraft::new((*actor).clone(), "finding.enrich", "finding", id)
+                    .request_id(request_id.clone())
+                    .before(&current.finding)
+                    .after(&next);
+                audit::prepare(store, tenant, &draft, now).await?.ops
+            }
+        };
+        match findings::replace_with(store, tenant, &current, &next, extra).await {
             Ok(_) => return Ok(Some(next)),
             // The rules stage merged new evidence meanwhile: score the fresh copy.
             Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => continue,

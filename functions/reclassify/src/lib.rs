@@ -1,24 +1,477 @@
-//! The reclassify stage. Its schedule, queue and permissions exist already; the AI-system
-//! re-classification it runs arrives with the AI governance work. Until then it accepts
-//! its inputs and reports that nothing is registered to re-classify.
-use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
-use serde_json::Value;
+//! The reclassify stage: a scheduled (or admin-triggered) run takes its tenant's lease,
+//! then fans out over SQS. `Scan` messages page through the monitored systems and emit
+//! `Batch` messages; batches re-classify each system against its stored answers, record
+//! drift once (deterministic ids, conditional puts), move the system to the new
+//! baseline, notify, and publish `ai_system.drift_detected`.
+use std::sync::Arc;
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct RunSummary {
-    pub trigger: String,
-    pub systems_scanned: u64,
+use async_trait::async_trait;
+use aws_lambda_events::sqs::SqsEvent;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::{Value, json};
+use vigil_shared::classifier::{CLASSIFIER_VERSION, classify};
+use vigil_shared::domain::TenantId;
+use vigil_shared::domain::ai_system::{
+    AiSystem, DriftEvent, RunTrigger, Snapshot, detect_drift, drift_event_id,
+};
+use vigil_shared::domain::notification::Notification;
+use vigil_shared::ports::store::cursor_for;
+use vigil_shared::ports::{
+    BusError, Clock, DomainEvent, EventBus, ItemStore, OutMessage, Queue, QueueError, QueueName,
+    StoreError,
+};
+use vigil_shared::reclassify::{ReclassifyMessage, ReclassifySettings};
+use vigil_shared::repo::ai_systems::{self, Versioned};
+use vigil_shared::repo::reclassify_runs::{self as runs, BatchTally, Start};
+use vigil_shared::repo::{drift_events, notifications};
+use vigil_shared::runtime::{HandlerError, MessageHandler, parse_body};
+
+pub const DRIFT_DETAIL_TYPE: &str = "ai_system.drift_detected";
+/// Deliveries of a batch with failing systems before the failures are counted and the
+/// batch is closed, so one bad system cannot hold a run open for ever.
+pub const BATCH_ATTEMPTS: u32 = 3;
+const MAX_WRITE_ATTEMPTS: usize = 8;
+/// Systems of one batch re-classified at once.
+const SYSTEM_CONCURRENCY: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
 }
 
-/// Handles the nightly schedule.
-pub fn on_schedule(event: &CloudWatchEvent<Value>) -> RunSummary {
-    let trigger = event
-        .detail_type
-        .clone()
-        .unwrap_or_else(|| "Scheduled Event".into());
-    tracing::info!(%trigger, "re-classification run requested; no AI systems are registered yet");
-    RunSummary {
+/// Everything a run needs.
+#[derive(Clone)]
+pub struct Reclassifier {
+    pub store: Arc<dyn ItemStore>,
+    pub queue: Arc<dyn Queue>,
+    pub bus: Arc<dyn EventBus>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: ReclassifySettings,
+}
+
+/// Takes the tenant's lease, records the run and queues its first scan page. A second
+/// call while the run holds the lease answers [`Start::Busy`] with the running run's id.
+pub async fn start_run(
+    store: &dyn ItemStore,
+    queue: &dyn Queue,
+    tenant: &TenantId,
+    trigger: RunTrigger,
+    requested_by: Option<String>,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+) -> Result<Start, RunError> {
+    let start = runs::start(
+        store,
+        tenant,
         trigger,
-        systems_scanned: 0,
+        requested_by,
+        CLASSIFIER_VERSION,
+        now,
+        lease,
+    )
+    .await?;
+    if let Start::Started(run) = &start {
+        let first = ReclassifyMessage::Scan {
+            tenant: tenant.clone(),
+            run_id: run.id.clone(),
+            page: 0,
+            cursor: None,
+        };
+        let body = serde_json::to_string(&first).unwrap_or_default();
+        if let Err(e) = queue
+            .send(QueueName::Reclassify, vec![OutMessage::new(body)])
+            .await
+        {
+            runs::fail(store, tenant, &run.id, now).await?;
+            return Err(e.into());
+        }
+        tracing::info!(tenant = %tenant, run = %run.id, ?trigger, "re-classification run started");
+    }
+    Ok(start)
+}
+
+/// What happened to one system in a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Unchanged,
+    Drifted,
+    /// Gone, archived, monitoring off or no answers.
+    Skipped,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ScheduleSummary {
+    pub started: Vec<String>,
+    /// Tenants whose previous run still holds the lease: (tenant, running run id).
+    pub busy: Vec<(String, String)>,
+}
+
+impl Reclassifier {
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    async fn send(&self, msgs: &[ReclassifyMessage]) -> Result<(), HandlerError> {
+        let out = msgs
+            .iter()
+            .map(|m| serde_json::to_string(m).map(OutMessage::new))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| HandlerError::Malformed(e.to_string()))?;
+        self.queue.send(QueueName::Reclassify, out).await?;
+        Ok(())
+    }
+
+    /// Starts a run for one tenant unless one is running.
+    pub async fn start_run(
+        &self,
+        tenant: &TenantId,
+        trigger: RunTrigger,
+        requested_by: Option<String>,
+    ) -> Result<Start, RunError> {
+        start_run(
+            self.store.as_ref(),
+            self.queue.as_ref(),
+            tenant,
+            trigger,
+            requested_by,
+            self.now(),
+            self.settings.lease,
+        )
+        .await
+    }
+
+    /// The schedule: a run for every tenant with AI systems.
+    pub async fn on_schedule(&self) -> Result<ScheduleSummary, RunError> {
+        let mut summary = ScheduleSummary::default();
+        let mut after = None;
+        loop {
+            let (tenants, next) = ai_systems::tenants_page(self.store.as_ref(), 100, after).await?;
+            for t in tenants {
+                match self.start_run(&t, RunTrigger::Schedule, None).await? {
+                    Start::Started(run) => summary.started.push(run.id),
+                    Start::Busy { run_id } => {
+                        tracing::warn!(tenant = %t, run = %run_id, "previous run still holds the lease; skipped");
+                        summary.busy.push((t.to_string(), run_id));
+                    }
+                }
+            }
+            match next {
+                Some(c) => after = Some(c),
+                None => return Ok(summary),
+            }
+        }
+    }
+
+    async fn scan(
+        &self,
+        tenant: &TenantId,
+        run_id: &str,
+        page: u64,
+        cursor: Option<vigil_shared::ports::Cursor>,
+    ) -> Result<(), HandlerError> {
+        let store = self.store.as_ref();
+        let now = self.now();
+        if !self.running(tenant, run_id, now).await? {
+            return Ok(());
+        }
+        let got =
+            ai_systems::monitored_page(store, tenant, self.settings.page_size, cursor).await?;
+        let ids: Vec<String> = got
+            .items
+            .iter()
+            .filter_map(|i| i.gsi3.as_ref().map(|g| g.sk.clone()))
+            .collect();
+        let next = match (&got.next, got.items.last()) {
+            (Some(_), Some(last)) => Some(cursor_for(last, vigil_shared::ports::Index::Gsi3)),
+            _ => None,
+        };
+        let mut msgs: Vec<ReclassifyMessage> = ids
+            .chunks(self.settings.batch_size.max(1))
+            .enumerate()
+            .map(|(i, chunk)| ReclassifyMessage::Batch {
+                tenant: tenant.clone(),
+                run_id: run_id.to_string(),
+                batch: format!("{page}-{i}"),
+                system_ids: chunk.to_vec(),
+            })
+            .collect();
+        let batches = i64::try_from(msgs.len()).unwrap_or(i64::MAX);
+        // Count first: a batch finishing before its page is counted must not close the
+        // run early. A redelivered page is already counted; its messages are re-sent
+        // and their batch markers make them harmless.
+        runs::record_page(store, tenant, run_id, page, batches, next.is_none(), now).await?;
+        if let Some(cursor) = next {
+            msgs.push(ReclassifyMessage::Scan {
+                tenant: tenant.clone(),
+                run_id: run_id.to_string(),
+                page: page + 1,
+                cursor: Some(cursor),
+            });
+        }
+        if !msgs.is_empty() {
+            self.send(&msgs).await?;
+        }
+        self.finish(tenant, run_id).await
+    }
+
+    async fn running(
+        &self,
+        tenant: &TenantId,
+        run_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, HandlerError> {
+        let view = runs::get(self.store.as_ref(), tenant, run_id, now).await?;
+        let running = view
+            .is_some_and(|v| v.run.status == vigil_shared::domain::ai_system::RunStatus::Running);
+        if !running {
+            tracing::info!(tenant = %tenant, run = %run_id, "run is no longer running; message dropped");
+        }
+        Ok(running)
+    }
+
+    async fn finish(&self, tenant: &TenantId, run_id: &str) -> Result<(), HandlerError> {
+        if let Some(done) =
+            runs::finish_if_done(self.store.as_ref(), tenant, run_id, self.now()).await?
+        {
+            tracing::info!(
+                tenant = %tenant, run = %run_id,
+                scanned = done.systems_scanned, drift_events = done.drift_events,
+                failures = done.failures, duration_ms = done.duration_ms,
+                "re-classification run completed"
+            );
+        }
+        Ok(())
+    }
+
+    async fn batch(
+        &self,
+        tenant: &TenantId,
+        run_id: &str,
+        batch: &str,
+        ids: &[String],
+        receive_count: u32,
+    ) -> Result<(), HandlerError> {
+        let now = self.now();
+        if !self.running(tenant, run_id, now).await? {
+            return Ok(());
+        }
+        let mut tally = BatchTally::default();
+        let mut last_error = None;
+        // Systems are independent: overlap their store round trips.
+        let outcomes: Vec<(String, Result<Outcome, HandlerError>)> =
+            futures::stream::iter(ids.iter().cloned())
+                .map(|id| async move {
+                    let outcome = self.reclassify_system(tenant, run_id, &id).await;
+                    (id, outcome)
+                })
+                .buffer_unordered(SYSTEM_CONCURRENCY)
+                .collect()
+                .await;
+        for (id, outcome) in outcomes {
+            match outcome {
+                Ok(Outcome::Skipped) => tally.skipped += 1,
+                Ok(_) => tally.scanned += 1,
+                Err(e) => {
+                    tracing::warn!(tenant = %tenant, run = %run_id, system = %id, error = %e, "re-classification failed");
+                    tally.failures += 1;
+                    last_error = Some(e);
+                }
+            }
+        }
+        if let Some(e) = last_error {
+            if receive_count < BATCH_ATTEMPTS {
+                // Every step is idempotent, so the whole batch can simply run again.
+                return Err(e);
+            }
+        }
+        runs::record_batch(self.store.as_ref(), tenant, run_id, batch, tally, now).await?;
+        self.finish(tenant, run_id).await
+    }
+
+    /// Re-classifies one system; records and announces drift at most once per run.
+    pub async fn reclassify_system(
+        &self,
+        tenant: &TenantId,
+        run_id: &str,
+        id: &str,
+    ) -> Result<Outcome, HandlerError> {
+        let store = self.store.as_ref();
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let now = self.now();
+            let Some(current) = ai_systems::get(store, tenant, id).await? else {
+                return Ok(Outcome::Skipped);
+            };
+            let s = &current.system;
+            let (Some(answers), true) = (&s.answers, s.is_monitored()) else {
+                return Ok(Outcome::Skipped);
+            };
+            let after = classify(answers, now.date_naive());
+            let Some(before) = &s.classification else {
+                // Never classified: this run sets the baseline without reporting drift.
+                let mut next = s.clone();
+                next.classification = Some(after);
+                match ai_systems::replace(store, &current, &next).await {
+                    Ok(_) => return Ok(Outcome::Unchanged),
+                    Err(ai_systems::RegistryError::Store(e)) => return Err(e.into()),
+                    Err(_) => continue,
+                }
+            };
+            let Some(drift_type) = detect_drift(before, &after) else {
+                return Ok(Outcome::Unchanged);
+            };
+            let event = DriftEvent {
+                id: drift_event_id(run_id, id),
+                tenant: tenant.clone(),
+                system_id: id.to_string(),
+                system_name: s.name.clone(),
+                run_id: run_id.to_string(),
+                drift_type,
+                before: Snapshot::from(before),
+                after: Snapshot::from(&after),
+                detected_at: now,
+            };
+            match self.record(&current, &event, after).await {
+                Ok(()) => {
+                    self.publish(&event).await?;
+                    return Ok(Outcome::Drifted);
+                }
+                Err(StoreError::ConditionFailed { op: 0 }) => {
+                    // Recorded by an earlier delivery; make sure it was announced.
+                    if let Some(stored) =
+                        drift_events::get(store, tenant, id, run_id, &event.id).await?
+                    {
+                        self.publish(&stored).await?;
+                    }
+                    return Ok(Outcome::Drifted);
+                }
+                // The system changed meanwhile: classify the fresh copy.
+                Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict.into())
+    }
+
+    /// One atomic write: the drift event (op 0, only if new), the system at its new
+    /// baseline, the run's drift counter and, if the type is wanted, a notification.
+    async fn record(
+        &self,
+        current: &Versioned,
+        event: &DriftEvent,
+        after: vigil_shared::classifier::Classification,
+    ) -> Result<(), StoreError> {
+        let mut next: AiSystem = current.system.clone();
+        next.classification = Some(after);
+        let mut ops = vec![
+            drift_events::put_op(event)?,
+            vigil_shared::ports::WriteOp::put(
+                ai_systems::to_item(&next, current.version + 1)?,
+                vigil_shared::ports::Condition::Version(current.version),
+            ),
+            runs::drift_counter_op(&event.tenant, &event.run_id),
+        ];
+        if next.monitoring.notify_on.contains(&event.drift_type) {
+            ops.push(notifications::put_op(&notification(event))?);
+        }
+        self.store.write(ops).await
+    }
+
+    async fn publish(&self, e: &DriftEvent) -> Result<(), BusError> {
+        self.bus.publish(&[drift_domain_event(e)]).await
+    }
+
+    /// Runs the Lambda payload: an SQS batch (partial failures reported per record) or
+    /// the schedule event.
+    pub async fn dispatch(&self, payload: Value) -> Result<Value, lambda_runtime::Error> {
+        if payload.get("Records").is_some() {
+            let event: SqsEvent = serde_json::from_value(payload)?;
+            let resp = vigil_shared::runtime::sqs::handle_sqs_event(self, event).await;
+            return Ok(serde_json::to_value(resp)?);
+        }
+        let summary = self.on_schedule().await?;
+        Ok(serde_json::to_value(summary)?)
+    }
+}
+
+fn notification(e: &DriftEvent) -> Notification {
+    let mut n = Notification::new(
+        &e.tenant,
+        DRIFT_DETAIL_TYPE,
+        format!("Compliance drift on {}", e.system_name),
+        format!(
+            "{}: risk {} -> {}, status {} -> {}, classifier {} -> {}",
+            e.drift_type.as_str(),
+            e.before.risk_level.as_str(),
+            e.after.risk_level.as_str(),
+            e.before.status.as_str(),
+            e.after.status.as_str(),
+            e.before.classifier_version,
+            e.after.classifier_version,
+        ),
+        e.detected_at,
+    );
+    // One notification per drift event, whatever the number of deliveries.
+    n.id = format!("nt_{}", e.id);
+    n.data = drift_detail(e);
+    n
+}
+
+fn drift_detail(e: &DriftEvent) -> Value {
+    json!({
+        "drift_event_id": e.id,
+        "system_id": e.system_id,
+        "system_name": e.system_name,
+        "run_id": e.run_id,
+        "drift_type": e.drift_type,
+        "before": e.before,
+        "after": e.after,
+        "detected_at": e.detected_at,
+    })
+}
+
+pub fn drift_domain_event(e: &DriftEvent) -> DomainEvent {
+    DomainEvent {
+        id: e.id.clone(),
+        tenant: e.tenant.to_string(),
+        detail_type: DRIFT_DETAIL_TYPE.into(),
+        time: e.detected_at,
+        detail: drift_detail(e),
+    }
+}
+
+#[async_trait]
+impl MessageHandler for Reclassifier {
+    async fn handle(&self, body: &str, receive_count: u32) -> Result<(), HandlerError> {
+        match parse_body::<ReclassifyMessage>(body)? {
+            ReclassifyMessage::Scan {
+                tenant,
+                run_id,
+                page,
+                cursor,
+            } => self.scan(&tenant, &run_id, page, cursor).await,
+            ReclassifyMessage::Batch {
+                tenant,
+                run_id,
+                batch,
+                system_ids,
+            } => {
+                self.batch(&tenant, &run_id, &batch, &system_ids, receive_count)
+                    .await
+            }
+        }
+    }
+}
+
+impl From<RunError> for HandlerError {
+    fn from(e: RunError) -> Self {
+        match e {
+            RunError::Store(s) => HandlerError::Store(s),
+            RunError::Queue(q) => HandlerError::Queue(q),
+        }
     }
 }

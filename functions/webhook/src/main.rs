@@ -1,11 +1,32 @@
 use std::sync::Arc;
 
-use vigil_shared::config::LogFormat;
-use vigil_shared::{runtime, telemetry};
-use vigil_webhook::WebhookHandler;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use vigil_shared::config::{Config, LogFormat};
+use vigil_shared::ports::SystemClock;
+use vigil_shared::{telemetry, wiring};
+use vigil_webhook::WebhookFunction;
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::Json);
-    runtime::lambda::serve_sqs(Arc::new(WebhookHandler)).await
+    let config = Config::from_env()?;
+    // Fail at cold start, not on every message, when secrets cannot be opened.
+    config.require_secret_key()?;
+    let aws = wiring::aws_ports(&config).await?;
+    let function = Arc::new(WebhookFunction::new(
+        aws.store,
+        aws.queue,
+        Arc::new(SystemClock),
+        config.webhooks.clone(),
+    )?);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let function = Arc::clone(&function);
+        async move {
+            Ok::<SqsBatchResponse, Error>(
+                vigil_webhook::lambda::handle_sqs_event(&function, event.payload).await,
+            )
+        }
+    }))
+    .await
 }

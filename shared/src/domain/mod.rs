@@ -1,7 +1,9 @@
 //! Domain types; parsing at the edge happens here, so values inside are valid.
+pub mod ai_system;
 pub mod apikey;
 pub mod event;
 pub mod finding;
+pub mod notification;
 pub mod severity;
 pub mod tenant;
 pub mod validation;

@@ -119,12 +119,24 @@ pub async fn replace(
     before: &Versioned,
     after: &Finding,
 ) -> Result<u64, StoreError> {
+    replace_with(store, tenant, before, after, Vec::new()).await
+}
+
+/// [`replace`] with `extra` ops in the same atomic write (e.g. its audit entry).
+pub async fn replace_with(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    before: &Versioned,
+    after: &Finding,
+    extra: Vec<WriteOp>,
+) -> Result<u64, StoreError> {
     let version = before.version + 1;
     let mut ops = vec![WriteOp::put(
         to_item(tenant, after, version)?,
         Condition::Version(before.version),
     )];
     ops.extend(counter_ops(tenant, Some(&before.finding), after));
+    ops.extend(extra);
     store.write(ops).await?;
     Ok(version)
 }

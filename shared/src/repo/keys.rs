@@ -101,3 +101,162 @@ pub mod counter {
         format!("user_findings#{user}")
     }
 }
+
+/// Keys of the audit ledger (issue 6). Entries and the chain head share one partition.
+pub mod audit {
+    use crate::domain::TenantId;
+
+    pub fn ledger_pk(t: &TenantId) -> String {
+        format!("{t}#AUDIT")
+    }
+    /// The chain head: sequence number and hash of the last entry.
+    pub const HEAD_SK: &str = "HEAD";
+    /// Result of the last full verification.
+    pub const VERIFIED_SK: &str = "VERIFIED";
+    pub const ENTRY_PREFIX: &str = "E#";
+    pub fn entry_sk(seq: u64) -> String {
+        format!("E#{seq:020}")
+    }
+    pub fn seq_of(sk: &str) -> Option<u64> {
+        sk.strip_prefix(ENTRY_PREFIX)?.parse().ok()
+    }
+    pub fn by_actor(t: &TenantId, actor: &str) -> String {
+        format!("{t}#AUDA#{actor}")
+    }
+    pub fn by_resource(t: &TenantId, kind: &str, id: &str) -> String {
+        format!("{t}#AUDR#{kind}/{id}")
+    }
+    pub fn by_action(t: &TenantId, action: &str) -> String {
+        format!("{t}#AUDX#{action}")
+    }
+    pub fn checkpoints_pk(t: &TenantId) -> String {
+        format!("{t}#AUDCP")
+    }
+    pub fn checkpoint_sk(size: u64) -> String {
+        format!("{size:020}")
+    }
+    pub fn stats_pk(t: &TenantId) -> String {
+        format!("{t}#AUDSTATS")
+    }
+    /// GSI1 partition listing every tenant's chain head (sort key: tenant id), so the
+    /// periodic checkpointer can find the ledgers; it holds no tenant data but the head.
+    pub const HEADS_INDEX: &str = "AUDIT#HEADS";
+}
+
+/// Keys of webhook endpoints, their messages and delivery attempts (issue 5).
+pub mod webhooks {
+    use crate::domain::TenantId;
+
+    /// Every endpoint of a tenant, sort key: endpoint id.
+    pub fn endpoints_pk(t: &TenantId) -> String {
+        format!("{t}#WEBHOOK")
+    }
+    /// One message to one endpoint: the message item and its attempts.
+    pub fn message_pk(t: &TenantId, msg_id: &str) -> String {
+        format!("{t}#WHMSG#{msg_id}")
+    }
+    pub const MESSAGE_SK: &str = "MSG";
+    pub const ATTEMPT_PREFIX: &str = "ATT#";
+    pub fn attempt_sk(n: u32) -> String {
+        format!("ATT#{n:06}")
+    }
+    /// GSI1: an endpoint's messages by time.
+    pub fn messages_by_endpoint(t: &TenantId, endpoint: &str) -> String {
+        format!("{t}#WHMSGS#{endpoint}")
+    }
+    /// GSI2: the tenant's dead-lettered messages by time.
+    pub fn dead_letters(t: &TenantId) -> String {
+        format!("{t}#WHDLQ")
+    }
+    /// Where the local fan-out has read the embedded bus to. System state, not tenant
+    /// data: `_` cannot start a tenant id, so no tenant partition can collide.
+    pub const FANOUT_CURSOR_PK: &str = "_vigil#BUS_CURSOR";
+    pub const FANOUT_CURSOR_SK: &str = "webhook-fanout";
+}
+
+/// Keys of in-app notifications.
+pub mod notifications {
+    use crate::domain::TenantId;
+
+    /// Sort key: time then id, so listings come newest first.
+    pub fn pk(t: &TenantId) -> String {
+        format!("{t}#NOTIFY")
+    }
+    /// GSI1: unread (`1#`) before read (`0#`), each newest first when read backwards.
+    pub fn unread_first(t: &TenantId) -> String {
+        format!("{t}#NOTIFYQ")
+    }
+    /// GSI2: lookup by notification id.
+    pub fn by_id(t: &TenantId) -> String {
+        format!("{t}#NOTIFYID")
+    }
+}
+
+/// Keys of the AI-system registry, drift events and re-classification runs (issue 4).
+pub mod ai_systems {
+    use crate::domain::TenantId;
+
+    pub fn system_pk(t: &TenantId, id: &str) -> String {
+        format!("{t}#AISYS#{id}")
+    }
+    pub const SYSTEM_SK: &str = "SYSTEM";
+    /// Reserves a name within the tenant (case-insensitive).
+    pub fn name_pk(t: &TenantId, name: &str) -> String {
+        format!("{t}#AISNAME#{}", name.trim().to_lowercase())
+    }
+    pub const NAME_SK: &str = "NAME";
+    /// GSI1: every live system, by id (ids are time-ordered).
+    pub fn all(t: &TenantId) -> String {
+        format!("{t}#AIS")
+    }
+    /// GSI2: live systems at one risk level.
+    pub fn by_level(t: &TenantId, level: &str) -> String {
+        format!("{t}#AISL#{level}")
+    }
+    /// GSI3: systems a re-classification run scans (monitored, with answers, live).
+    pub fn monitored(t: &TenantId) -> String {
+        format!("{t}#AISM")
+    }
+    /// Marks a tenant as having AI systems, for the scheduled sweep over tenants.
+    pub fn tenant_pk(t: &TenantId) -> String {
+        format!("{t}#AITENANT")
+    }
+    pub const TENANT_SK: &str = "TENANT";
+    /// GSI1 partition listing tenants with AI systems; holds only tenant ids. `_`
+    /// cannot start a tenant id, so no tenant partition can collide.
+    pub const TENANTS_INDEX: &str = "_vigil#AI_TENANTS";
+    /// A system's drift events; sort key `{run id}#{event id}` (run ids are time-ordered).
+    pub fn drift_pk(t: &TenantId, system_id: &str) -> String {
+        format!("{t}#AISDRIFT#{system_id}")
+    }
+    /// The run record, its counters and its batch markers share one partition.
+    pub fn run_pk(t: &TenantId, run_id: &str) -> String {
+        format!("{t}#RCRUN#{run_id}")
+    }
+    pub const RUN_SK: &str = "RUN";
+    pub const COUNTER_PREFIX: &str = "n#";
+    pub fn page_marker(page: u64) -> String {
+        format!("p#{page:010}")
+    }
+    pub fn batch_marker(batch: &str) -> String {
+        format!("b#{batch}")
+    }
+    /// GSI1: a tenant's runs by id.
+    pub fn runs(t: &TenantId) -> String {
+        format!("{t}#RCRUNS")
+    }
+    /// The lease that keeps a tenant to one run at a time.
+    pub fn lease_pk(t: &TenantId) -> String {
+        format!("{t}#RCLEASE")
+    }
+    pub const LEASE_SK: &str = "LEASE";
+    pub mod counter {
+        pub const SCANNED: &str = "n#scanned";
+        pub const SKIPPED: &str = "n#skipped";
+        pub const DRIFT: &str = "n#drift_events";
+        pub const FAILURES: &str = "n#failures";
+        pub const BATCHES_TOTAL: &str = "n#batches_total";
+        pub const BATCHES_DONE: &str = "n#batches_done";
+        pub const SCAN_DONE: &str = "n#scan_done";
+    }
+}

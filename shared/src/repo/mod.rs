@@ -1,9 +1,15 @@
 //! Mapping between domain values and stored items. Business rules stay in `domain` and
 //! `rules`; this module only knows keys, indexes and counters.
+pub mod ai_systems;
 pub mod apikeys;
+pub mod audit;
+pub mod drift_events;
 pub mod events;
 pub mod findings;
 pub mod idempotency;
 pub mod keys;
+pub mod notifications;
 pub mod page;
+pub mod reclassify_runs;
 pub mod stats;
+pub mod webhooks;

@@ -3,8 +3,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use vigil_api::local::cli::{Cli, Command, DlqCommand, KeysCommand, RoleArg};
-use vigil_api::local::{LocalSystem, bench, serve};
+use vigil_api::local::cli::{AuditCommand, Cli, Command, DlqCommand, KeysCommand, RoleArg};
+use vigil_api::local::{LocalSystem, bench, reclassify, serve};
 use vigil_shared::config::{Config, LogFormat};
 use vigil_shared::domain::{Role, TenantId};
 use vigil_shared::generator::{GeneratorOptions, generate_events};
@@ -46,12 +46,23 @@ async fn run(cli: Cli, config: Config) -> Result<(), Failure> {
                 RoleArg::Viewer => Role::Viewer,
             };
             let now = chrono::Utc::now();
+            let actor = vigil_shared::audit::Actor::system("cli");
             let (record, key) = if aws {
                 let ports = vigil_shared::wiring::aws_ports(&config).await?;
-                apikeys::create(ports.store.as_ref(), &tenant, role, name, now).await?
+                apikeys::create_by(ports.store.as_ref(), &tenant, role, name, &actor, None, now)
+                    .await?
             } else {
                 let system = LocalSystem::open(&data, config)?;
-                apikeys::create(system.store.as_ref(), &tenant, role, name, now).await?
+                apikeys::create_by(
+                    system.store.as_ref(),
+                    &tenant,
+                    role,
+                    name,
+                    &actor,
+                    None,
+                    now,
+                )
+                .await?
             };
             eprintln!(
                 "created {} key {} for tenant {tenant}; it is shown only now:",
@@ -95,6 +106,36 @@ async fn run(cli: Cli, config: Config) -> Result<(), Failure> {
                     }
                 }
             }
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { file, public_key },
+        } => {
+            let report = vigil_api::local::audit::verify_file(&file, public_key.as_deref())?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if !report.ok {
+                return Err("the export does not verify".into());
+            }
+            if public_key.is_none() {
+                eprintln!(
+                    "note: signature checked against the key inside the export; pass --public-key to check who signed it"
+                );
+            }
+        }
+        Command::Audit {
+            command:
+                AuditCommand::Bench {
+                    entries,
+                    writers,
+                    data,
+                },
+        } => {
+            println!(
+                "{}",
+                vigil_api::local::audit::bench(entries, writers, data).await?
+            );
+        }
+        Command::BenchReclassify { systems, data } => {
+            println!("{}", reclassify::bench(systems, data).await?);
         }
         Command::Bench { events, data } => {
             let report = bench::run(events, data).await?;

@@ -46,6 +46,19 @@ pub enum Command {
         #[command(subcommand)]
         command: DlqCommand,
     },
+    /// Verify an audit export offline, or benchmark the audit ledger.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Time a re-classification run over generated AI systems and price it on AWS.
+    BenchReclassify {
+        #[arg(long, default_value_t = 100_000)]
+        systems: usize,
+        /// Where the benchmark database goes (a fresh temporary directory by default).
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
     /// Measure the local pipeline end to end through the HTTP API.
     Bench {
         #[arg(long, default_value_t = 10_000)]
@@ -72,6 +85,26 @@ pub enum KeysCommand {
         /// credentials) instead of the local data directory.
         #[arg(long)]
         aws: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check an export (`GET /audit/export`, NDJSON or CSV) with no access to the server.
+    Verify {
+        file: PathBuf,
+        /// The trusted checkpoint public key (base64); without it only integrity is shown.
+        #[arg(long, env = "VIGIL_AUDIT_PUBLIC_KEY")]
+        public_key: Option<String>,
+    },
+    /// Appends per second per tenant and verification throughput, locally.
+    Bench {
+        #[arg(long, default_value_t = 5_000)]
+        entries: usize,
+        #[arg(long, default_value_t = 8)]
+        writers: usize,
+        #[arg(long)]
+        data: Option<PathBuf>,
     },
 }
 

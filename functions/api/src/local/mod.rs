@@ -1,7 +1,11 @@
 //! Local mode: the same handlers over the embedded SQLite store, queues and bus.
+pub mod audit;
+pub mod audit_key;
 pub mod bench;
 pub mod cli;
+pub mod reclassify;
 pub mod serve;
+pub mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -46,24 +50,39 @@ pub enum LocalError {
     },
     #[error(transparent)]
     Db(#[from] EmbeddedError),
+    #[error("audit signing key {path}: {reason}")]
+    AuditKey { path: PathBuf, reason: String },
     #[error("the model client cannot start: {0}")]
     Llm(#[from] vigil_shared::enrich::llm::LlmError),
 }
 
 impl LocalSystem {
     /// Opens (or creates) the system stored in `dir`.
-    pub fn open(dir: &Path, config: Config) -> Result<Self, LocalError> {
+    pub fn open(dir: &Path, mut config: Config) -> Result<Self, LocalError> {
         std::fs::create_dir_all(dir).map_err(|source| LocalError::DataDir {
             path: dir.to_path_buf(),
             source,
         })?;
+        if config.audit_signing_key.is_none() {
+            config.audit_signing_key = Some(audit_key::load_or_create(dir)?);
+        }
+        let config = webhooks::with_data_dir_key(dir, config)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let db = EmbeddedDb::open(&dir.join("vigil.db"), Arc::clone(&clock))?;
         Self::over(db, clock, config)
     }
 
     /// Builds the system over an already opened database (tests use a manual clock).
-    pub fn over(db: EmbeddedDb, clock: Arc<dyn Clock>, config: Config) -> Result<Self, LocalError> {
+    pub fn over(
+        db: EmbeddedDb,
+        clock: Arc<dyn Clock>,
+        mut config: Config,
+    ) -> Result<Self, LocalError> {
+        // Without a configured or stored key, checkpoints are signed by a key of this run.
+        if config.audit_signing_key.is_none() {
+            config.audit_signing_key = Some(vigil_shared::audit::CheckpointSigner::generate());
+        }
+        let config = webhooks::with_ephemeral_key(config);
         let enricher = match config.llm.clone() {
             Some(llm) => Enricher::with_llm(LlmClient::new(llm)?),
             None => Enricher::heuristic(),
@@ -85,6 +104,8 @@ impl LocalSystem {
             queue: self.queue.clone(),
             clock: Arc::clone(&self.clock),
             enricher: self.enricher.clone(),
+            webhooks: self.config.webhooks.clone(),
+            audit_signer: self.config.audit_signing_key.clone().map(Arc::new),
         }
     }
 
@@ -107,19 +128,36 @@ impl LocalSystem {
                 enricher: self.enricher.clone(),
                 clock: Arc::clone(&self.clock),
             })),
-            QueueName::Webhook | QueueName::Reclassify => None,
+            QueueName::Reclassify => Some(Arc::new(self.reclassifier())),
+            QueueName::Webhook => None,
+        }
+    }
+
+    /// The AI-system re-classification stage over the embedded ports.
+    pub fn reclassifier(&self) -> vigil_reclassify::Reclassifier {
+        vigil_reclassify::Reclassifier {
+            store: self.store.clone(),
+            queue: self.queue.clone(),
+            bus: self.bus.clone(),
+            clock: Arc::clone(&self.clock),
+            settings: self.config.reclassify.clone(),
         }
     }
 
     /// The pipeline's workers, in stage order.
     pub fn workers(&self) -> Vec<Worker> {
-        [QueueName::Ingest, QueueName::Rules, QueueName::Enrich]
-            .into_iter()
-            .filter_map(|q| {
-                self.handler(q)
-                    .map(|h| Worker::new(self.queue.clone(), q, h))
-            })
-            .collect()
+        [
+            QueueName::Ingest,
+            QueueName::Rules,
+            QueueName::Enrich,
+            QueueName::Reclassify,
+        ]
+        .into_iter()
+        .filter_map(|q| {
+            self.handler(q)
+                .map(|h| Worker::new(self.queue.clone(), q, h))
+        })
+        .collect()
     }
 
     /// Starts every worker; they stop when `shutdown` turns true.

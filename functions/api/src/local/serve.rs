@@ -109,6 +109,17 @@ pub async fn run(
     let local = listener.local_addr()?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut workers = system.spawn_workers(system.workers(), &stop_rx);
+    workers.spawn(super::audit::checkpointer(system.clone(), stop_rx.clone()));
+    workers.spawn(super::reclassify::scheduler(
+        system.clone(),
+        stop_rx.clone(),
+    ));
+    match system.webhooks() {
+        Ok(hooks) => {
+            workers.spawn(hooks.run(stop_rx.clone()));
+        }
+        Err(e) => tracing::error!(error = %e, "webhook delivery cannot start"),
+    }
     let purger = {
         let store = system.store.clone();
         let mut stop = stop_rx.clone();

@@ -5,12 +5,14 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use serde_json::{Value, json};
-use vigil_enrich::enrich_finding;
+use vigil_enrich::enrich_finding_audited;
+use vigil_shared::audit::{self, Actor, AuditDraft};
 use vigil_shared::domain::{FieldError, Finding, FindingStatus, Role, Severity};
 use vigil_shared::repo::findings::{self, FindingFilter};
 use vigil_shared::repo::page::{cursor_in_partition, encode_cursor};
 use vigil_shared::repo::stats;
 
+use super::audit::RequestId;
 use super::parse_json;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -141,10 +143,11 @@ pub async fn get(
         .ok_or(ApiError::NotFound("finding"))
 }
 
-/// Triage: `status` and `note`. Analysts and admins.
+/// Triage: `status` and `note`. Analysts and admins. Audited as `finding.update`.
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
+    RequestId(request_id): RequestId,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Finding>, ApiError> {
@@ -182,7 +185,7 @@ pub async fn patch(
         return Err(ApiError::Invalid(errors));
     }
     let store = state.store.as_ref();
-    for _ in 0..8 {
+    for attempt in 0..audit::MAX_ATTEMPTS {
         let current = findings::get(store, &caller.tenant, &id)
             .await?
             .ok_or(ApiError::NotFound("finding"))?;
@@ -193,10 +196,16 @@ pub async fn patch(
         if let Some(n) = &note {
             next.note = n.clone();
         }
-        next.updated_at = state.clock.now();
-        match findings::replace(store, &caller.tenant, &current, &next).await {
+        let now = state.clock.now();
+        next.updated_at = now;
+        let draft = AuditDraft::new(Actor::key(&caller.key_id), "finding.update", "finding", &id)
+            .request_id(Some(request_id.clone()))
+            .before(&current.finding)
+            .after(&next);
+        let prepared = audit::prepare(store, &caller.tenant, &draft, now).await?;
+        match findings::replace_with(store, &caller.tenant, &current, &next, prepared.ops).await {
             Ok(_) => return Ok(Json(next)),
-            Err(vigil_shared::ports::StoreError::ConditionFailed { .. }) => continue,
+            Err(e) if audit::retryable(&e) => audit::backoff(attempt).await,
             Err(e) => return Err(e.into()),
         }
     }
@@ -205,19 +214,23 @@ pub async fn patch(
     ))
 }
 
+/// On-demand enrichment; audited as `finding.enrich`.
 pub async fn enrich_one(
     State(state): State<AppState>,
     caller: Caller,
+    RequestId(request_id): RequestId,
     Path(id): Path<String>,
 ) -> Result<Json<Finding>, ApiError> {
     caller.require(Role::Analyst)?;
-    enrich_finding(
+    enrich_finding_audited(
         state.store.as_ref(),
         &state.enricher,
         &caller.tenant,
         &id,
         true,
         state.clock.now(),
+        &Actor::key(&caller.key_id),
+        Some(request_id),
     )
     .await?
     .map(Json)
@@ -227,6 +240,7 @@ pub async fn enrich_one(
 pub async fn enrich_missing(
     State(state): State<AppState>,
     caller: Caller,
+    RequestId(request_id): RequestId,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<Finding>>, ApiError> {
     caller.require(Role::Analyst)?;
@@ -237,13 +251,15 @@ pub async fn enrich_missing(
     let missing = findings::missing_enrichment(store, &caller.tenant, limit).await?;
     let mut out = Vec::with_capacity(missing.len());
     for f in missing {
-        if let Some(done) = enrich_finding(
+        if let Some(done) = enrich_finding_audited(
             store,
             &state.enricher,
             &caller.tenant,
             &f.id,
             false,
             state.clock.now(),
+            &Actor::key(&caller.key_id),
+            Some(request_id.clone()),
         )
         .await?
         {

@@ -4,9 +4,11 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
+use vigil_shared::audit::Actor;
 use vigil_shared::domain::{ApiKeyRecord, FieldError, Role};
 use vigil_shared::repo::apikeys;
 
+use super::audit::RequestId;
 use super::parse_json;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -15,6 +17,7 @@ use crate::state::AppState;
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
+    RequestId(request_id): RequestId,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Admin)?;
@@ -39,11 +42,13 @@ pub async fn create(
             ));
         }
     };
-    let (record, plaintext) = apikeys::create(
+    let (record, plaintext) = apikeys::create_by(
         state.store.as_ref(),
         &caller.tenant,
         role,
         name,
+        &Actor::key(&caller.key_id),
+        Some(request_id),
         state.clock.now(),
     )
     .await?;
@@ -72,10 +77,20 @@ pub async fn list(
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
+    RequestId(request_id): RequestId,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
-    if apikeys::revoke(state.store.as_ref(), &caller.tenant, &id).await? {
+    let revoked = apikeys::revoke_by(
+        state.store.as_ref(),
+        &caller.tenant,
+        &id,
+        &Actor::key(&caller.key_id),
+        Some(request_id),
+        state.clock.now(),
+    )
+    .await?;
+    if revoked {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound("API key"))

@@ -1,8 +1,13 @@
 //! HTTP routes, one module per resource.
+pub mod ai_systems;
+pub mod audit;
 pub mod events;
 pub mod findings;
 pub mod keys;
+pub mod notifications;
+pub mod reclassify;
 pub mod stats;
+pub mod webhooks;
 
 use axum::Json;
 use serde_json::{Value, json};

@@ -1,0 +1,350 @@
+//! The audit ledger over HTTP: entries and stats for analysts, checkpoints and proofs for
+//! any caller of the tenant, verification and export for admins.
+use std::collections::HashMap;
+use std::convert::Infallible;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use vigil_shared::audit::export::{self, Format, Record};
+use vigil_shared::audit::{AuditError, CheckpointSigner};
+use vigil_shared::domain::{FieldError, Role};
+use vigil_shared::repo::audit::{self as ledger, EntryFilter};
+use vigil_shared::repo::page::{cursor_in_partition, encode_cursor};
+
+use super::parse_json;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::params::{DayEdge, Params};
+use crate::state::AppState;
+
+/// The request id recorded in audit entries: the client's `x-request-id` when it is a
+/// sane token, else a fresh UUIDv7.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let given = parts
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()));
+        Ok(Self(match given {
+            Some(v) => v.to_string(),
+            None => uuid::Uuid::now_v7().to_string(),
+        }))
+    }
+}
+
+impl From<AuditError> for ApiError {
+    fn from(e: AuditError) -> Self {
+        match e {
+            AuditError::Store(s) => s.into(),
+            AuditError::Empty => ApiError::NotFound("audit entries"),
+            AuditError::OutOfRange(m) => ApiError::Invalid(vec![FieldError::new("range", m)]),
+            AuditError::Broken(_) | AuditError::Busy => ApiError::Conflict(e.to_string()),
+            AuditError::NoSigner => ApiError::Unavailable(e.to_string()),
+        }
+    }
+}
+
+fn signer(state: &AppState) -> Result<&CheckpointSigner, ApiError> {
+    state
+        .audit_signer
+        .as_deref()
+        .ok_or_else(|| AuditError::NoSigner.into())
+}
+
+/// `GET /audit/entries`: newest first, filtered, cursor-paginated.
+pub async fn entries(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Analyst)?;
+    let mut p = Params::new(q);
+    let filter = EntryFilter {
+        actor: p.string("actor"),
+        action: p.string("action"),
+        resource_type: p.string("resource_type"),
+        resource_id: p.string("resource_id"),
+        from: p.time("from", DayEdge::Start),
+        to: p.time("to", DayEdge::End),
+    };
+    let limit = p.number("limit", 1, 500, 50);
+    let cursor = p.cursor("cursor");
+    p.finish()?;
+    if let Some(c) = &cursor {
+        if !cursor_in_partition(c, &ledger::list_query(&caller.tenant, &filter)) {
+            return Err(ApiError::field("cursor", "does not belong to this query"));
+        }
+    }
+    let (items, next) =
+        ledger::list(state.store.as_ref(), &caller.tenant, &filter, limit, cursor).await?;
+    Ok(Json(json!({
+        "items": items,
+        "limit": limit,
+        "next_cursor": next.as_ref().map(encode_cursor),
+    })))
+}
+
+/// `GET /audit/stats`.
+pub async fn stats(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<ledger::Stats>, ApiError> {
+    caller.require(Role::Analyst)?;
+    Ok(Json(
+        ledger::stats(state.store.as_ref(), &caller.tenant).await?,
+    ))
+}
+
+/// `GET /audit/checkpoints/latest`.
+pub async fn latest_checkpoint(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let cp = ledger::latest_checkpoint(state.store.as_ref(), &caller.tenant)
+        .await?
+        .ok_or(ApiError::NotFound("checkpoint"))?;
+    Ok(Json(json!(cp)))
+}
+
+/// `POST /audit/checkpoints`: verifies the log and signs its current tree (admin).
+pub async fn create_checkpoint(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Admin)?;
+    let cp = ledger::create_checkpoint(
+        state.store.as_ref(),
+        &caller.tenant,
+        signer(&state)?,
+        state.clock.now(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!(cp))))
+}
+
+fn seq_param(p: &mut Params, name: &str) -> Option<u64> {
+    let v = p.string(name)?;
+    match v.parse::<u64>() {
+        Ok(n) if n >= 1 => Some(n),
+        _ => {
+            p.fail(name, "must be a whole number of at least 1");
+            None
+        }
+    }
+}
+
+/// `GET /audit/proofs/inclusion?seq=&tree_size=`.
+pub async fn inclusion(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let mut p = Params::new(q);
+    let seq = seq_param(&mut p, "seq");
+    let tree_size = seq_param(&mut p, "tree_size");
+    if seq.is_none() && p.string("seq").is_none() {
+        p.fail("seq", "is required");
+    }
+    p.finish()?;
+    let seq = seq.ok_or_else(|| ApiError::field("seq", "is required"))?;
+    let proof =
+        ledger::inclusion_proof(state.store.as_ref(), &caller.tenant, seq, tree_size).await?;
+    Ok(Json(json!(proof)))
+}
+
+/// `GET /audit/proofs/consistency?from=&to=`.
+pub async fn consistency(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let mut p = Params::new(q);
+    let from = seq_param(&mut p, "from");
+    let to = seq_param(&mut p, "to");
+    p.finish()?;
+    let from = from.ok_or_else(|| ApiError::field("from", "is required"))?;
+    let proof = ledger::consistency_proof(state.store.as_ref(), &caller.tenant, from, to).await?;
+    Ok(Json(json!(proof)))
+}
+
+/// A sequence range from `from_seq`/`to_seq` or `from`/`to` times (JSON or query).
+async fn range(
+    state: &AppState,
+    caller: &Caller,
+    mut p: Params,
+) -> Result<(Option<u64>, Option<u64>), ApiError> {
+    let mut from = seq_param(&mut p, "from_seq");
+    let mut to = seq_param(&mut p, "to_seq");
+    let from_t = p.time("from", DayEdge::Start);
+    let to_t = p.time("to", DayEdge::End);
+    p.finish()?;
+    let store = state.store.as_ref();
+    if let Some(t) = from_t {
+        // Nothing at or after `from`: an empty range past the end.
+        from = Some(
+            ledger::seq_at(store, &caller.tenant, t, true)
+                .await?
+                .unwrap_or(u64::MAX / 4),
+        );
+    }
+    if let Some(t) = to_t {
+        to = Some(
+            ledger::seq_at(store, &caller.tenant, t, false)
+                .await?
+                .unwrap_or(0),
+        );
+    }
+    if let (Some(a), Some(b)) = (from, to) {
+        if a > b {
+            return Err(ApiError::field("range", "contains no entries"));
+        }
+    }
+    Ok((from, to))
+}
+
+fn body_params(body: &Bytes, q: HashMap<String, String>) -> Result<Params, ApiError> {
+    let mut map = q;
+    if !body.is_empty() {
+        let v = parse_json(body)?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| ApiError::field("", "body must be a JSON object"))?;
+        for (k, v) in obj {
+            let s = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Null => continue,
+                _ => return Err(ApiError::field(k, "must be a string or a number")),
+            };
+            map.insert(k.clone(), s);
+        }
+    }
+    Ok(Params::new(map))
+}
+
+/// `POST /audit/verify`: recomputes hashes, links, head and checkpoint roots (admin).
+pub async fn verify(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Admin)?;
+    let (from, to) = range(&state, &caller, body_params(&body, q)?).await?;
+    let trusted = state.audit_signer.as_ref().map(|s| s.verifying_key());
+    let store = state.store.as_ref();
+    let report = ledger::verify_range(store, &caller.tenant, from, to, trusted.as_ref()).await?;
+    ledger::record_verification(store, &caller.tenant, &report, state.clock.now()).await?;
+    Ok(Json(json!(report)))
+}
+
+/// `GET /audit/export?format=ndjson|csv&from_seq=&to_seq=` (admin): signs a checkpoint
+/// covering the log and streams the range with the proofs to verify it offline.
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let mut p = Params::new(q);
+    let format = p
+        .parsed(
+            "format",
+            |s| match s {
+                "ndjson" => Some(Format::Ndjson),
+                "csv" => Some(Format::Csv),
+                _ => None,
+            },
+            "ndjson, csv",
+        )
+        .unwrap_or(Format::Ndjson);
+    let (from, to) = range(&state, &caller, p).await?;
+    let ex = ledger::export(
+        state.store.as_ref(),
+        &caller.tenant,
+        signer(&state)?,
+        from,
+        to,
+        state.clock.now(),
+    )
+    .await?;
+    let mut records = vec![Record::Checkpoint {
+        checkpoint: ex.checkpoint,
+    }];
+    records.extend(ex.consistency.into_iter().map(|(from_checkpoint, proof)| {
+        Record::Consistency {
+            from_checkpoint,
+            proof,
+        }
+    }));
+    records.extend(
+        ex.entries
+            .into_iter()
+            .map(|(entry, inclusion_proof)| Record::Entry {
+                entry,
+                inclusion_proof,
+            }),
+    );
+    let (content_type, ext) = match format {
+        Format::Ndjson => ("application/x-ndjson", "ndjson"),
+        Format::Csv => ("text/csv; charset=utf-8", "csv"),
+    };
+    let header_line = match format {
+        Format::Csv => Some(export::csv_header()),
+        Format::Ndjson => None,
+    };
+    let lines = header_line
+        .into_iter()
+        .chain(records.into_iter().map(move |r| match format {
+            Format::Ndjson => export::ndjson_line(&r),
+            Format::Csv => export::csv_line(&r),
+        }))
+        .map(|l| Ok::<_, Infallible>(Bytes::from(l)));
+    let body = Body::from_stream(futures::stream::iter(lines));
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"audit-{}.{ext}\"",
+                    caller.tenant.as_str()
+                ),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// `GET /audit/state?resource=TYPE/ID&at_seq=`: the resource as the log shows it then.
+pub async fn state_at(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Analyst)?;
+    let mut p = Params::new(q);
+    let resource = p.string("resource");
+    let at_seq = seq_param(&mut p, "at_seq");
+    let parts = resource.as_deref().and_then(|r| r.split_once('/'));
+    if !matches!(parts, Some((t, i)) if !t.is_empty() && !i.is_empty()) {
+        p.fail("resource", "is required as TYPE/ID, e.g. finding/abc");
+    }
+    p.finish()?;
+    let (kind, id) = parts.ok_or_else(|| ApiError::field("resource", "is required"))?;
+    let s = ledger::state_at(state.store.as_ref(), &caller.tenant, kind, id, at_seq).await?;
+    Ok(Json(json!(s)))
+}

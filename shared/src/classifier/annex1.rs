@@ -1,0 +1,26 @@
+//! Article 6(1) and Annex I: AI systems that are products, or safety components of
+//! products, under Union harmonisation legislation requiring third-party conformity
+//! assessment. The Article 6(3) derogation does not reach them.
+use super::logic::{all, is};
+use super::questionnaire::Q;
+use super::rule::{Cite, Rule, from_annex_i};
+
+pub fn products() -> Vec<Rule> {
+    vec![Rule {
+        id: "art6_1_annex1",
+        cite: Cite {
+            article: "6(1)",
+            annex: Some("I"),
+            point: None,
+            sub_point: None,
+        },
+        summary: "Product or safety component of a product covered by Annex I legislation that must undergo third-party conformity assessment",
+        trigger: all([
+            is(Q::AnnexIProductOrSafetyComponent),
+            is(Q::ThirdPartyConformityAssessment),
+        ]),
+        exceptions: vec![],
+        out_of_scope: None,
+        applies_from: from_annex_i(),
+    }]
+}

@@ -34,6 +34,10 @@ pub struct Config {
     pub webhooks: crate::webhooks::WebhookSettings,
     /// Ed25519 key signing audit checkpoints (`VIGIL_AUDIT_SIGNING_KEY`, base64 seed).
     pub audit_signing_key: Option<crate::audit::CheckpointSigner>,
+    /// Secrets Manager secrets the two keys above are derived from when they are not
+    /// given directly (AWS); read once at cold start by `wiring::resolve_keys`.
+    pub secret_key_arn: Option<String>,
+    pub audit_signing_key_arn: Option<String>,
     /// Minutes between periodic audit checkpoints in `vigil serve`.
     pub audit_checkpoint_minutes: u64,
     /// AI-system re-classification: lease, fan-out sizes, local schedule.
@@ -135,6 +139,8 @@ impl Config {
             webhooks,
             audit_signing_key,
             audit_checkpoint_minutes,
+            secret_key_arn: get("VIGIL_SECRET_KEY_SECRET_ARN"),
+            audit_signing_key_arn: get("VIGIL_AUDIT_SIGNING_KEY_SECRET_ARN"),
             table: get("VIGIL_TABLE"),
             queue_urls,
             dlq_urls,

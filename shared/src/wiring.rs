@@ -40,33 +40,74 @@ pub async fn aws_ports(config: &Config) -> Result<AwsPorts, ConfigError> {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum EnricherError {
-    #[error("cannot read the model API key from {arn}: {reason}")]
+pub enum StartupError {
+    #[error("cannot read the secret {arn}: {reason}")]
     Secret { arn: String, reason: String },
     #[error(transparent)]
     Client(#[from] crate::enrich::llm::LlmError),
 }
 
+async fn read_secret(config: &Config, arn: &str) -> Result<String, StartupError> {
+    let sdk = sdk_config(config.aws_endpoint.as_deref()).await;
+    let secret = aws_sdk_secretsmanager::Client::new(&sdk)
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| StartupError::Secret {
+            arn: arn.to_string(),
+            reason: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+        })?;
+    secret
+        .secret_string()
+        .map(str::to_string)
+        .ok_or_else(|| StartupError::Secret {
+            arn: arn.to_string(),
+            reason: "the secret has no string value".into(),
+        })
+}
+
+/// 32 key bytes, base64-encoded, from a generated secret string: its SHA-256. The
+/// template generates 64 random alphanumerics (~380 bits), so nothing is lost.
+fn derive_key(secret: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(secret.as_bytes()))
+}
+
+/// Fills in the webhook sealing key and the audit signing key from Secrets Manager when
+/// the deployment names secrets instead of passing keys.
+pub async fn resolve_keys(config: &mut Config) -> Result<(), StartupError> {
+    let bad = |arn: &str, e: &dyn std::fmt::Display| StartupError::Secret {
+        arn: arn.to_string(),
+        reason: e.to_string(),
+    };
+    if let (None, Some(arn)) = (&config.webhooks.secret_key, config.secret_key_arn.clone()) {
+        let key = derive_key(&read_secret(config, &arn).await?);
+        config.webhooks.secret_key =
+            Some(crate::webhooks::SecretKey::parse_base64(&key).map_err(|e| bad(&arn, &e))?);
+    }
+    if let (None, Some(arn)) = (
+        &config.audit_signing_key,
+        config.audit_signing_key_arn.clone(),
+    ) {
+        let key = derive_key(&read_secret(config, &arn).await?);
+        config.audit_signing_key =
+            Some(crate::audit::CheckpointSigner::from_base64(&key).map_err(|e| bad(&arn, &e))?);
+    }
+    Ok(())
+}
+
 /// The enricher the configuration asks for: the heuristic, or a model whose key comes
 /// from the environment or, on AWS, from Secrets Manager (read once per cold start, so
 /// the key never sits in the function's configuration).
-pub async fn enricher(config: &Config) -> Result<crate::enrich::Enricher, EnricherError> {
+pub async fn enricher(config: &Config) -> Result<crate::enrich::Enricher, StartupError> {
     use crate::enrich::{Enricher, LlmClient};
     let Some(mut llm) = config.llm.clone() else {
         return Ok(Enricher::heuristic());
     };
     if let (None, Some(arn)) = (&llm.api_key, &llm.api_key_secret_arn) {
-        let sdk = sdk_config(config.aws_endpoint.as_deref()).await;
-        let secret = aws_sdk_secretsmanager::Client::new(&sdk)
-            .get_secret_value()
-            .secret_id(arn)
-            .send()
-            .await
-            .map_err(|e| EnricherError::Secret {
-                arn: arn.clone(),
-                reason: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
-            })?;
-        llm.api_key = secret.secret_string().map(str::to_string);
+        llm.api_key = Some(read_secret(config, arn).await?);
     }
     Ok(Enricher::with_llm(LlmClient::new(llm)?))
 }

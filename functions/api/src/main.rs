@@ -8,7 +8,8 @@ use vigil_shared::{telemetry, wiring};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init(LogFormat::Json);
-    let config = Config::from_env()?;
+    let mut config = Config::from_env()?;
+    wiring::resolve_keys(&mut config).await?;
     let aws = wiring::aws_ports(&config).await?;
     let enricher = wiring::enricher(&config).await?;
     let app = router(AppState {

@@ -2,18 +2,25 @@
 //! batches of the fan-out, told apart by the payload's shape.
 use std::sync::Arc;
 
+use chrono::Utc;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use vigil_reclassify::Reclassifier;
 use vigil_shared::config::{Config, ConfigError, LogFormat};
 use vigil_shared::ports::SystemClock;
+use vigil_shared::repo::audit::checkpoint_all;
 use vigil_shared::{telemetry, wiring};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::Json);
-    let config = Config::from_env()?;
+    let mut config = Config::from_env()?;
+    wiring::resolve_keys(&mut config).await?;
     let aws = wiring::aws_ports(&config).await?;
+    let audit = config
+        .audit_signing_key
+        .clone()
+        .map(|signer| (Arc::new(signer), aws.store.clone()));
     let bus = aws.bus.ok_or(ConfigError::Missing("VIGIL_EVENT_BUS"))?;
     let r = Arc::new(Reclassifier {
         store: aws.store,
@@ -24,7 +31,19 @@ async fn main() -> Result<(), Error> {
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let r = Arc::clone(&r);
-        async move { r.dispatch(event.payload).await }
+        let audit = audit.clone();
+        async move {
+            let scheduled = event.payload.get("Records").is_none();
+            let out = r.dispatch(event.payload).await?;
+            // The nightly schedule also signs a checkpoint of every tenant's audit ledger.
+            if let (true, Some((signer, store))) = (scheduled, audit) {
+                match checkpoint_all(store.as_ref(), &signer, Utc::now()).await {
+                    Ok(done) => tracing::info!(ledgers = done.len(), "audit checkpoints signed"),
+                    Err(e) => tracing::error!(error = %e, "audit checkpoints failed"),
+                }
+            }
+            Ok::<Value, Error>(out)
+        }
     }))
     .await
 }

@@ -10,7 +10,8 @@ use vigil_webhook::WebhookFunction;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::Json);
-    let config = Config::from_env()?;
+    let mut config = Config::from_env()?;
+    wiring::resolve_keys(&mut config).await?;
     // Fail at cold start, not on every message, when secrets cannot be opened.
     config.require_secret_key()?;
     let aws = wiring::aws_ports(&config).await?;

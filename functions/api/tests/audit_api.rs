@@ -565,3 +565,209 @@ async fn concurrent_requests_keep_one_chain() {
         .collect();
     assert_eq!(names.len(), 16);
 }
+
+/// Entries of one resource, newest first.
+async fn trail_of(app: &common::TestApp, key: &str, rtype: &str, id: &str) -> Vec<Value> {
+    all_entries(app, key, &format!("resource_type={rtype}&resource_id={id}")).await
+}
+
+async fn verify_intact(app: &common::TestApp) -> Value {
+    let r: Value = send(app, Method::POST, &app.admin, "/audit/verify", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["ok"], true, "{r}");
+    r
+}
+
+#[tokio::test]
+async fn ai_system_changes_are_audited_with_snapshots() {
+    let app = spawn_app().await;
+    let analyst = app.key("acme", Role::Analyst).await;
+    let actor = json!(format!("key:{}", key_id(&analyst)));
+    let r = send(
+        &app,
+        Method::POST,
+        &analyst,
+        "/ai-systems",
+        Some(json!({"name": "CV screener", "answers": {"employment_recruitment": true}})),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/ai-systems/{id}");
+    let r = send(
+        &app,
+        Method::PUT,
+        &analyst,
+        &path,
+        Some(json!({"name": "CV ranker", "answers": {"employment_recruitment": true}})),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let r = send(
+        &app,
+        Method::PATCH,
+        &analyst,
+        &path,
+        Some(json!({"description": "ranks CVs"})),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let r = send(
+        &app,
+        Method::PATCH,
+        &analyst,
+        &format!("{path}/monitoring"),
+        Some(json!({"monitoring_enabled": false})),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    // A stale If-Match changes nothing and records nothing.
+    let r = app
+        .http
+        .put(format!("{}{path}", app.base))
+        .bearer_auth(&analyst)
+        .header("if-match", "\"1\"")
+        .json(&json!({"name": "stale"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 412);
+    let r = send(&app, Method::DELETE, &analyst, &path, None).await;
+    assert_eq!(r.status(), 204);
+
+    let trail = trail_of(&app, &analyst, "ai_system", &id).await;
+    let actions: Vec<&str> = trail
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "ai_system.archive",
+            "ai_system.update_monitoring",
+            "ai_system.update",
+            "ai_system.replace",
+            "ai_system.create"
+        ]
+    );
+    for e in &trail {
+        assert_eq!(e["actor"], actor);
+        assert_eq!(e["request_id"], "req-test-1");
+        assert_eq!(e["resource_type"], "ai_system");
+    }
+    let create = &trail[4];
+    assert_eq!(create["before"], Value::Null);
+    assert_eq!(create["after"]["name"], "CV screener");
+    assert_eq!(create["after"]["version"], 1);
+    assert_eq!(trail[3]["before"]["name"], "CV screener");
+    assert_eq!(trail[3]["after"]["name"], "CV ranker");
+    assert_eq!(trail[2]["after"]["description"], "ranks CVs");
+    assert_eq!(trail[1]["before"]["monitoring"]["monitoring_enabled"], true);
+    assert_eq!(trail[1]["after"]["monitoring"]["monitoring_enabled"], false);
+    assert_eq!(trail[0]["before"]["archived"], false);
+    assert_eq!(trail[0]["after"]["archived"], true);
+    // The state at the replace is rebuilt from its snapshot.
+    let s = app
+        .get_json(
+            &analyst,
+            &format!(
+                "/audit/state?resource=ai_system/{id}&at_seq={}",
+                trail[3]["seq"]
+            ),
+        )
+        .await;
+    assert_eq!(s["state"]["name"], "CV ranker");
+    assert_eq!(s["state"]["description"], "");
+    let r = verify_intact(&app).await;
+    assert_eq!(r["entries_checked"], json!(trail.len() + 2), "{r}");
+}
+
+#[tokio::test]
+async fn reclassification_runs_and_drift_are_audited() {
+    let app = spawn_app().await;
+    let tenant = TenantId::parse("acme").unwrap();
+    let admin_actor = json!(format!("key:{}", key_id(&app.admin)));
+    let r = send(
+        &app,
+        Method::POST,
+        &app.admin,
+        "/ai-systems",
+        Some(json!({"name": "CV screener", "answers": {"employment_recruitment": true}})),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Started through the API: the caller's key.
+    let r = send(&app, Method::POST, &app.admin, "/admin/reclassify", None).await;
+    assert_eq!(r.status(), 202);
+    let run_id = r.json::<Value>().await.unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.drain().await;
+    let starts = trail_of(&app, &app.admin, "reclassify_run", &run_id).await;
+    assert_eq!(starts.len(), 1);
+    assert_eq!(starts[0]["action"], "reclassify_run.start");
+    assert_eq!(starts[0]["actor"], admin_actor);
+    assert_eq!(starts[0]["request_id"], "req-test-1");
+    assert_eq!(starts[0]["after"]["trigger"], "api");
+
+    // An older classifier's result: the next (scheduled) run reports drift.
+    let store = app.system.store.as_ref();
+    let current = vigil_shared::repo::ai_systems::get(store, &tenant, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut next = current.system.clone();
+    next.classification.as_mut().unwrap().classifier_version = "old".into();
+    vigil_shared::repo::ai_systems::replace(store, &current, &next)
+        .await
+        .unwrap();
+    let summary = app.system.reclassifier().on_schedule().await.unwrap();
+    assert_eq!(summary.started.len(), 1);
+    let scheduled = &summary.started[0];
+    app.drain().await;
+    let starts = trail_of(&app, &app.admin, "reclassify_run", scheduled).await;
+    assert_eq!(starts.len(), 1);
+    assert_eq!(starts[0]["actor"], "system:reclassify");
+    assert_eq!(starts[0]["after"]["trigger"], "schedule");
+
+    let drift = all_entries(&app, &app.admin, "action=ai_system.drift_detected").await;
+    assert_eq!(drift.len(), 1);
+    let d = &drift[0];
+    assert_eq!(d["actor"], "system:reclassify");
+    assert_eq!(d["resource_type"], "ai_system");
+    assert_eq!(d["resource_id"], json!(id));
+    assert_eq!(d["before"]["classification"]["classifier_version"], "old");
+    assert_ne!(d["after"]["classification"]["classifier_version"], "old");
+
+    // Never classified: the run sets the baseline, recorded as the system's change.
+    let current = vigil_shared::repo::ai_systems::get(store, &tenant, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut next = current.system.clone();
+    next.classification = None;
+    vigil_shared::repo::ai_systems::replace(store, &current, &next)
+        .await
+        .unwrap();
+    app.system.reclassifier().on_schedule().await.unwrap();
+    app.drain().await;
+    let baseline = all_entries(&app, &app.admin, "action=ai_system.classify").await;
+    assert_eq!(baseline.len(), 1);
+    assert_eq!(baseline[0]["actor"], "system:reclassify");
+    assert_eq!(baseline[0]["resource_id"], json!(id));
+    assert_eq!(baseline[0]["before"]["classification"], Value::Null);
+    assert!(baseline[0]["after"]["classification"].is_object());
+    verify_intact(&app).await;
+}

@@ -1094,3 +1094,124 @@ async fn long_waits_outlast_the_queue_limits() {
     );
     assert_eq!(d[0]["status"], "delivered");
 }
+
+/// Every audit entry of one endpoint, newest first.
+async fn endpoint_trail(app: &TestApp, id: &str) -> Vec<Value> {
+    app.get_json(
+        &app.admin,
+        &format!("/audit/entries?resource_type=webhook&resource_id={id}&limit=100"),
+    )
+    .await["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test]
+async fn endpoint_changes_are_audited_without_secrets() {
+    let app = dev_app().await;
+    let rx = TestReceiver::start().await;
+    let actor = json!(format!("key:{}", app.admin.rsplit('_').nth(1).unwrap()));
+    let (id, secret) = create_endpoint(&app, json!({"url": rx.url()})).await;
+    let path = format!("/webhooks/{id}");
+    let (s, _) = send(
+        &app,
+        &app.admin,
+        reqwest::Method::PUT,
+        &path,
+        Some(json!({"url": rx.url(), "description": "siem"})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _) = send(
+        &app,
+        &app.admin,
+        reqwest::Method::PATCH,
+        &path,
+        Some(json!({"min_severity": "high"})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, rotated) = send(
+        &app,
+        &app.admin,
+        reqwest::Method::POST,
+        &format!("{path}/rotate-secret"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let new_secret = rotated["secret"].as_str().unwrap().to_string();
+
+    // The receiver answers 410: the delivery worker disables the endpoint.
+    rx.answer(410);
+    publish(&app, "e1", "finding.created", "high").await;
+    hooks(&app).drain().await.unwrap();
+    let (s, _) = send(&app, &app.admin, reqwest::Method::DELETE, &path, None).await;
+    assert_eq!(s, 204);
+
+    let trail = endpoint_trail(&app, &id).await;
+    let actions: Vec<&str> = trail
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "webhook.delete",
+            "webhook.disable",
+            "webhook.rotate_secret",
+            "webhook.update",
+            "webhook.replace",
+            "webhook.create"
+        ]
+    );
+    for (i, e) in trail.iter().enumerate() {
+        let want = if i == 1 {
+            json!("system:webhook-dispatcher")
+        } else {
+            actor.clone()
+        };
+        assert_eq!(e["actor"], want, "{e}");
+        assert_eq!(e["resource_type"], "webhook");
+    }
+    assert_eq!(trail[0]["after"], Value::Null);
+    assert_eq!(trail[0]["before"]["enabled"], false);
+    assert_eq!(trail[1]["before"]["enabled"], true);
+    assert_eq!(trail[1]["after"]["enabled"], false);
+    assert!(
+        trail[1]["after"]["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("410")
+    );
+    assert_eq!(trail[2]["before"]["secret_rotation_ends_at"], Value::Null);
+    assert!(trail[2]["after"]["secret_rotation_ends_at"].is_string());
+    assert_eq!(trail[3]["after"]["min_severity"], "high");
+    assert_eq!(trail[4]["after"]["description"], "siem");
+    assert_eq!(trail[5]["before"], Value::Null);
+    // No secret, plain or sealed, in any entry or export.
+    let export = app.get(&app.admin, "/audit/export").await;
+    assert_eq!(export.status(), 200);
+    let everything = export.text().await.unwrap();
+    for e in &trail {
+        let text = e.to_string();
+        for bad in ["secrets", "sealed", &secret, &new_secret] {
+            assert!(!text.contains(bad), "{bad} in {text}");
+        }
+    }
+    for bad in [&secret, &new_secret] {
+        assert!(!everything.contains(bad.as_str()));
+    }
+    assert!(!everything.contains("\"sealed\""));
+    let (s, v) = send(
+        &app,
+        &app.admin,
+        reqwest::Method::POST,
+        "/audit/verify",
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["ok"], true, "{v}");
+}

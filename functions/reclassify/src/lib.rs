@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
+use vigil_shared::audit::{self, Actor, AuditDraft};
 use vigil_shared::classifier::{CLASSIFIER_VERSION, classify};
 use vigil_shared::domain::TenantId;
 use vigil_shared::domain::ai_system::{
@@ -32,7 +33,6 @@ pub const DRIFT_DETAIL_TYPE: &str = "ai_system.drift_detected";
 /// Deliveries of a batch with failing systems before the failures are counted and the
 /// batch is closed, so one bad system cannot hold a run open for ever.
 pub const BATCH_ATTEMPTS: u32 = 3;
-const MAX_WRITE_ATTEMPTS: usize = 8;
 /// Systems of one batch re-classified at once.
 const SYSTEM_CONCURRENCY: usize = 8;
 
@@ -54,8 +54,12 @@ pub struct Reclassifier {
     pub settings: ReclassifySettings,
 }
 
+/// The actor of everything the reclassify stage does on its own (schedule, drift).
+pub const SYSTEM_ACTOR: &str = "reclassify";
+
 /// Takes the tenant's lease, records the run and queues its first scan page. A second
 /// call while the run holds the lease answers [`Start::Busy`] with the running run's id.
+/// Audited as the requesting key, or `system:reclassify` without one.
 pub async fn start_run(
     store: &dyn ItemStore,
     queue: &dyn Queue,
@@ -65,7 +69,30 @@ pub async fn start_run(
     now: DateTime<Utc>,
     lease: chrono::Duration,
 ) -> Result<Start, RunError> {
-    let start = runs::start(
+    let actor = match &requested_by {
+        Some(key) => Actor::key(key),
+        None => Actor::system(SYSTEM_ACTOR),
+    };
+    let who = runs::Audit {
+        actor: &actor,
+        request_id: None,
+    };
+    start_run_by(store, queue, tenant, trigger, requested_by, now, lease, who).await
+}
+
+/// [`start_run`] audited as `who` (the API passes the caller's key and request id).
+#[allow(clippy::too_many_arguments)]
+pub async fn start_run_by(
+    store: &dyn ItemStore,
+    queue: &dyn Queue,
+    tenant: &TenantId,
+    trigger: RunTrigger,
+    requested_by: Option<String>,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+    who: runs::Audit<'_>,
+) -> Result<Start, RunError> {
+    let start = runs::start_by(
         store,
         tenant,
         trigger,
@@ -73,6 +100,7 @@ pub async fn start_run(
         CLASSIFIER_VERSION,
         now,
         lease,
+        who,
     )
     .await?;
     if let Start::Started(run) = &start {
@@ -301,7 +329,8 @@ impl Reclassifier {
         id: &str,
     ) -> Result<Outcome, HandlerError> {
         let store = self.store.as_ref();
-        for _ in 0..MAX_WRITE_ATTEMPTS {
+        // Drifting systems of one batch race on the tenant's audit head: back off.
+        for attempt in 0..audit::MAX_ATTEMPTS {
             let now = self.now();
             let Some(current) = ai_systems::get(store, tenant, id).await? else {
                 return Ok(Outcome::Skipped);
@@ -315,10 +344,25 @@ impl Reclassifier {
                 // Never classified: this run sets the baseline without reporting drift.
                 let mut next = s.clone();
                 next.classification = Some(after);
-                match ai_systems::replace(store, &current, &next).await {
+                let draft = AuditDraft::new(
+                    Actor::system(SYSTEM_ACTOR),
+                    "ai_system.classify",
+                    "ai_system",
+                    id,
+                )
+                .request_id(Some(format!("reclassify_run:{run_id}")))
+                .before(&ai_systems::snapshot(s, current.version))
+                .after(&ai_systems::snapshot(&next, current.version + 1));
+                let prepared = audit::prepare(store, tenant, &draft, now).await?;
+                match ai_systems::replace_with(store, &current, &next, prepared.ops).await {
                     Ok(_) => return Ok(Outcome::Unchanged),
-                    Err(ai_systems::RegistryError::Store(e)) => return Err(e.into()),
-                    Err(_) => continue,
+                    Err(ai_systems::RegistryError::Store(e)) if !audit::retryable(&e) => {
+                        return Err(e.into());
+                    }
+                    Err(_) => {
+                        audit::backoff(attempt).await;
+                        continue;
+                    }
                 }
             };
             let Some(drift_type) = detect_drift(before, &after) else {
@@ -349,8 +393,8 @@ impl Reclassifier {
                     }
                     return Ok(Outcome::Drifted);
                 }
-                // The system changed meanwhile: classify the fresh copy.
-                Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => continue,
+                // The system or the ledger changed meanwhile: classify the fresh copy.
+                Err(e) if audit::retryable(&e) => audit::backoff(attempt).await,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -358,7 +402,8 @@ impl Reclassifier {
     }
 
     /// One atomic write: the drift event (op 0, only if new), the system at its new
-    /// baseline, the run's drift counter and, if the type is wanted, a notification.
+    /// baseline, the run's drift counter, if the type is wanted a notification, and the
+    /// `ai_system.drift_detected` audit entry (actor `system:reclassify`).
     async fn record(
         &self,
         current: &Versioned,
@@ -378,7 +423,22 @@ impl Reclassifier {
         if next.monitoring.notify_on.contains(&event.drift_type) {
             ops.push(notifications::put_op(&notification(event))?);
         }
-        self.store.write(ops).await
+        let draft = AuditDraft::new(
+            Actor::system(SYSTEM_ACTOR),
+            "ai_system.drift_detected",
+            "ai_system",
+            &event.system_id,
+        )
+        .request_id(Some(format!("reclassify_run:{}", event.run_id)))
+        .before(&ai_systems::snapshot(&current.system, current.version))
+        .after(&ai_systems::snapshot(&next, current.version + 1));
+        let store = self.store.as_ref();
+        ops.extend(
+            audit::prepare(store, &event.tenant, &draft, event.detected_at)
+                .await?
+                .ops,
+        );
+        store.write(ops).await
     }
 
     async fn publish(&self, e: &DriftEvent) -> Result<(), BusError> {

@@ -74,11 +74,28 @@ fn name_item(s: &AiSystem) -> Item {
     )
 }
 
-fn map_conflict(e: StoreError, name_op: Option<usize>, name: &str) -> RegistryError {
+/// The system as the API and the audit log show it: the record plus its version.
+pub fn snapshot(s: &AiSystem, version: u64) -> serde_json::Value {
+    let mut out = serde_json::to_value(s).unwrap_or(serde_json::Value::Null);
+    if let Some(o) = out.as_object_mut() {
+        o.insert("version".into(), serde_json::json!(version));
+    }
+    out
+}
+
+/// Maps a failed write. A condition failing in the caller's `extra` ops (from index
+/// `extra_from`, e.g. the audit head) stays a store error, for the caller to retry.
+fn map_conflict(
+    e: StoreError,
+    name_op: Option<usize>,
+    name: &str,
+    extra_from: usize,
+) -> RegistryError {
     match e {
         StoreError::ConditionFailed { op } if Some(op) == name_op => {
             RegistryError::NameTaken(name.to_string())
         }
+        StoreError::ConditionFailed { op } if op >= extra_from => RegistryError::Store(e),
         StoreError::ConditionFailed { .. } | StoreError::Conflict => RegistryError::VersionMismatch,
         other => RegistryError::Store(other),
     }
@@ -86,21 +103,32 @@ fn map_conflict(e: StoreError, name_op: Option<usize>, name: &str) -> RegistryEr
 
 /// Stores a new system, reserving its name and registering the tenant for the sweep.
 pub async fn create(store: &dyn ItemStore, s: &AiSystem) -> Result<(), RegistryError> {
+    create_with(store, s, Vec::new()).await
+}
+
+/// [`create`] with `extra` ops in the same atomic write (e.g. its audit entry).
+pub async fn create_with(
+    store: &dyn ItemStore,
+    s: &AiSystem,
+    extra: Vec<WriteOp>,
+) -> Result<(), RegistryError> {
     let mut tenant = Item::new(
         k::tenant_pk(&s.tenant),
         k::TENANT_SK,
         serde_json::json!({"tenant": s.tenant}),
     );
     tenant.gsi1 = Some(IndexKey::new(k::TENANTS_INDEX, s.tenant.to_string()));
-    let ops = vec![
+    let mut ops = vec![
         WriteOp::put(to_item(s, 1)?, Condition::NotExists),
         WriteOp::put(name_item(s), Condition::NotExists),
         WriteOp::put(tenant, Condition::None),
     ];
+    let extra_from = ops.len();
+    ops.extend(extra);
     store
         .write(ops)
         .await
-        .map_err(|e| map_conflict(e, Some(1), &s.name))
+        .map_err(|e| map_conflict(e, Some(1), &s.name, extra_from))
 }
 
 fn same_name(a: &str, b: &str) -> bool {
@@ -113,6 +141,16 @@ pub async fn replace(
     store: &dyn ItemStore,
     before: &Versioned,
     after: &AiSystem,
+) -> Result<u64, RegistryError> {
+    replace_with(store, before, after, Vec::new()).await
+}
+
+/// [`replace`] with `extra` ops in the same atomic write (e.g. its audit entry).
+pub async fn replace_with(
+    store: &dyn ItemStore,
+    before: &Versioned,
+    after: &AiSystem,
+    extra: Vec<WriteOp>,
 ) -> Result<u64, RegistryError> {
     let version = before.version + 1;
     let mut ops = vec![WriteOp::put(
@@ -135,10 +173,12 @@ pub async fn replace(
         name_op = Some(ops.len());
         ops.push(WriteOp::put(name_item(after), Condition::NotExists));
     }
+    let extra_from = ops.len();
+    ops.extend(extra);
     store
         .write(ops)
         .await
-        .map_err(|e| map_conflict(e, name_op, &after.name))?;
+        .map_err(|e| map_conflict(e, name_op, &after.name, extra_from))?;
     Ok(version)
 }
 

@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::keys::ai_systems::{self as k, counter};
+use crate::audit;
 use crate::domain::TenantId;
 use crate::domain::ai_system::{ReclassifyRun, RunStatus, RunTrigger};
 use crate::ports::store::{
@@ -47,7 +48,8 @@ pub enum Start {
 }
 
 /// Takes the tenant's lease and records a new run, atomically. A lease past its expiry
-/// (a crashed run) is taken over and its run marked expired.
+/// (a crashed run) is taken over and its run marked expired. Audited as done by the
+/// requesting key, or by `system:reclassify` when nobody asked; see [`start_by`].
 pub async fn start(
     store: &dyn ItemStore,
     tenant: &TenantId,
@@ -57,8 +59,48 @@ pub async fn start(
     now: DateTime<Utc>,
     lease_for: Duration,
 ) -> Result<Start, StoreError> {
+    let actor = match &requested_by {
+        Some(key) => audit::Actor::key(key),
+        None => audit::Actor::system("reclassify"),
+    };
+    let who = Audit {
+        actor: &actor,
+        request_id: None,
+    };
+    start_by(
+        store,
+        tenant,
+        trigger,
+        requested_by,
+        classifier_version,
+        now,
+        lease_for,
+        who,
+    )
+    .await
+}
+
+/// Who a run start is audited as.
+#[derive(Debug, Clone, Copy)]
+pub struct Audit<'a> {
+    pub actor: &'a audit::Actor,
+    pub request_id: Option<&'a str>,
+}
+
+/// [`start`] with its `reclassify_run.start` audit entry in the same atomic write.
+#[allow(clippy::too_many_arguments)]
+pub async fn start_by(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    trigger: RunTrigger,
+    requested_by: Option<String>,
+    classifier_version: &str,
+    now: DateTime<Utc>,
+    lease_for: Duration,
+    who: Audit<'_>,
+) -> Result<Start, StoreError> {
     let lease_pk = k::lease_pk(tenant);
-    for _ in 0..8 {
+    for attempt in 0..audit::MAX_ATTEMPTS {
         let run = ReclassifyRun {
             id: ReclassifyRun::new_id(),
             tenant: tenant.clone(),
@@ -111,9 +153,19 @@ pub async fn start(
             }
         }
         ops.push(WriteOp::put(run_item(&run, 1)?, Condition::NotExists));
+        let draft = audit::AuditDraft::new(
+            who.actor.clone(),
+            "reclassify_run.start",
+            "reclassify_run",
+            &run.id,
+        )
+        .request_id(who.request_id.map(str::to_string))
+        .after(&run);
+        ops.extend(audit::prepare(store, tenant, &draft, now).await?.ops);
         match store.write(ops).await {
             Ok(()) => return Ok(Start::Started(run)),
-            Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => continue,
+            // The lease, the expired run or the ledger moved: read it all again.
+            Err(e) if audit::retryable(&e) => audit::backoff(attempt).await,
             Err(e) => return Err(e),
         }
     }

@@ -42,12 +42,18 @@ fn endpoint_from(item: &Item) -> Result<Versioned<Endpoint>, StoreError> {
 }
 
 pub async fn create_endpoint(store: &dyn ItemStore, e: &Endpoint) -> Result<(), StoreError> {
-    store
-        .write(vec![WriteOp::put(
-            endpoint_item(e, 1)?,
-            Condition::NotExists,
-        )])
-        .await
+    create_endpoint_with(store, e, Vec::new()).await
+}
+
+/// [`create_endpoint`] with `extra` ops in the same atomic write (e.g. its audit entry).
+pub async fn create_endpoint_with(
+    store: &dyn ItemStore,
+    e: &Endpoint,
+    extra: Vec<WriteOp>,
+) -> Result<(), StoreError> {
+    let mut ops = vec![WriteOp::put(endpoint_item(e, 1)?, Condition::NotExists)];
+    ops.extend(extra);
+    store.write(ops).await
 }
 
 pub async fn get_endpoint(
@@ -68,14 +74,42 @@ pub async fn replace_endpoint(
     e: &Endpoint,
     read_version: u64,
 ) -> Result<u64, StoreError> {
+    replace_endpoint_with(store, e, read_version, Vec::new()).await
+}
+
+/// [`replace_endpoint`] with `extra` ops in the same atomic write.
+pub async fn replace_endpoint_with(
+    store: &dyn ItemStore,
+    e: &Endpoint,
+    read_version: u64,
+    extra: Vec<WriteOp>,
+) -> Result<u64, StoreError> {
     let version = read_version + 1;
-    store
-        .write(vec![WriteOp::put(
-            endpoint_item(e, version)?,
-            Condition::Version(read_version),
-        )])
-        .await?;
+    let mut ops = vec![WriteOp::put(
+        endpoint_item(e, version)?,
+        Condition::Version(read_version),
+    )];
+    ops.extend(extra);
+    store.write(ops).await?;
     Ok(version)
+}
+
+/// Deletes the endpoint if it is still at `read_version`, with `extra` ops in the same
+/// atomic write; `ConditionFailed` when it changed or went meanwhile.
+pub async fn delete_endpoint_with(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    id: &str,
+    read_version: u64,
+    extra: Vec<WriteOp>,
+) -> Result<(), StoreError> {
+    let mut ops = vec![WriteOp::Delete {
+        pk: wk::endpoints_pk(tenant),
+        sk: id.to_string(),
+        condition: Condition::Version(read_version),
+    }];
+    ops.extend(extra);
+    store.write(ops).await
 }
 
 pub async fn delete_endpoint(

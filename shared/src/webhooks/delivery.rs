@@ -17,6 +17,7 @@ use super::signing::{
     signature_header,
 };
 use super::ssrf::{GuardedResolver, SsrfError, UrlPolicy};
+use crate::audit;
 use crate::domain::TenantId;
 use crate::domain::notification::Notification;
 use crate::ports::store::{Condition, StoreError, WriteOp};
@@ -25,6 +26,8 @@ use crate::repo::{notifications, webhooks as repo};
 
 /// How often a write that lost an optimistic race is retried.
 const MAX_ATTEMPTS: usize = 8;
+/// The actor of an endpoint disabled by the delivery worker, in the audit log.
+pub const AUDIT_ACTOR: &str = "webhook-dispatcher";
 const USER_AGENT: &str = "Vigil-Webhooks/1.0";
 /// Longest error text kept on an attempt.
 const MAX_ERROR: usize = 500;
@@ -443,7 +446,8 @@ impl Dispatcher {
     }
 
     /// Tracks how long an endpoint has been failing and disables it after 410 or five
-    /// days of failures, telling the tenant with an in-app notification.
+    /// days of failures, telling the tenant with an in-app notification and recording
+    /// `webhook.disable` (actor `system:webhook-dispatcher`) in the same write.
     async fn update_health(
         &self,
         tenant: &TenantId,
@@ -452,7 +456,7 @@ impl Dispatcher {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let store = self.store.as_ref();
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..audit::MAX_ATTEMPTS {
             let Some(read) = repo::get_endpoint(store, tenant, endpoint_id).await? else {
                 return Ok(());
             };
@@ -474,6 +478,7 @@ impl Dispatcher {
                 }
             }
             let mut ops = Vec::new();
+            let disabling = disable.is_some() && e.spec.enabled;
             if let Some(reason) = disable.filter(|_| e.spec.enabled) {
                 e.spec.enabled = false;
                 e.disabled_reason = Some(reason.clone());
@@ -501,9 +506,21 @@ impl Dispatcher {
                     Condition::Version(read.version),
                 ),
             );
+            if disabling {
+                // The API view: no secret, plain or sealed, reaches the audit log.
+                let draft = audit::AuditDraft::new(
+                    audit::Actor::system(AUDIT_ACTOR),
+                    "webhook.disable",
+                    "webhook",
+                    &e.id,
+                )
+                .before(&read.value.view())
+                .after(&e.view());
+                ops.extend(audit::prepare(store, tenant, &draft, now).await?.ops);
+            }
             match store.write(ops).await {
                 Ok(()) => return Ok(()),
-                Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => continue,
+                Err(err) if audit::retryable(&err) => audit::backoff(attempt).await,
                 Err(err) => return Err(err),
             }
         }

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde_json::{Map, Value, json};
+use vigil_shared::audit::{self, Actor, AuditDraft};
 use vigil_shared::classifier::{Answers, RiskLevel, classify};
 use vigil_shared::domain::ai_system::{AiSystem, DriftType, MAX_NAME, MAX_TEXT, Monitoring};
 use vigil_shared::domain::{FieldError, Role};
@@ -17,13 +18,12 @@ use vigil_shared::repo::ai_systems::{self, RegistryError, SystemFilter, Versione
 use vigil_shared::repo::drift_events;
 use vigil_shared::repo::page::{cursor_in_partition, encode_cursor};
 
+use super::audit::RequestId;
 use super::parse_json;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::params::Params;
 use crate::state::AppState;
-
-const WRITE_ATTEMPTS: usize = 8;
 
 impl From<RegistryError> for ApiError {
     fn from(e: RegistryError) -> Self {
@@ -75,11 +75,7 @@ fn with_etag(status: StatusCode, v: &Versioned) -> Response {
 }
 
 fn view(v: &Versioned) -> Value {
-    let mut out = serde_json::to_value(&v.system).unwrap_or(Value::Null);
-    if let Some(o) = out.as_object_mut() {
-        o.insert("version".into(), json!(v.version));
-    }
-    out
+    ai_systems::snapshot(&v.system, v.version)
 }
 
 /// The client-editable representation, the document PATCH merges into.
@@ -239,9 +235,11 @@ fn apply(s: &mut AiSystem, f: Fields, state: &AppState) {
     s.updated_at = now;
 }
 
+/// Audited as `ai_system.create`.
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
+    RequestId(request_id): RequestId,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Analyst)?;
@@ -262,11 +260,39 @@ pub async fn create(
         updated_at: now,
     };
     apply(&mut s, fields, &state);
-    ai_systems::create(state.store.as_ref(), &s).await?;
     let v = Versioned {
         system: s,
         version: 1,
     };
+    let store = state.store.as_ref();
+    let draft = AuditDraft::new(
+        Actor::key(&caller.key_id),
+        "ai_system.create",
+        "ai_system",
+        &v.system.id,
+    )
+    .request_id(Some(request_id))
+    .after(&view(&v));
+    let mut created = false;
+    for attempt in 0..audit::MAX_ATTEMPTS {
+        let prepared = audit::prepare(store, &caller.tenant, &draft, now).await?;
+        match ai_systems::create_with(store, &v.system, prepared.ops).await {
+            Ok(()) => {
+                created = true;
+                break;
+            }
+            Err(RegistryError::Store(e)) if audit::retryable(&e) => audit::backoff(attempt).await,
+            // The id is fresh, so a lost race can only be the ledger's (a transaction
+            // conflict): go again.
+            Err(RegistryError::VersionMismatch) => audit::backoff(attempt).await,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if !created {
+        return Err(ApiError::Conflict(
+            "the audit ledger kept changing; retry".into(),
+        ));
+    }
     let mut resp = with_etag(StatusCode::CREATED, &v);
     if let Ok(loc) = HeaderValue::from_str(&format!("/ai-systems/{}", v.system.id)) {
         resp.headers_mut().insert(header::LOCATION, loc);
@@ -342,36 +368,50 @@ pub async fn get(
     ))
 }
 
-/// Reads, changes and writes under the item version, retrying lost races unless the
-/// client pinned a version with `If-Match`.
+/// What a change is audited as, and on whose request.
+struct Audited<'a> {
+    action: &'static str,
+    caller: &'a Caller,
+    request_id: &'a str,
+}
+
+/// Reads, changes and writes under the item version with its audit entry in the same
+/// write, retrying lost races. A client that pinned a version with `If-Match` gets 412
+/// on the next read if the system changed; a race on the ledger alone is retried.
 async fn update(
     state: &AppState,
-    caller: &Caller,
+    audited: Audited<'_>,
     id: &str,
     wanted: Option<u64>,
     change: impl Fn(&Versioned) -> Result<AiSystem, ApiError>,
 ) -> Result<Versioned, ApiError> {
-    for _ in 0..WRITE_ATTEMPTS {
+    let caller = audited.caller;
+    let store = state.store.as_ref();
+    for attempt in 0..audit::MAX_ATTEMPTS {
         let current = load(state, caller, id).await?;
         check_match(wanted, &current)?;
         let next = change(&current)?;
         if next == current.system {
             return Ok(current);
         }
-        match ai_systems::replace(state.store.as_ref(), &current, &next).await {
+        let after = Versioned {
+            system: next,
+            version: current.version + 1,
+        };
+        let draft = AuditDraft::new(Actor::key(&caller.key_id), audited.action, "ai_system", id)
+            .request_id(Some(audited.request_id.to_string()))
+            .before(&view(&current))
+            .after(&view(&after));
+        let prepared = audit::prepare(store, &caller.tenant, &draft, state.clock.now()).await?;
+        match ai_systems::replace_with(store, &current, &after.system, prepared.ops).await {
             Ok(version) => {
                 return Ok(Versioned {
-                    system: next,
+                    system: after.system,
                     version,
                 });
             }
-            Err(RegistryError::VersionMismatch) if wanted.is_none() => continue,
-            Err(RegistryError::VersionMismatch) => {
-                let now = load(state, caller, id).await?;
-                return Err(ApiError::PreconditionFailed {
-                    current: format!("\"{}\"", now.version),
-                });
-            }
+            Err(RegistryError::VersionMismatch) => audit::backoff(attempt).await,
+            Err(RegistryError::Store(e)) if audit::retryable(&e) => audit::backoff(attempt).await,
             Err(e) => return Err(e.into()),
         }
     }
@@ -393,6 +433,7 @@ fn live(current: &Versioned) -> Result<AiSystem, ApiError> {
 pub async fn put(
     State(state): State<AppState>,
     caller: Caller,
+    RequestId(request_id): RequestId,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -401,11 +442,21 @@ pub async fn put(
     let wanted = if_match(&headers)?;
     let value = parse_json(&body)?;
     parse_fields(&value)?;
-    let v = update(&state, &caller, &id, wanted, |current| {
-        let mut next = live(current)?;
-        apply(&mut next, parse_fields(&value)?, &state);
-        Ok(next)
-    })
+    let v = update(
+        &state,
+        Audited {
+            action: "ai_system.replace",
+            caller: &caller,
+            request_id: &request_id,
+        },
+        &id,
+        wanted,
+        |current| {
+            let mut next = live(current)?;
+            apply(&mut next, parse_fields(&value)?, &state);
+            Ok(next)
+        },
+    )
     .await?;
     Ok(with_etag(StatusCode::OK, &v))
 }
@@ -433,6 +484,7 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
+    RequestId(request_id): RequestId,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -443,31 +495,42 @@ pub async fn patch(
     if !patch.is_object() {
         return Err(ApiError::field("", "a merge patch must be a JSON object"));
     }
-    let v = update(&state, &caller, &id, wanted, |current| {
-        let mut next = live(current)?;
-        let mut doc = editable(&current.system);
-        // Stored answers are explicit, so merging must not re-apply defaults.
-        merge_patch(&mut doc, &patch);
-        let mut fields = parse_fields(&doc)?;
-        if let (Some(Value::Object(_)), Some(_), Some(_)) =
-            (doc.get("answers"), &fields.answers, &current.system.answers)
-        {
-            fields.answers = doc
-                .get("answers")
-                .map(|a| Answers::parse(a, "answers", Answers::default()))
-                .transpose()
-                .map_err(ApiError::Invalid)?;
-        }
-        if let Some(m) = patch.get("monitoring") {
-            let mut errors = Vec::new();
-            fields.monitoring = parse_monitoring(m, current.system.monitoring.clone(), &mut errors);
-            if !errors.is_empty() {
-                return Err(ApiError::Invalid(errors));
+    let v = update(
+        &state,
+        Audited {
+            action: "ai_system.update",
+            caller: &caller,
+            request_id: &request_id,
+        },
+        &id,
+        wanted,
+        |current| {
+            let mut next = live(current)?;
+            let mut doc = editable(&current.system);
+            // Stored answers are explicit, so merging must not re-apply defaults.
+            merge_patch(&mut doc, &patch);
+            let mut fields = parse_fields(&doc)?;
+            if let (Some(Value::Object(_)), Some(_), Some(_)) =
+                (doc.get("answers"), &fields.answers, &current.system.answers)
+            {
+                fields.answers = doc
+                    .get("answers")
+                    .map(|a| Answers::parse(a, "answers", Answers::default()))
+                    .transpose()
+                    .map_err(ApiError::Invalid)?;
             }
-        }
-        apply(&mut next, fields, &state);
-        Ok(next)
-    })
+            if let Some(m) = patch.get("monitoring") {
+                let mut errors = Vec::new();
+                fields.monitoring =
+                    parse_monitoring(m, current.system.monitoring.clone(), &mut errors);
+                if !errors.is_empty() {
+                    return Err(ApiError::Invalid(errors));
+                }
+            }
+            apply(&mut next, fields, &state);
+            Ok(next)
+        },
+    )
     .await?;
     Ok(with_etag(StatusCode::OK, &v))
 }
@@ -476,19 +539,30 @@ pub async fn patch(
 pub async fn archive(
     State(state): State<AppState>,
     caller: Caller,
+    RequestId(request_id): RequestId,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Analyst)?;
     let wanted = if_match(&headers)?;
-    update(&state, &caller, &id, wanted, |current| {
-        let mut next = current.system.clone();
-        if !next.archived {
-            next.archived = true;
-            next.updated_at = state.clock.now();
-        }
-        Ok(next)
-    })
+    update(
+        &state,
+        Audited {
+            action: "ai_system.archive",
+            caller: &caller,
+            request_id: &request_id,
+        },
+        &id,
+        wanted,
+        |current| {
+            let mut next = current.system.clone();
+            if !next.archived {
+                next.archived = true;
+                next.updated_at = state.clock.now();
+            }
+            Ok(next)
+        },
+    )
     .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -507,6 +581,7 @@ pub async fn get_monitoring(
 pub async fn patch_monitoring(
     State(state): State<AppState>,
     caller: Caller,
+    RequestId(request_id): RequestId,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -514,20 +589,30 @@ pub async fn patch_monitoring(
     caller.require(Role::Analyst)?;
     let wanted = if_match(&headers)?;
     let value = parse_json(&body)?;
-    let v = update(&state, &caller, &id, wanted, |current| {
-        let mut next = live(current)?;
-        let mut errors = Vec::new();
-        if let Some(m) = parse_monitoring(&value, next.monitoring.clone(), &mut errors) {
-            next.monitoring = m;
-        }
-        if !errors.is_empty() {
-            return Err(ApiError::Invalid(errors));
-        }
-        if next.monitoring != current.system.monitoring {
-            next.updated_at = state.clock.now();
-        }
-        Ok(next)
-    })
+    let v = update(
+        &state,
+        Audited {
+            action: "ai_system.update_monitoring",
+            caller: &caller,
+            request_id: &request_id,
+        },
+        &id,
+        wanted,
+        |current| {
+            let mut next = live(current)?;
+            let mut errors = Vec::new();
+            if let Some(m) = parse_monitoring(&value, next.monitoring.clone(), &mut errors) {
+                next.monitoring = m;
+            }
+            if !errors.is_empty() {
+                return Err(ApiError::Invalid(errors));
+            }
+            if next.monitoring != current.system.monitoring {
+                next.updated_at = state.clock.now();
+            }
+            Ok(next)
+        },
+    )
     .await?;
     let mut resp = Json(&v.system.monitoring).into_response();
     resp.headers_mut().insert(header::ETAG, etag(v.version));

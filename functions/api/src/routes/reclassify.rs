@@ -6,13 +6,15 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use vigil_reclassify::start_run;
+use vigil_reclassify::start_run_by;
+use vigil_shared::audit::Actor;
 use vigil_shared::domain::Role;
 use vigil_shared::domain::ai_system::RunTrigger;
 use vigil_shared::reclassify::ReclassifySettings;
 use vigil_shared::repo::page::{cursor_in_partition, encode_cursor};
 use vigil_shared::repo::reclassify_runs::{self as runs, Start};
 
+use super::audit::RequestId;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::params::Params;
@@ -27,14 +29,17 @@ impl From<vigil_reclassify::RunError> for ApiError {
     }
 }
 
+/// Audited as `reclassify_run.start` by the caller's key.
 pub async fn trigger(
     State(state): State<AppState>,
     caller: Caller,
+    RequestId(request_id): RequestId,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Admin)?;
     // The lease length of the default settings; the workers use the configured ones.
     let lease = ReclassifySettings::default().lease;
-    match start_run(
+    let actor = Actor::key(&caller.key_id);
+    match start_run_by(
         state.store.as_ref(),
         state.queue.as_ref(),
         &caller.tenant,
@@ -42,6 +47,10 @@ pub async fn trigger(
         Some(caller.key_id.clone()),
         state.clock.now(),
         lease,
+        runs::Audit {
+            actor: &actor,
+            request_id: Some(&request_id),
+        },
     )
     .await?
     {

@@ -19,6 +19,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         enricher,
         webhooks: config.webhooks.clone(),
         audit_signer: config.audit_signing_key.clone().map(Arc::new),
+        reclassify: config.reclassify.clone(),
     });
     lambda_http::run(app).await
 }

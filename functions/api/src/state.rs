@@ -14,4 +14,6 @@ pub struct AppState {
     pub webhooks: vigil_shared::webhooks::WebhookSettings,
     /// Signs audit checkpoints; None when no key is configured.
     pub audit_signer: Option<Arc<vigil_shared::audit::CheckpointSigner>>,
+    /// Lease length and batch sizes of re-classification runs.
+    pub reclassify: vigil_shared::reclassify::ReclassifySettings,
 }

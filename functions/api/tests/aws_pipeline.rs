@@ -62,6 +62,7 @@ async fn events_become_enriched_findings_on_dynamodb_and_sqs() {
         enricher: Enricher::heuristic(),
         webhooks: Default::default(),
         audit_signer: None,
+        reclassify: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

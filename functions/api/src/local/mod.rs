@@ -106,6 +106,7 @@ impl LocalSystem {
             enricher: self.enricher.clone(),
             webhooks: self.config.webhooks.clone(),
             audit_signer: self.config.audit_signing_key.clone().map(Arc::new),
+            reclassify: self.config.reclassify.clone(),
         }
     }
 

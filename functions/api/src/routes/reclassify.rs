@@ -10,7 +10,6 @@ use vigil_reclassify::start_run_by;
 use vigil_shared::audit::Actor;
 use vigil_shared::domain::Role;
 use vigil_shared::domain::ai_system::RunTrigger;
-use vigil_shared::reclassify::ReclassifySettings;
 use vigil_shared::repo::page::{cursor_in_partition, encode_cursor};
 use vigil_shared::repo::reclassify_runs::{self as runs, Start};
 
@@ -36,8 +35,7 @@ pub async fn trigger(
     RequestId(request_id): RequestId,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Admin)?;
-    // The lease length of the default settings; the workers use the configured ones.
-    let lease = ReclassifySettings::default().lease;
+    let lease = state.reclassify.lease;
     let actor = Actor::key(&caller.key_id);
     match start_run_by(
         state.store.as_ref(),

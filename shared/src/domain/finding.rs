@@ -168,13 +168,11 @@ impl Finding {
                 changed = true;
             }
         }
-        if m.first_seen < self.first_seen {
-            self.first_seen = m.first_seen;
-            changed = true;
-        }
-        if m.last_seen > self.last_seen {
-            self.last_seen = m.last_seen;
-            changed = true;
+        // Time bounds follow the stored evidence: once it is full, only a higher severity
+        // changes the finding, so a busy hour does not rewrite one item per event.
+        if changed {
+            self.first_seen = self.first_seen.min(m.first_seen);
+            self.last_seen = self.last_seen.max(m.last_seen);
         }
         let mut escalated = false;
         if m.severity > self.severity {
@@ -268,6 +266,19 @@ mod tests {
             MergeOutcome::Escalated
         );
         assert_eq!(f.status, FindingStatus::Open);
+    }
+
+    #[test]
+    fn a_full_finding_changes_only_when_severity_rises() {
+        let now = at("2026-01-01T01:00:00Z");
+        let ids: Vec<String> = (0..MAX_EVIDENCE + 1).map(|i| i.to_string()).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut f = Finding::from_match("fd".into(), &m(Severity::Low, &refs), now);
+        let mut later = m(Severity::Low, &["new"]);
+        later.last_seen = at("2026-01-01T00:50:00Z");
+        assert_eq!(f.merge(&later, now), MergeOutcome::Unchanged);
+        later.severity = Severity::High;
+        assert_eq!(f.merge(&later, now), MergeOutcome::Escalated);
     }
 
     #[test]

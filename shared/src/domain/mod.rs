@@ -3,6 +3,7 @@ pub mod ai_system;
 pub mod apikey;
 pub mod event;
 pub mod finding;
+pub mod merge_patch;
 pub mod notification;
 pub mod severity;
 pub mod tenant;

@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use vigil_shared::audit::{self, Actor, AuditDraft};
 use vigil_shared::classifier::{Answers, RiskLevel, classify};
 use vigil_shared::domain::ai_system::{AiSystem, DriftType, MAX_NAME, MAX_TEXT, Monitoring};
+use vigil_shared::domain::merge_patch::merge_patch;
 use vigil_shared::domain::{FieldError, Role};
 use vigil_shared::repo::ai_systems::{self, RegistryError, SystemFilter, Versioned};
 use vigil_shared::repo::drift_events;
@@ -461,26 +462,6 @@ pub async fn put(
     Ok(with_etag(StatusCode::OK, &v))
 }
 
-/// RFC 7396: objects merge recursively, `null` removes a member.
-pub fn merge_patch(target: &mut Value, patch: &Value) {
-    let Value::Object(p) = patch else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() {
-        *target = Value::Object(Map::new());
-    }
-    if let Value::Object(t) = target {
-        for (k, v) in p {
-            if v.is_null() {
-                t.remove(k);
-            } else {
-                merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
-            }
-        }
-    }
-}
-
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
@@ -690,48 +671,4 @@ pub async fn classify_answers(
     }
     let c = classify(&answers, as_of);
     Ok(Json(json!({"answers": answers, "classification": c})))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The examples of RFC 7396, appendix A.
-    #[test]
-    fn merge_patch_follows_rfc_7396() {
-        let cases = [
-            (json!({"a":"b"}), json!({"a":"c"}), json!({"a":"c"})),
-            (json!({"a":"b"}), json!({"b":"c"}), json!({"a":"b","b":"c"})),
-            (json!({"a":"b"}), json!({"a":null}), json!({})),
-            (
-                json!({"a":"b","b":"c"}),
-                json!({"a":null}),
-                json!({"b":"c"}),
-            ),
-            (json!({"a":["b"]}), json!({"a":"c"}), json!({"a":"c"})),
-            (json!({"a":"c"}), json!({"a":["b"]}), json!({"a":["b"]})),
-            (
-                json!({"a":{"b":"c"}}),
-                json!({"a":{"b":"d","c":null}}),
-                json!({"a":{"b":"d"}}),
-            ),
-            (json!({"a":[{"b":"c"}]}), json!({"a":[1]}), json!({"a":[1]})),
-            (json!(["a", "b"]), json!(["c", "d"]), json!(["c", "d"])),
-            (json!({"a":"b"}), json!(["c"]), json!(["c"])),
-            (json!({"a":"foo"}), json!(null), json!(null)),
-            (json!({"a":"foo"}), json!("bar"), json!("bar")),
-            (json!({"e":null}), json!({"a":1}), json!({"e":null,"a":1})),
-            (json!([1, 2]), json!({"a":"b","c":null}), json!({"a":"b"})),
-            (
-                json!({}),
-                json!({"a":{"bb":{"ccc":null}}}),
-                json!({"a":{"bb":{}}}),
-            ),
-        ];
-        for (target, patch, want) in cases {
-            let mut t = target.clone();
-            merge_patch(&mut t, &patch);
-            assert_eq!(t, want, "{target} + {patch}");
-        }
-    }
 }

@@ -68,14 +68,17 @@ async fn events_become_enriched_findings_on_dynamodb_and_sqs() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
 
-    let now = Utc::now();
+    // Minutes 10-14 of the previous hour: in the past, and inside one dedup period
+    // whatever the wall clock says.
+    let hour_start = Utc::now().timestamp().div_euclid(3600) * 3600;
+    let base_time = chrono::DateTime::from_timestamp(hour_start - 3600 + 600, 0).unwrap();
     let events: Vec<Value> = (0..5)
         .map(|i| {
             json!({
                 "id": format!("okta-{i}"),
                 "event_type": "login_failed",
                 "user": "alice",
-                "timestamp": (now - chrono::Duration::minutes(30 - i)).to_rfc3339(),
+                "timestamp": (base_time + chrono::Duration::minutes(i)).to_rfc3339(),
                 "raw_data": {"location": "USA"}
             })
         })

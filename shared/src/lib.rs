@@ -10,8 +10,10 @@ pub mod messages;
 pub mod ports;
 pub mod reclassify;
 pub mod repo;
+pub mod retry;
 pub mod rules;
 pub mod runtime;
+pub mod service;
 pub mod telemetry;
 pub mod webhooks;
 #[cfg(feature = "aws")]

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use vigil_shared::retry::Contention;
 
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -94,7 +95,7 @@ impl ItemStore for Counting {
     }
     async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         let r = self.inner.write(ops).await;
-        if r.as_ref().is_err_and(audit::retryable) {
+        if r.as_ref().is_err_and(Contention::is_contention) {
             self.lost.fetch_add(1, Ordering::Relaxed);
         }
         r
@@ -385,7 +386,7 @@ async fn concurrent_appenders_lose_nothing(store: Store) {
                     barrier.wait().await;
                     match store.write(p.ops).await {
                         Ok(()) => continue,
-                        Err(e) => assert!(audit::retryable(&e), "{e}"),
+                        Err(e) => assert!(e.is_contention(), "{e}"),
                     }
                 }
                 audit::append(store.as_ref(), &tenant(), &d, Utc::now())
@@ -445,7 +446,7 @@ async fn action_and_entry_commit_together(store: Store) {
         .unwrap();
     seed(store.as_ref(), 1).await;
     let err = store.write(stale.ops).await.unwrap_err();
-    assert!(audit::retryable(&err), "{err}");
+    assert!(err.is_contention(), "{err}");
     assert!(verify(store.as_ref()).await.ok);
 }
 

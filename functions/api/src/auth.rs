@@ -5,7 +5,10 @@ use axum::http::request::Parts;
 use vigil_shared::domain::{PresentedKey, Role, TenantId};
 use vigil_shared::repo::apikeys;
 
+use vigil_shared::service::Origin;
+
 use crate::error::ApiError;
+use crate::http::RequestId;
 use crate::state::AppState;
 
 /// The authenticated caller.
@@ -17,6 +20,15 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// On whose behalf the request's use case runs.
+    pub fn origin(&self, request_id: &RequestId) -> Origin {
+        Origin::key(
+            self.tenant.clone(),
+            &self.key_id,
+            Some(request_id.0.clone()),
+        )
+    }
+
     pub fn require(&self, role: Role) -> Result<(), ApiError> {
         if self.role.allows(role) {
             Ok(())
@@ -46,6 +58,7 @@ impl FromRequestParts<AppState> for Caller {
         let record = apikeys::authenticate(state.store.as_ref(), &key)
             .await?
             .ok_or(ApiError::Unauthorized)?;
+        tracing::Span::current().record("tenant", record.tenant.as_str());
         Ok(Caller {
             tenant: record.tenant,
             role: record.role,

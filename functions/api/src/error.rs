@@ -1,9 +1,16 @@
-//! The one place where errors become HTTP responses: RFC 9457 problem details.
+//! The one place where errors become HTTP responses: RFC 9457 problem details. Every
+//! conversion into [`ApiError`] lives here; causes stay attached as `#[source]`, so the
+//! log line of a failed request shows the whole chain.
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use vigil_shared::audit::AuditError;
 use vigil_shared::domain::FieldError;
 use vigil_shared::ports::{QueueError, StoreError};
+use vigil_shared::service::ServiceError;
+
+/// A cause kept for the log, never shown to the client.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -27,10 +34,13 @@ pub enum ApiError {
     RunInProgress(String),
     #[error("the request body is {0} bytes; at most {1} are accepted")]
     TooLarge(usize, usize),
-    #[error("storage is temporarily unavailable; retry later")]
-    Unavailable(String),
+    /// A deployment setting the request needs is missing.
+    #[error("{0} is not configured on this deployment")]
+    NotConfigured(&'static str),
+    #[error("a dependency is temporarily unavailable; retry later")]
+    Unavailable(#[source] Cause),
     #[error("internal error")]
-    Internal(String),
+    Internal(#[source] Cause),
 }
 
 impl ApiError {
@@ -49,7 +59,9 @@ impl ApiError {
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::RunInProgress(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(..) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::NotConfigured(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -65,7 +77,7 @@ impl ApiError {
             ApiError::PreconditionFailed { .. } => "precondition-failed",
             ApiError::RunInProgress(_) => "run-in-progress",
             ApiError::TooLarge(..) => "payload-too-large",
-            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Unavailable(_) | ApiError::NotConfigured(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -77,16 +89,57 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict | StoreError::ConditionFailed { .. } => {
                 ApiError::Conflict("the item changed concurrently; retry".into())
             }
-            StoreError::Unavailable(m) => ApiError::Unavailable(m),
-            other => ApiError::Internal(other.to_string()),
+            StoreError::Unavailable(_) => ApiError::Unavailable(e.into()),
+            other => ApiError::Internal(other.into()),
         }
     }
 }
 
 impl From<QueueError> for ApiError {
     fn from(e: QueueError) -> Self {
-        ApiError::Unavailable(e.to_string())
+        ApiError::Unavailable(e.into())
     }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::NotFound(what) => ApiError::NotFound(what),
+            ServiceError::Invalid(fields) => ApiError::Invalid(fields),
+            ServiceError::Conflict(m) => ApiError::Conflict(m),
+            ServiceError::PreconditionFailed { current } => ApiError::PreconditionFailed {
+                current: format!("\"{current}\""),
+            },
+            ServiceError::NotConfigured(what) => ApiError::NotConfigured(what),
+            ServiceError::Secret(_) => ApiError::Internal(e.into()),
+            ServiceError::Store(s) => s.into(),
+            ServiceError::Queue(q) => q.into(),
+        }
+    }
+}
+
+impl From<AuditError> for ApiError {
+    fn from(e: AuditError) -> Self {
+        match e {
+            AuditError::Store(s) => s.into(),
+            AuditError::Empty => ApiError::NotFound("audit entries"),
+            AuditError::OutOfRange(m) => ApiError::Invalid(vec![FieldError::new("range", m)]),
+            AuditError::Broken(_) | AuditError::Busy => ApiError::Conflict(e.to_string()),
+            AuditError::NoSigner => ApiError::NotConfigured("VIGIL_AUDIT_SIGNING_KEY"),
+        }
+    }
+}
+
+/// The whole cause chain of an error, for the log.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
 }
 
 #[derive(Serialize)]
@@ -106,11 +159,8 @@ struct Problem<'a> {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        match &self {
-            ApiError::Internal(m) | ApiError::Unavailable(m) => {
-                tracing::error!(error = %m, status = status.as_u16(), "request failed");
-            }
-            _ => {}
+        if let ApiError::Internal(_) | ApiError::Unavailable(_) = &self {
+            tracing::error!(error = %chain(&self), status = status.as_u16(), "request failed");
         }
         let errors: &[FieldError] = match &self {
             ApiError::Invalid(e) => e,

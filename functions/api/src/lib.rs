@@ -2,31 +2,21 @@
 //! local `vigil serve`.
 pub mod auth;
 pub mod error;
+pub mod http;
 pub mod local;
 pub mod params;
 pub mod routes;
 pub mod state;
 
-use std::time::Instant;
-
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::middleware::{self, Next};
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 pub use state::AppState;
 
 use crate::error::ApiError;
-
-async fn access_log(req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let started = Instant::now();
-    let resp = next.run(req).await;
-    tracing::info!(%method, %path, status = resp.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");
-    resp
-}
 
 async fn not_found() -> Response {
     ApiError::NotFound("route").into_response()
@@ -130,6 +120,6 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         // Larger than the API's own limit so oversized bodies get a problem response.
         .layer(DefaultBodyLimit::max(routes::events::MAX_BODY * 2))
-        .layer(middleware::from_fn(access_log))
+        .layer(middleware::from_fn(http::traced))
         .with_state(state)
 }

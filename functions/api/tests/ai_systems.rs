@@ -437,7 +437,7 @@ async fn redelivered_batch_records_drift_once() {
     tamper(&app, &id, None, Some("old")).await;
     let t = TenantId::parse("acme").unwrap();
     let r = app.system.reclassifier();
-    let vigil_shared::repo::reclassify_runs::Start::Started(run) = r
+    let vigil_shared::service::reclassify_runs::Start::Started(run) = r
         .start_run(&t, vigil_shared::domain::ai_system::RunTrigger::Api, None)
         .await
         .unwrap()

@@ -12,9 +12,9 @@ use vigil_shared::adapters::aws::{DynamoStore, EventBridgeBus, SqsQueue, provisi
 use vigil_shared::domain::{Role, TenantId};
 use vigil_shared::enrich::Enricher;
 use vigil_shared::ports::{Clock, QueueName, SystemClock};
-use vigil_shared::repo::apikeys;
 use vigil_shared::rules::RulesConfig;
 use vigil_shared::runtime::Worker;
+use vigil_shared::service::{Origin, api_keys};
 
 fn moto_url() -> Option<String> {
     match std::env::var("VIGIL_MOTO_URL") {
@@ -52,9 +52,15 @@ async fn events_become_enriched_findings_on_dynamodb_and_sqs() {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
     let tenant = TenantId::parse("acme").unwrap();
-    let (_, key) = apikeys::create(store.as_ref(), &tenant, Role::Analyst, None, clock.now())
-        .await
-        .unwrap();
+    let (_, key) = api_keys::create(
+        store.as_ref(),
+        &Origin::system(tenant.clone(), "apikeys"),
+        Role::Analyst,
+        None,
+        clock.now(),
+    )
+    .await
+    .unwrap();
     let state = AppState {
         store: store.clone(),
         queue: queue.clone(),

@@ -13,7 +13,7 @@ use vigil_shared::adapters::embedded::EmbeddedDb;
 use vigil_shared::config::Config;
 use vigil_shared::domain::{Role, TenantId};
 use vigil_shared::ports::{Clock, ManualClock};
-use vigil_shared::repo::apikeys;
+use vigil_shared::service::{Origin, api_keys};
 
 pub struct TestApp {
     pub base: String,
@@ -78,10 +78,16 @@ pub async fn spawn_app() -> TestApp {
 impl TestApp {
     pub async fn key(&self, tenant: &str, role: Role) -> String {
         let t = TenantId::parse(tenant).unwrap();
-        apikeys::create(self.system.store.as_ref(), &t, role, None, self.clock.now())
-            .await
-            .unwrap()
-            .1
+        api_keys::create(
+            self.system.store.as_ref(),
+            &Origin::system(t, "apikeys"),
+            role,
+            None,
+            self.clock.now(),
+        )
+        .await
+        .unwrap()
+        .1
     }
 
     pub async fn post_events(&self, key: &str, body: &Value) -> reqwest::Response {

@@ -12,7 +12,7 @@ use futures::StreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
 use vigil_shared::audit::{self, Actor, AuditDraft};
-use vigil_shared::classifier::{CLASSIFIER_VERSION, classify};
+use vigil_shared::classifier::classify;
 use vigil_shared::domain::TenantId;
 use vigil_shared::domain::ai_system::{
     AiSystem, DriftEvent, RunTrigger, Snapshot, detect_drift, drift_event_id,
@@ -25,9 +25,12 @@ use vigil_shared::ports::{
 };
 use vigil_shared::reclassify::{ReclassifyMessage, ReclassifySettings};
 use vigil_shared::repo::ai_systems::{self, Versioned};
-use vigil_shared::repo::reclassify_runs::{self as runs, BatchTally, Start};
+use vigil_shared::repo::reclassify_runs::{self as runs, BatchTally};
 use vigil_shared::repo::{drift_events, notifications};
+use vigil_shared::retry::on_conflict;
 use vigil_shared::runtime::{HandlerError, MessageHandler, parse_body};
+use vigil_shared::service::reclassify_runs::{self, Start};
+use vigil_shared::service::{Origin, ServiceError};
 
 pub const DRIFT_DETAIL_TYPE: &str = "ai_system.drift_detected";
 /// Deliveries of a batch with failing systems before the failures are counted and the
@@ -38,6 +41,8 @@ const SYSTEM_CONCURRENCY: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    #[error(transparent)]
+    Service(#[from] ServiceError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -57,70 +62,11 @@ pub struct Reclassifier {
 /// The actor of everything the reclassify stage does on its own (schedule, drift).
 pub const SYSTEM_ACTOR: &str = "reclassify";
 
-/// Takes the tenant's lease, records the run and queues its first scan page. A second
-/// call while the run holds the lease answers [`Start::Busy`] with the running run's id.
-/// Audited as the requesting key, or `system:reclassify` without one.
-pub async fn start_run(
-    store: &dyn ItemStore,
-    queue: &dyn Queue,
-    tenant: &TenantId,
-    trigger: RunTrigger,
-    requested_by: Option<String>,
-    now: DateTime<Utc>,
-    lease: chrono::Duration,
-) -> Result<Start, RunError> {
-    let actor = match &requested_by {
-        Some(key) => Actor::key(key),
-        None => Actor::system(SYSTEM_ACTOR),
-    };
-    let who = runs::Audit {
-        actor: &actor,
-        request_id: None,
-    };
-    start_run_by(store, queue, tenant, trigger, requested_by, now, lease, who).await
-}
-
-/// [`start_run`] audited as `who` (the API passes the caller's key and request id).
-#[allow(clippy::too_many_arguments)]
-pub async fn start_run_by(
-    store: &dyn ItemStore,
-    queue: &dyn Queue,
-    tenant: &TenantId,
-    trigger: RunTrigger,
-    requested_by: Option<String>,
-    now: DateTime<Utc>,
-    lease: chrono::Duration,
-    who: runs::Audit<'_>,
-) -> Result<Start, RunError> {
-    let start = runs::start_by(
-        store,
-        tenant,
-        trigger,
-        requested_by,
-        CLASSIFIER_VERSION,
-        now,
-        lease,
-        who,
-    )
-    .await?;
-    if let Start::Started(run) = &start {
-        let first = ReclassifyMessage::Scan {
-            tenant: tenant.clone(),
-            run_id: run.id.clone(),
-            page: 0,
-            cursor: None,
-        };
-        let body = serde_json::to_string(&first).unwrap_or_default();
-        if let Err(e) = queue
-            .send(QueueName::Reclassify, vec![OutMessage::new(body)])
-            .await
-        {
-            runs::fail(store, tenant, &run.id, now).await?;
-            return Err(e.into());
-        }
-        tracing::info!(tenant = %tenant, run = %run.id, ?trigger, "re-classification run started");
-    }
-    Ok(start)
+/// Where re-classifying one system got to before anything is announced.
+enum Step {
+    Done(Outcome),
+    /// Drift is recorded; the event still has to go out on the bus.
+    Announce(DriftEvent),
 }
 
 /// What happened to one system in a batch.
@@ -161,16 +107,21 @@ impl Reclassifier {
         trigger: RunTrigger,
         requested_by: Option<String>,
     ) -> Result<Start, RunError> {
-        start_run(
+        // Audited as the requesting key, or as this stage when the schedule asked.
+        let origin = match &requested_by {
+            Some(key) => Origin::key(tenant.clone(), key, None),
+            None => Origin::system(tenant.clone(), SYSTEM_ACTOR),
+        };
+        Ok(reclassify_runs::start(
             self.store.as_ref(),
             self.queue.as_ref(),
-            tenant,
+            &origin,
             trigger,
             requested_by,
             self.now(),
             self.settings.lease,
         )
-        .await
+        .await?)
     }
 
     /// The schedule: a run for every tenant with AI systems.
@@ -329,15 +280,16 @@ impl Reclassifier {
         id: &str,
     ) -> Result<Outcome, HandlerError> {
         let store = self.store.as_ref();
-        // Drifting systems of one batch race on the tenant's audit head: back off.
-        for attempt in 0..audit::MAX_ATTEMPTS {
+        // Drifting systems of one batch race on the tenant's audit head: the retry
+        // helper backs off and classifies the fresh copy.
+        let outcome = on_conflict::<_, StoreError, _, _>(move || async move {
             let now = self.now();
             let Some(current) = ai_systems::get(store, tenant, id).await? else {
-                return Ok(Outcome::Skipped);
+                return Ok(Step::Done(Outcome::Skipped));
             };
             let s = &current.system;
             let (Some(answers), true) = (&s.answers, s.is_monitored()) else {
-                return Ok(Outcome::Skipped);
+                return Ok(Step::Done(Outcome::Skipped));
             };
             let after = classify(answers, now.date_naive());
             let Some(before) = &s.classification else {
@@ -354,19 +306,15 @@ impl Reclassifier {
                 .before(&ai_systems::snapshot(s, current.version))
                 .after(&ai_systems::snapshot(&next, current.version + 1));
                 let prepared = audit::prepare(store, tenant, &draft, now).await?;
-                match ai_systems::replace_with(store, &current, &next, prepared.ops).await {
-                    Ok(_) => return Ok(Outcome::Unchanged),
-                    Err(ai_systems::RegistryError::Store(e)) if !audit::retryable(&e) => {
-                        return Err(e.into());
-                    }
-                    Err(_) => {
-                        audit::backoff(attempt).await;
-                        continue;
-                    }
-                }
+                return match ai_systems::replace_with(store, &current, &next, prepared.ops).await {
+                    Ok(_) => Ok(Step::Done(Outcome::Unchanged)),
+                    Err(ai_systems::RegistryError::Store(e)) => Err(e),
+                    // A name clash cannot happen without a rename; a version clash is a race.
+                    Err(_) => Err(StoreError::Conflict),
+                };
             };
             let Some(drift_type) = detect_drift(before, &after) else {
-                return Ok(Outcome::Unchanged);
+                return Ok(Step::Done(Outcome::Unchanged));
             };
             let event = DriftEvent {
                 id: drift_event_id(run_id, id),
@@ -380,25 +328,25 @@ impl Reclassifier {
                 detected_at: now,
             };
             match self.record(&current, &event, after).await {
-                Ok(()) => {
-                    self.publish(&event).await?;
-                    return Ok(Outcome::Drifted);
-                }
+                Ok(()) => Ok(Step::Announce(event)),
                 Err(StoreError::ConditionFailed { op: 0 }) => {
                     // Recorded by an earlier delivery; make sure it was announced.
-                    if let Some(stored) =
-                        drift_events::get(store, tenant, id, run_id, &event.id).await?
-                    {
-                        self.publish(&stored).await?;
+                    match drift_events::get(store, tenant, id, run_id, &event.id).await? {
+                        Some(stored) => Ok(Step::Announce(stored)),
+                        None => Ok(Step::Done(Outcome::Drifted)),
                     }
-                    return Ok(Outcome::Drifted);
                 }
-                // The system or the ledger changed meanwhile: classify the fresh copy.
-                Err(e) if audit::retryable(&e) => audit::backoff(attempt).await,
-                Err(e) => return Err(e.into()),
+                Err(e) => Err(e),
+            }
+        })
+        .await?;
+        match outcome {
+            Step::Done(o) => Ok(o),
+            Step::Announce(event) => {
+                self.publish(&event).await?;
+                Ok(Outcome::Drifted)
             }
         }
-        Err(StoreError::Conflict.into())
     }
 
     /// One atomic write: the drift event (op 0, only if new), the system at its new
@@ -530,7 +478,13 @@ impl MessageHandler for Reclassifier {
 impl From<RunError> for HandlerError {
     fn from(e: RunError) -> Self {
         match e {
-            RunError::Store(s) => HandlerError::Store(s),
+            RunError::Store(s) | RunError::Service(ServiceError::Store(s)) => {
+                HandlerError::Store(s)
+            }
+            RunError::Service(ServiceError::Queue(q)) => HandlerError::Queue(q),
+            // Starting a run fails only on storage or the queue; anything else is a bug
+            // that no retry mends.
+            RunError::Service(other) => HandlerError::Malformed(other.to_string()),
             RunError::Queue(q) => HandlerError::Queue(q),
         }
     }

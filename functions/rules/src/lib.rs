@@ -7,9 +7,10 @@ use chrono::{DateTime, Utc};
 use vigil_shared::domain::{Event, Match, MergeOutcome, TenantId};
 use vigil_shared::messages::{EnrichMessage, EnrichReason, EventMessage};
 use vigil_shared::ports::{Clock, ItemStore, OutMessage, Queue, QueueName, StoreError};
-use vigil_shared::repo::{events, findings};
+use vigil_shared::repo::events;
 use vigil_shared::rules::{self, RuleContext, RulesConfig, USER_LOOKAROUND};
 use vigil_shared::runtime::{HandlerError, MessageHandler, parse_body};
+use vigil_shared::service::findings::record_match;
 
 /// Most of one user's events read around an event; beyond it counts saturate anyway.
 const WINDOW_CAP: usize = 2_000;
@@ -68,8 +69,7 @@ impl RulesHandler {
         let mut out = Vec::new();
         for m in matches {
             let (finding, outcome) =
-                findings::apply_match(self.store.as_ref(), tenant, m, self.dedup_minutes, now)
-                    .await?;
+                record_match(self.store.as_ref(), tenant, m, self.dedup_minutes, now).await?;
             let reason = match outcome {
                 MergeOutcome::Created => Some(EnrichReason::Created),
                 MergeOutcome::Escalated => Some(EnrichReason::Escalated),

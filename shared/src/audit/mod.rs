@@ -3,8 +3,8 @@
 //!
 //! Recording a change: `prepare` gives the write ops of the next entry (the chain head
 //! under a version condition, the entry under not-exists, stats counters); the caller adds
-//! them to its own atomic write and retries the whole read-modify-write when
-//! [`retryable`] says so. The head's condition serializes appends per tenant.
+//! them to its own atomic write (`service::commit`) and the whole read-modify-write runs
+//! again through `retry::on_conflict` when another writer won. The head's condition serializes appends per tenant.
 pub mod checkpoint;
 pub mod entry;
 pub mod export;
@@ -15,9 +15,7 @@ pub use checkpoint::{Checkpoint, CheckpointError, CheckpointSigner};
 pub use entry::{Actor, AuditDraft, AuditEntry, GENESIS_HASH, Outcome};
 pub use verify::{Break, BreakKind, Report};
 
-pub use crate::repo::audit::{
-    MAX_ATTEMPTS, OPS_PER_ENTRY, Prepared, append, backoff, prepare, retryable,
-};
+pub use crate::repo::audit::{OPS_PER_ENTRY, Prepared, append, prepare};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {

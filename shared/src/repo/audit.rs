@@ -18,8 +18,6 @@ use crate::ports::store::{
     Condition, Cursor, Index, IndexKey, Item, ItemStore, KeyRange, Query, StoreError, WriteOp,
 };
 
-/// How often an append that lost the race for the chain head is retried.
-pub const MAX_ATTEMPTS: usize = 32;
 /// Ops that [`prepare`] adds to a write.
 pub const OPS_PER_ENTRY: usize = 5;
 
@@ -62,11 +60,6 @@ pub async fn head(store: &dyn ItemStore, tenant: &TenantId) -> Result<Option<Hea
 pub struct Prepared {
     pub ops: Vec<WriteOp>,
     pub entry: AuditEntry,
-}
-
-/// True for the errors after which the whole read-prepare-write should run again.
-pub fn retryable(e: &StoreError) -> bool {
-    matches!(e, StoreError::ConditionFailed { .. } | StoreError::Conflict)
 }
 
 fn entry_item(tenant: &TenantId, e: &AuditEntry) -> Result<Item, StoreError> {
@@ -128,31 +121,19 @@ pub async fn prepare(
     Ok(Prepared { ops, entry })
 }
 
-/// Appends an entry on its own (no action ops), retrying lost races.
+/// Appends an entry on its own (no action ops), retrying lost races for the head.
 pub async fn append(
     store: &dyn ItemStore,
     tenant: &TenantId,
     draft: &AuditDraft,
     now: DateTime<Utc>,
 ) -> Result<AuditEntry, StoreError> {
-    for attempt in 0..MAX_ATTEMPTS {
+    crate::retry::on_conflict(move || async move {
         let p = prepare(store, tenant, draft, now).await?;
-        match store.write(p.ops).await {
-            Ok(()) => return Ok(p.entry),
-            Err(e) if retryable(&e) => backoff(attempt).await,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(StoreError::Conflict)
-}
-
-/// A short random pause after losing the race for the chain head, growing with the
-/// attempt, so many writers of one tenant do not collide in lockstep.
-pub async fn backoff(attempt: usize) {
-    use rand::Rng;
-    let cap = 2u64 << attempt.min(6);
-    let ms = rand::thread_rng().gen_range(0..=cap);
-    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        store.write(p.ops).await?;
+        Ok(p.entry)
+    })
+    .await
 }
 
 fn stored(item: &Item) -> Option<StoredEntry> {

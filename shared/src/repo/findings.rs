@@ -1,17 +1,14 @@
-//! Stored findings: one item per (tenant, rule, subject, period), merged under
-//! optimistic concurrency, with the statistics counters moved in the same write.
+//! Stored findings: one item per (tenant, rule, subject, period) under a version, with
+//! the statistics counters moved in the same write. Whether a match creates or merges
+//! is decided in `service::findings`.
 use chrono::{DateTime, Utc};
 
 use super::keys::{self, counter};
 use super::page::{Filtered, query_filtered};
-use crate::domain::finding::{finding_id, period_of};
-use crate::domain::{Finding, FindingStatus, Match, MergeOutcome, Severity, TenantId};
+use crate::domain::{Finding, FindingStatus, Severity, TenantId};
 use crate::ports::store::{
     Condition, Cursor, Index, IndexKey, Item, ItemStore, Query, StoreError, WriteOp,
 };
-
-/// How often a write that lost an optimistic race is retried.
-const MAX_ATTEMPTS: usize = 16;
 
 #[derive(Debug, Clone, Default)]
 pub struct FindingFilter {
@@ -141,44 +138,15 @@ pub async fn replace_with(
     Ok(version)
 }
 
-/// Merges a rule match into its finding, creating it if needed.
-pub async fn apply_match(
+/// Stores a new finding with its counters; `ConditionFailed` when it exists already.
+pub async fn create(
     store: &dyn ItemStore,
     tenant: &TenantId,
-    m: &Match,
-    dedup_minutes: i64,
-    now: DateTime<Utc>,
-) -> Result<(Finding, MergeOutcome), StoreError> {
-    let id = finding_id(
-        tenant,
-        m.rule_id,
-        &m.subject,
-        period_of(m.at, dedup_minutes),
-    );
-    for _ in 0..MAX_ATTEMPTS {
-        let result = match get(store, tenant, &id).await? {
-            None => {
-                let f = Finding::from_match(id.clone(), m, now);
-                let mut ops = vec![WriteOp::put(to_item(tenant, &f, 1)?, Condition::NotExists)];
-                ops.extend(counter_ops(tenant, None, &f));
-                store.write(ops).await.map(|()| (f, MergeOutcome::Created))
-            }
-            Some(current) => {
-                let mut f = current.finding.clone();
-                match f.merge(m, now) {
-                    MergeOutcome::Unchanged => return Ok((f, MergeOutcome::Unchanged)),
-                    outcome => replace(store, tenant, &current, &f)
-                        .await
-                        .map(|_| (f, outcome)),
-                }
-            }
-        };
-        match result {
-            Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => continue,
-            other => return other,
-        }
-    }
-    Err(StoreError::Conflict)
+    f: &Finding,
+) -> Result<(), StoreError> {
+    let mut ops = vec![WriteOp::put(to_item(tenant, f, 1)?, Condition::NotExists)];
+    ops.extend(counter_ops(tenant, None, f));
+    store.write(ops).await
 }
 
 /// The query behind [`list`]: the most selective index, newest first.

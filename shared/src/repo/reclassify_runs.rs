@@ -5,9 +5,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::keys::ai_systems::{self as k, counter};
-use crate::audit;
 use crate::domain::TenantId;
-use crate::domain::ai_system::{ReclassifyRun, RunStatus, RunTrigger};
+use crate::domain::ai_system::{ReclassifyRun, RunStatus};
 use crate::ports::store::{
     Condition, Cursor, Index, IndexKey, Item, ItemStore, KeyRange, Query, StoreError, WriteOp,
 };
@@ -15,10 +14,11 @@ use crate::ports::store::{
 /// Page and batch markers outlive any redelivery by far.
 const MARKER_TTL_DAYS: i64 = 14;
 
+/// Who may run a tenant's re-classification, until when.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Lease {
-    run_id: String,
-    expires_at: DateTime<Utc>,
+pub struct Lease {
+    pub run_id: String,
+    pub expires_at: DateTime<Utc>,
 }
 
 fn run_item(run: &ReclassifyRun, version: u64) -> Result<Item, StoreError> {
@@ -37,139 +37,58 @@ fn malformed(e: serde_json::Error) -> StoreError {
     StoreError::Malformed(e.to_string())
 }
 
-/// Whether a run could start.
-#[derive(Debug, Clone)]
-pub enum Start {
-    Started(ReclassifyRun),
-    /// Another run holds the lease.
-    Busy {
-        run_id: String,
-    },
-}
-
-/// Takes the tenant's lease and records a new run, atomically. A lease past its expiry
-/// (a crashed run) is taken over and its run marked expired. Audited as done by the
-/// requesting key, or by `system:reclassify` when nobody asked; see [`start_by`].
-pub async fn start(
+/// The tenant's lease as stored, with its version.
+pub async fn lease(
     store: &dyn ItemStore,
     tenant: &TenantId,
-    trigger: RunTrigger,
-    requested_by: Option<String>,
-    classifier_version: &str,
-    now: DateTime<Utc>,
-    lease_for: Duration,
-) -> Result<Start, StoreError> {
-    let actor = match &requested_by {
-        Some(key) => audit::Actor::key(key),
-        None => audit::Actor::system("reclassify"),
-    };
-    let who = Audit {
-        actor: &actor,
-        request_id: None,
-    };
-    start_by(
-        store,
-        tenant,
-        trigger,
-        requested_by,
-        classifier_version,
-        now,
-        lease_for,
-        who,
-    )
-    .await
-}
-
-/// Who a run start is audited as.
-#[derive(Debug, Clone, Copy)]
-pub struct Audit<'a> {
-    pub actor: &'a audit::Actor,
-    pub request_id: Option<&'a str>,
-}
-
-/// [`start`] with its `reclassify_run.start` audit entry in the same atomic write.
-#[allow(clippy::too_many_arguments)]
-pub async fn start_by(
-    store: &dyn ItemStore,
-    tenant: &TenantId,
-    trigger: RunTrigger,
-    requested_by: Option<String>,
-    classifier_version: &str,
-    now: DateTime<Utc>,
-    lease_for: Duration,
-    who: Audit<'_>,
-) -> Result<Start, StoreError> {
-    let lease_pk = k::lease_pk(tenant);
-    for attempt in 0..audit::MAX_ATTEMPTS {
-        let run = ReclassifyRun {
-            id: ReclassifyRun::new_id(),
-            tenant: tenant.clone(),
-            trigger,
-            status: RunStatus::Running,
-            classifier_version: classifier_version.to_string(),
-            started_at: now,
-            finished_at: None,
-            requested_by: requested_by.clone(),
-        };
-        let lease = Lease {
-            run_id: run.id.clone(),
-            expires_at: now + lease_for,
-        };
-        let lease_item = Item::new(
-            &lease_pk,
-            k::LEASE_SK,
-            serde_json::to_value(&lease).map_err(malformed)?,
-        );
-        let mut ops = Vec::with_capacity(3);
-        match store.get(&lease_pk, k::LEASE_SK).await? {
-            None => ops.push(WriteOp::put(lease_item, Condition::NotExists)),
-            Some(held) => {
-                let current: Lease =
-                    serde_json::from_value(held.data.clone()).map_err(malformed)?;
-                let holder = store
-                    .get(&k::run_pk(tenant, &current.run_id), k::RUN_SK)
-                    .await?;
-                let holder_running = match &holder {
-                    Some(i) => run_from(i)?.status == RunStatus::Running,
-                    None => false,
-                };
-                if holder_running && current.expires_at > now {
-                    return Ok(Start::Busy {
-                        run_id: current.run_id,
-                    });
-                }
-                let mut next = lease_item;
-                next.version = held.version + 1;
-                ops.push(WriteOp::put(next, Condition::Version(held.version)));
-                if let (true, Some(item)) = (holder_running, holder) {
-                    let mut old = run_from(&item)?;
-                    old.status = RunStatus::Expired;
-                    old.finished_at = Some(now);
-                    ops.push(WriteOp::put(
-                        run_item(&old, item.version + 1)?,
-                        Condition::Version(item.version),
-                    ));
-                }
-            }
-        }
-        ops.push(WriteOp::put(run_item(&run, 1)?, Condition::NotExists));
-        let draft = audit::AuditDraft::new(
-            who.actor.clone(),
-            "reclassify_run.start",
-            "reclassify_run",
-            &run.id,
-        )
-        .request_id(who.request_id.map(str::to_string))
-        .after(&run);
-        ops.extend(audit::prepare(store, tenant, &draft, now).await?.ops);
-        match store.write(ops).await {
-            Ok(()) => return Ok(Start::Started(run)),
-            // The lease, the expired run or the ledger moved: read it all again.
-            Err(e) if audit::retryable(&e) => audit::backoff(attempt).await,
-            Err(e) => return Err(e),
-        }
+) -> Result<Option<(Lease, u64)>, StoreError> {
+    match store.get(&k::lease_pk(tenant), k::LEASE_SK).await? {
+        None => Ok(None),
+        Some(item) => Ok(Some((
+            serde_json::from_value(item.data).map_err(malformed)?,
+            item.version,
+        ))),
     }
-    Err(StoreError::Conflict)
+}
+
+/// The write taking the lease: over `held` (its version), or where none is stored.
+pub fn lease_op(
+    tenant: &TenantId,
+    lease: &Lease,
+    held: Option<u64>,
+) -> Result<WriteOp, StoreError> {
+    let mut item = Item::new(
+        k::lease_pk(tenant),
+        k::LEASE_SK,
+        serde_json::to_value(lease).map_err(malformed)?,
+    );
+    Ok(match held {
+        None => WriteOp::put(item, Condition::NotExists),
+        Some(v) => {
+            item.version = v + 1;
+            WriteOp::put(item, Condition::Version(v))
+        }
+    })
+}
+
+/// A run record with its version.
+pub async fn run(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    run_id: &str,
+) -> Result<Option<(ReclassifyRun, u64)>, StoreError> {
+    match store.get(&k::run_pk(tenant, run_id), k::RUN_SK).await? {
+        None => Ok(None),
+        Some(item) => Ok(Some((run_from(&item)?, item.version))),
+    }
+}
+
+/// The write of `run`: new (`read_version` None) or over the version read.
+pub fn run_op(run: &ReclassifyRun, read_version: Option<u64>) -> Result<WriteOp, StoreError> {
+    Ok(match read_version {
+        None => WriteOp::put(run_item(run, 1)?, Condition::NotExists),
+        Some(v) => WriteOp::put(run_item(run, v + 1)?, Condition::Version(v)),
+    })
 }
 
 /// Gives the lease up if `run_id` still holds it.

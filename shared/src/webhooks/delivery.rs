@@ -23,9 +23,8 @@ use crate::domain::notification::Notification;
 use crate::ports::store::{Condition, StoreError, WriteOp};
 use crate::ports::{Clock, ItemStore};
 use crate::repo::{notifications, webhooks as repo};
+use crate::retry::on_conflict;
 
-/// How often a write that lost an optimistic race is retried.
-const MAX_ATTEMPTS: usize = 8;
 /// The actor of an endpoint disabled by the delivery worker, in the audit log.
 pub const AUDIT_ACTOR: &str = "webhook-dispatcher";
 const USER_AGENT: &str = "Vigil-Webhooks/1.0";
@@ -258,6 +257,17 @@ pub enum DispatchError {
     NoKey,
 }
 
+/// What [`Dispatcher::process`] found: nothing to send now, or an attempt to make.
+enum Due {
+    Finished(Disposition),
+    Send {
+        endpoint: Endpoint,
+        msg: WebhookMessage,
+        version: u64,
+        now: DateTime<Utc>,
+    },
+}
+
 /// Delivers stored messages.
 #[derive(Clone)]
 pub struct Dispatcher {
@@ -319,22 +329,28 @@ impl Dispatcher {
     /// arrives twice, late, or for a finished message does nothing.
     pub async fn process(&self, job: &DeliveryJob) -> Result<Disposition, DispatchError> {
         let store = self.store.as_ref();
-        for _ in 0..MAX_ATTEMPTS {
+        // Only the decision is retried on a lost race; an attempt, once sent, is not.
+        let due = on_conflict::<_, StoreError, _, _>(move || async move {
             let now = self.clock.now();
             let Some(read) = repo::get_message(store, &job.tenant, &job.message_id).await? else {
                 tracing::warn!(message = %job.message_id, "webhook message does not exist; dropping its job");
-                return Ok(Disposition::Done);
+                return Ok(Due::Finished(Disposition::Done));
             };
             let msg = read.value;
             if msg.status != MessageStatus::Pending {
-                return Ok(Disposition::Done);
+                return Ok(Due::Finished(Disposition::Done));
             }
             if let Some(at) = msg.next_attempt_at.filter(|at| *at > now) {
-                return Ok(Disposition::Wait(to_std(at - now)));
+                return Ok(Due::Finished(Disposition::Wait(to_std(at - now))));
             }
             let endpoint = repo::get_endpoint(store, &job.tenant, &msg.endpoint_id).await?;
-            let endpoint = match endpoint {
-                Some(e) if e.value.spec.enabled => e.value,
+            match endpoint {
+                Some(e) if e.value.spec.enabled => Ok(Due::Send {
+                    endpoint: e.value,
+                    msg,
+                    version: read.version,
+                    now,
+                }),
                 other => {
                     // Deleted: nothing to deliver to. Disabled: keep it in the dead-letter
                     // list so it can be redelivered once the endpoint is enabled again.
@@ -347,24 +363,28 @@ impl Dispatcher {
                     m.last_error = Some(reason.to_string());
                     m.next_attempt_at = None;
                     m.updated_at = now;
-                    match repo::replace_message(store, &m, read.version).await {
-                        Ok(()) => return Ok(Disposition::Done),
-                        Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => continue,
-                        Err(e) => return Err(e.into()),
-                    }
+                    repo::replace_message(store, &m, read.version).await?;
+                    Ok(Due::Finished(Disposition::Done))
                 }
-            };
-            let secrets = endpoint.signing_secrets(self.key()?, now)?;
-            let headers = signed_headers(&secrets, &msg.id, now, &msg.body);
-            let outcome = self
-                .sender
-                .post(&endpoint.spec.url, &headers, msg.body.clone())
-                .await;
-            return self
-                .record(&endpoint, msg, read.version, now, outcome)
-                .await;
-        }
-        Err(StoreError::Conflict.into())
+            }
+        })
+        .await?;
+        let (endpoint, msg, version, now) = match due {
+            Due::Finished(d) => return Ok(d),
+            Due::Send {
+                endpoint,
+                msg,
+                version,
+                now,
+            } => (endpoint, msg, version, now),
+        };
+        let secrets = endpoint.signing_secrets(self.key()?, now)?;
+        let headers = signed_headers(&secrets, &msg.id, now, &msg.body);
+        let outcome = self
+            .sender
+            .post(&endpoint.spec.url, &headers, msg.body.clone())
+            .await;
+        self.record(&endpoint, msg, version, now, outcome).await
     }
 
     async fn record(
@@ -456,7 +476,7 @@ impl Dispatcher {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let store = self.store.as_ref();
-        for attempt in 0..audit::MAX_ATTEMPTS {
+        on_conflict(move || async move {
             let Some(read) = repo::get_endpoint(store, tenant, endpoint_id).await? else {
                 return Ok(());
             };
@@ -518,12 +538,8 @@ impl Dispatcher {
                 .after(&e.view());
                 ops.extend(audit::prepare(store, tenant, &draft, now).await?.ops);
             }
-            match store.write(ops).await {
-                Ok(()) => return Ok(()),
-                Err(err) if audit::retryable(&err) => audit::backoff(attempt).await,
-                Err(err) => return Err(err),
-            }
-        }
-        Err(StoreError::Conflict)
+            store.write(ops).await
+        })
+        .await
     }
 }

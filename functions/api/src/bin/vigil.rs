@@ -9,7 +9,7 @@ use vigil_shared::config::{Config, LogFormat};
 use vigil_shared::domain::{Role, TenantId};
 use vigil_shared::generator::{GeneratorOptions, generate_events};
 use vigil_shared::ports::{Queue, QueueName};
-use vigil_shared::repo::apikeys;
+use vigil_shared::service::api_keys;
 use vigil_shared::telemetry;
 
 type Failure = Box<dyn std::error::Error>;
@@ -46,23 +46,13 @@ async fn run(cli: Cli, config: Config) -> Result<(), Failure> {
                 RoleArg::Viewer => Role::Viewer,
             };
             let now = chrono::Utc::now();
-            let actor = vigil_shared::audit::Actor::system("cli");
+            let origin = vigil_shared::service::Origin::system(tenant.clone(), "cli");
             let (record, key) = if aws {
                 let ports = vigil_shared::wiring::aws_ports(&config).await?;
-                apikeys::create_by(ports.store.as_ref(), &tenant, role, name, &actor, None, now)
-                    .await?
+                api_keys::create(ports.store.as_ref(), &origin, role, name, now).await?
             } else {
                 let system = LocalSystem::open(&data, config)?;
-                apikeys::create_by(
-                    system.store.as_ref(),
-                    &tenant,
-                    role,
-                    name,
-                    &actor,
-                    None,
-                    now,
-                )
-                .await?
+                api_keys::create(system.store.as_ref(), &origin, role, name, now).await?
             };
             eprintln!(
                 "created {} key {} for tenant {tenant}; it is shown only now:",

@@ -16,8 +16,8 @@ use vigil_shared::domain::{Role, TenantId};
 use vigil_shared::generator::{GeneratorOptions, generate_events};
 use vigil_shared::messages::EventMessage;
 use vigil_shared::ports::QueueName;
-use vigil_shared::repo::apikeys;
 use vigil_shared::runtime::{HandlerError, MessageHandler, Worker};
+use vigil_shared::service::{Origin, api_keys};
 
 use super::LocalSystem;
 use crate::router;
@@ -161,9 +161,9 @@ pub async fn run(n: usize, data: Option<PathBuf>) -> Result<Report, BenchError> 
     .map_err(setup)?;
     let system = LocalSystem::open(&dir, config).map_err(setup)?;
     let tenant = TenantId::parse("bench").map_err(setup)?;
-    let (_, key) = apikeys::create(
+    let (_, key) = api_keys::create(
         system.store.as_ref(),
-        &tenant,
+        &Origin::system(tenant.clone(), "apikeys"),
         Role::Admin,
         None,
         system.clock.now(),

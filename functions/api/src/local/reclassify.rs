@@ -17,7 +17,8 @@ use vigil_shared::ports::{
     BusError, DomainEvent, EventBus, Item, ItemStore, Page, Query, StoreError, WriteOp,
 };
 use vigil_shared::repo::ai_systems;
-use vigil_shared::repo::reclassify_runs::{self as runs, Start};
+use vigil_shared::repo::reclassify_runs as runs;
+use vigil_shared::service::reclassify_runs::Start;
 
 use super::LocalSystem;
 

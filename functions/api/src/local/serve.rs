@@ -12,7 +12,7 @@ use vigil_shared::domain::{Role, TenantId};
 use vigil_shared::generator::{GeneratorOptions, generate_events};
 use vigil_shared::messages::EventMessage;
 use vigil_shared::ports::{OutMessage, Queue, QueueName};
-use vigil_shared::repo::apikeys;
+use vigil_shared::service::{Origin, api_keys};
 
 use super::LocalSystem;
 use crate::router;
@@ -69,9 +69,9 @@ pub async fn enqueue_generated(
 /// Creates the demo tenant's admin key and queues a week of generated events.
 async fn load_demo(system: &LocalSystem) -> Result<String, ServeError> {
     let tenant = TenantId::parse("demo").map_err(|e| ServeError::Demo(e.to_string()))?;
-    let (_, key) = apikeys::create(
+    let (_, key) = api_keys::create(
         system.store.as_ref(),
-        &tenant,
+        &Origin::system(tenant.clone(), "apikeys"),
         Role::Admin,
         Some("demo admin".into()),
         system.clock.now(),

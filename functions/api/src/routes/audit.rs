@@ -5,14 +5,13 @@ use std::convert::Infallible;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequestParts, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use vigil_shared::audit::export::{self, Format, Record};
 use vigil_shared::audit::{AuditError, CheckpointSigner};
-use vigil_shared::domain::{FieldError, Role};
+use vigil_shared::domain::Role;
 use vigil_shared::repo::audit::{self as ledger, EntryFilter};
 use vigil_shared::repo::page::{cursor_in_partition, encode_cursor};
 
@@ -21,40 +20,6 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::params::{DayEdge, Params};
 use crate::state::AppState;
-
-/// The request id recorded in audit entries: the client's `x-request-id` when it is a
-/// sane token, else a fresh UUIDv7.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for RequestId {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let given = parts
-            .headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()));
-        Ok(Self(match given {
-            Some(v) => v.to_string(),
-            None => uuid::Uuid::now_v7().to_string(),
-        }))
-    }
-}
-
-impl From<AuditError> for ApiError {
-    fn from(e: AuditError) -> Self {
-        match e {
-            AuditError::Store(s) => s.into(),
-            AuditError::Empty => ApiError::NotFound("audit entries"),
-            AuditError::OutOfRange(m) => ApiError::Invalid(vec![FieldError::new("range", m)]),
-            AuditError::Broken(_) | AuditError::Busy => ApiError::Conflict(e.to_string()),
-            AuditError::NoSigner => ApiError::Unavailable(e.to_string()),
-        }
-    }
-}
 
 fn signer(state: &AppState) -> Result<&CheckpointSigner, ApiError> {
     state

@@ -91,7 +91,7 @@ pub async fn post(
             .map(OutMessage::new)
         })
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| ApiError::Internal(e.into()))?;
     state.queue.send(QueueName::Ingest, messages).await?;
     let ids: Vec<&str> = batch.iter().map(|e| e.id.as_str()).collect();
     let answer = json!({"accepted": ids.len(), "ids": ids});

@@ -5,17 +5,16 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use serde_json::{Value, json};
-use vigil_enrich::enrich_finding_audited;
-use vigil_shared::audit::{self, Actor, AuditDraft};
 use vigil_shared::domain::{FieldError, Finding, FindingStatus, Role, Severity};
-use vigil_shared::repo::findings::{self, FindingFilter};
+use vigil_shared::repo::findings::{self as repo, FindingFilter};
 use vigil_shared::repo::page::{cursor_in_partition, encode_cursor};
 use vigil_shared::repo::stats;
+use vigil_shared::service::findings::{self, Triage};
 
-use super::audit::RequestId;
 use super::parse_json;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::http::RequestId;
 use crate::params::{DayEdge, Params};
 use crate::state::AppState;
 
@@ -45,7 +44,7 @@ fn filter_from(p: &mut Params) -> FindingFilter {
 fn decode(items: &[vigil_shared::ports::Item]) -> Result<Vec<Finding>, ApiError> {
     Ok(items
         .iter()
-        .map(findings::from_item)
+        .map(repo::from_item)
         .collect::<Result<Vec<_>, _>>()?)
 }
 
@@ -72,11 +71,11 @@ pub async fn list(
     p.finish()?;
     if cursor_mode {
         if let Some(c) = &cursor {
-            if !cursor_in_partition(c, &findings::list_query(tenant, &filter)) {
+            if !cursor_in_partition(c, &repo::list_query(tenant, &filter)) {
                 return Err(ApiError::field("cursor", "does not belong to this query"));
             }
         }
-        let got = findings::list(store, tenant, &filter, limit, cursor).await?;
+        let got = repo::list(store, tenant, &filter, limit, cursor).await?;
         return Ok(Json(json!({
             "items": decode(&got.items)?,
             "limit": limit,
@@ -88,7 +87,7 @@ pub async fn list(
     let mut after = None;
     let mut skipped = 0;
     while skipped < skip {
-        let got = findings::list(store, tenant, &filter, (skip - skipped).min(100), after).await?;
+        let got = repo::list(store, tenant, &filter, (skip - skipped).min(100), after).await?;
         skipped += got.items.len();
         after = got.next;
         if after.is_none() {
@@ -98,7 +97,7 @@ pub async fn list(
     let (items, next) = if skipped < skip {
         (Vec::new(), None)
     } else {
-        let got = findings::list(store, tenant, &filter, page_size, after).await?;
+        let got = repo::list(store, tenant, &filter, page_size, after).await?;
         (decode(&got.items)?, got.next)
     };
     let total = total(state.clone(), &caller, &filter).await?;
@@ -123,7 +122,7 @@ async fn total(state: AppState, caller: &Caller, filter: &FindingFilter) -> Resu
     let mut n = 0i64;
     let mut after = None;
     loop {
-        let got = findings::list(store, &caller.tenant, filter, 100, after).await?;
+        let got = repo::list(store, &caller.tenant, filter, 100, after).await?;
         n += i64::try_from(got.items.len()).unwrap_or_default();
         match got.next {
             Some(c) => after = Some(c),
@@ -137,7 +136,7 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Finding>, ApiError> {
-    findings::get(state.store.as_ref(), &caller.tenant, &id)
+    repo::get(state.store.as_ref(), &caller.tenant, &id)
         .await?
         .map(|v| Json(v.finding))
         .ok_or(ApiError::NotFound("finding"))
@@ -147,7 +146,7 @@ pub async fn get(
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
-    RequestId(request_id): RequestId,
+    request_id: RequestId,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Finding>, ApiError> {
@@ -184,53 +183,34 @@ pub async fn patch(
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
-    let store = state.store.as_ref();
-    for attempt in 0..audit::MAX_ATTEMPTS {
-        let current = findings::get(store, &caller.tenant, &id)
-            .await?
-            .ok_or(ApiError::NotFound("finding"))?;
-        let mut next = current.finding.clone();
-        if let Some(s) = status {
-            next.status = s;
-        }
-        if let Some(n) = &note {
-            next.note = n.clone();
-        }
-        let now = state.clock.now();
-        next.updated_at = now;
-        let draft = AuditDraft::new(Actor::key(&caller.key_id), "finding.update", "finding", &id)
-            .request_id(Some(request_id.clone()))
-            .before(&current.finding)
-            .after(&next);
-        let prepared = audit::prepare(store, &caller.tenant, &draft, now).await?;
-        match findings::replace_with(store, &caller.tenant, &current, &next, prepared.ops).await {
-            Ok(_) => return Ok(Json(next)),
-            Err(e) if audit::retryable(&e) => audit::backoff(attempt).await,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ApiError::Conflict(
-        "the finding kept changing; retry".into(),
-    ))
+    let change = Triage { status, note };
+    let f = findings::triage(
+        state.store.as_ref(),
+        &caller.origin(&request_id),
+        &id,
+        &change,
+        state.clock.now(),
+    )
+    .await?;
+    Ok(Json(f))
 }
 
 /// On-demand enrichment; audited as `finding.enrich`.
 pub async fn enrich_one(
     State(state): State<AppState>,
     caller: Caller,
-    RequestId(request_id): RequestId,
+    request_id: RequestId,
     Path(id): Path<String>,
 ) -> Result<Json<Finding>, ApiError> {
     caller.require(Role::Analyst)?;
-    enrich_finding_audited(
+    findings::enrich(
         state.store.as_ref(),
         &state.enricher,
         &caller.tenant,
         &id,
         true,
         state.clock.now(),
-        &Actor::key(&caller.key_id),
-        Some(request_id),
+        Some(&caller.origin(&request_id)),
     )
     .await?
     .map(Json)
@@ -240,7 +220,7 @@ pub async fn enrich_one(
 pub async fn enrich_missing(
     State(state): State<AppState>,
     caller: Caller,
-    RequestId(request_id): RequestId,
+    request_id: RequestId,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<Finding>>, ApiError> {
     caller.require(Role::Analyst)?;
@@ -248,18 +228,18 @@ pub async fn enrich_missing(
     let limit = p.number("limit", 1, 500, 50);
     p.finish()?;
     let store = state.store.as_ref();
-    let missing = findings::missing_enrichment(store, &caller.tenant, limit).await?;
+    let origin = caller.origin(&request_id);
+    let missing = repo::missing_enrichment(store, &caller.tenant, limit).await?;
     let mut out = Vec::with_capacity(missing.len());
     for f in missing {
-        if let Some(done) = enrich_finding_audited(
+        if let Some(done) = findings::enrich(
             store,
             &state.enricher,
             &caller.tenant,
             &f.id,
             false,
             state.clock.now(),
-            &Actor::key(&caller.key_id),
-            Some(request_id.clone()),
+            Some(&origin),
         )
         .await?
         {

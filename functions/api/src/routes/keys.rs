@@ -4,20 +4,20 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use vigil_shared::audit::Actor;
 use vigil_shared::domain::{ApiKeyRecord, FieldError, Role};
 use vigil_shared::repo::apikeys;
+use vigil_shared::service::api_keys;
 
-use super::audit::RequestId;
 use super::parse_json;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::http::RequestId;
 use crate::state::AppState;
 
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    RequestId(request_id): RequestId,
+    request_id: RequestId,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Admin)?;
@@ -42,13 +42,11 @@ pub async fn create(
             ));
         }
     };
-    let (record, plaintext) = apikeys::create_by(
+    let (record, plaintext) = api_keys::create(
         state.store.as_ref(),
-        &caller.tenant,
+        &caller.origin(&request_id),
         role,
         name,
-        &Actor::key(&caller.key_id),
-        Some(request_id),
         state.clock.now(),
     )
     .await?;
@@ -77,22 +75,16 @@ pub async fn list(
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    RequestId(request_id): RequestId,
+    request_id: RequestId,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
-    let revoked = apikeys::revoke_by(
+    api_keys::revoke(
         state.store.as_ref(),
-        &caller.tenant,
+        &caller.origin(&request_id),
         &id,
-        &Actor::key(&caller.key_id),
-        Some(request_id),
         state.clock.now(),
     )
     .await?;
-    if revoked {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound("API key"))
-    }
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -16,7 +16,4 @@ pub async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// Parses a JSON body, mapping failure to a problem response.
-pub fn parse_json(body: &[u8]) -> Result<Value, crate::error::ApiError> {
-    serde_json::from_slice(body).map_err(|e| crate::error::ApiError::MalformedJson(e.to_string()))
-}
+pub use crate::http::parse_json;

@@ -6,49 +6,33 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use vigil_reclassify::start_run_by;
-use vigil_shared::audit::Actor;
 use vigil_shared::domain::Role;
 use vigil_shared::domain::ai_system::RunTrigger;
 use vigil_shared::repo::page::{cursor_in_partition, encode_cursor};
-use vigil_shared::repo::reclassify_runs::{self as runs, Start};
+use vigil_shared::repo::reclassify_runs as runs;
+use vigil_shared::service::reclassify_runs::{self, Start};
 
-use super::audit::RequestId;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::http::RequestId;
 use crate::params::Params;
 use crate::state::AppState;
-
-impl From<vigil_reclassify::RunError> for ApiError {
-    fn from(e: vigil_reclassify::RunError) -> Self {
-        match e {
-            vigil_reclassify::RunError::Store(s) => s.into(),
-            vigil_reclassify::RunError::Queue(q) => q.into(),
-        }
-    }
-}
 
 /// Audited as `reclassify_run.start` by the caller's key.
 pub async fn trigger(
     State(state): State<AppState>,
     caller: Caller,
-    RequestId(request_id): RequestId,
+    request_id: RequestId,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Admin)?;
-    let lease = state.reclassify.lease;
-    let actor = Actor::key(&caller.key_id);
-    match start_run_by(
+    match reclassify_runs::start(
         state.store.as_ref(),
         state.queue.as_ref(),
-        &caller.tenant,
+        &caller.origin(&request_id),
         RunTrigger::Api,
         Some(caller.key_id.clone()),
         state.clock.now(),
-        lease,
-        runs::Audit {
-            actor: &actor,
-            request_id: Some(&request_id),
-        },
+        state.reclassify.lease,
     )
     .await?
     {

@@ -8,45 +8,21 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
-use vigil_shared::audit::{self, Actor, AuditDraft};
-use vigil_shared::domain::{FieldError, Role, TenantId};
-use vigil_shared::ports::{Cursor, OutMessage, QueueName, WriteOp};
+use vigil_shared::domain::{Role, TenantId};
+use vigil_shared::ports::{Cursor, OutMessage, QueueName};
 use vigil_shared::repo::page::{cursor_in_partition, encode_cursor};
 use vigil_shared::repo::webhooks as repo;
+use vigil_shared::service::webhooks::{self as service, NewSpec};
 use vigil_shared::webhooks::delivery::{DeliveryJob, MessageStatus, WebhookMessage};
-use vigil_shared::webhooks::endpoint::{Endpoint, EndpointSpec, merge_patch};
+use vigil_shared::webhooks::endpoint::Endpoint;
 use vigil_shared::webhooks::fanout::test_message;
-use vigil_shared::webhooks::{SecretKey, WebhookSettings};
 
-use super::audit::RequestId;
 use super::parse_json;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::http::RequestId;
 use crate::params::Params;
 use crate::state::AppState;
-
-fn secret_key(settings: &WebhookSettings) -> Result<&SecretKey, ApiError> {
-    settings
-        .secret_key
-        .as_ref()
-        .ok_or_else(|| ApiError::Unavailable("VIGIL_SECRET_KEY is not configured".into()))
-}
-
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Internal(e.to_string())
-}
-
-/// Parses a spec and runs the address guard on its URL (DNS included).
-async fn checked_spec(state: &AppState, body: &Value) -> Result<EndpointSpec, ApiError> {
-    let spec = EndpointSpec::from_json(body).map_err(ApiError::Invalid)?;
-    state
-        .webhooks
-        .policy
-        .check(&spec.url)
-        .await
-        .map_err(|e| ApiError::Invalid(vec![FieldError::new("url", e.to_string())]))?;
-    Ok(spec)
-}
 
 async fn load(
     state: &AppState,
@@ -58,41 +34,8 @@ async fn load(
         .ok_or(ApiError::NotFound("webhook endpoint"))
 }
 
-/// The audit entry of a change to an endpoint, as ops for the change's own write.
-/// Snapshots are the API view, which never holds a secret, plain or sealed.
-async fn audit_ops(
-    state: &AppState,
-    caller: &Caller,
-    request_id: &str,
-    action: &str,
-    before: Option<&Endpoint>,
-    after: Option<&Endpoint>,
-) -> Result<Vec<WriteOp>, ApiError> {
-    let id = after.or(before).map(|e| e.id.as_str()).unwrap_or_default();
-    let mut draft = AuditDraft::new(Actor::key(&caller.key_id), action, "webhook", id)
-        .request_id(Some(request_id.to_string()));
-    if let Some(b) = before {
-        draft = draft.before(&b.view());
-    }
-    if let Some(a) = after {
-        draft = draft.after(&a.view());
-    }
-    let prepared = audit::prepare(
-        state.store.as_ref(),
-        &caller.tenant,
-        &draft,
-        state.clock.now(),
-    )
-    .await?;
-    Ok(prepared.ops)
-}
-
-fn kept_changing() -> ApiError {
-    ApiError::Conflict("the webhook endpoint kept changing; retry".into())
-}
-
 async fn enqueue(state: &AppState, job: &DeliveryJob) -> Result<(), ApiError> {
-    let body = serde_json::to_string(job).map_err(internal)?;
+    let body = serde_json::to_string(job).map_err(|e| ApiError::Internal(e.into()))?;
     state
         .queue
         .send(QueueName::Webhook, vec![OutMessage::new(body)])
@@ -100,42 +43,23 @@ async fn enqueue(state: &AppState, job: &DeliveryJob) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Audited as `webhook.create`.
+/// Audited as `webhook.create`; the answer holds the signing secret, once.
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    RequestId(request_id): RequestId,
+    request_id: RequestId,
     body: Bytes,
 ) -> Result<(StatusCode, HeaderMap, Json<Value>), ApiError> {
     caller.require(Role::Admin)?;
-    let spec = checked_spec(&state, &parse_json(&body)?).await?;
-    let key = secret_key(&state.webhooks)?;
-    let (endpoint, secret) =
-        Endpoint::create(&caller.tenant, spec, key, state.clock.now()).map_err(internal)?;
-    let mut created = false;
-    for attempt in 0..audit::MAX_ATTEMPTS {
-        let ops = audit_ops(
-            &state,
-            &caller,
-            &request_id,
-            "webhook.create",
-            None,
-            Some(&endpoint),
-        )
-        .await?;
-        match repo::create_endpoint_with(state.store.as_ref(), &endpoint, ops).await {
-            Ok(()) => {
-                created = true;
-                break;
-            }
-            // The id is fresh: only the ledger can have moved.
-            Err(e) if audit::retryable(&e) => audit::backoff(attempt).await,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    if !created {
-        return Err(kept_changing());
-    }
+    let spec = service::checked_spec(&state.webhooks, &parse_json(&body)?).await?;
+    let (endpoint, secret) = service::create(
+        state.store.as_ref(),
+        &state.webhooks,
+        &caller.origin(&request_id),
+        spec,
+        state.clock.now(),
+    )
+    .await?;
     let mut view = endpoint.view();
     view["secret"] = json!(secret.expose());
     let mut headers = HeaderMap::new();
@@ -164,176 +88,88 @@ pub async fn get(
     Ok(Json(load(&state, &caller.tenant, &id).await?.value.view()))
 }
 
-/// The new spec of an update: a full one (PUT) or a merge patch over the current one.
-enum NewSpec {
-    Full(EndpointSpec),
-    Patch(Value),
-}
-
-/// Replaces the spec, keeping secrets; enabling again clears the failure record. The
-/// audit entry goes in the same write; a lost race re-reads and applies again.
 async fn update(
     state: &AppState,
     caller: &Caller,
-    request_id: &str,
-    action: &str,
-    first: repo::Versioned<Endpoint>,
+    request_id: &RequestId,
+    id: &str,
     new: NewSpec,
 ) -> Result<Json<Value>, ApiError> {
-    let id = first.value.id.clone();
-    let mut read = Some(first);
-    for attempt in 0..audit::MAX_ATTEMPTS {
-        let current = match read.take() {
-            Some(c) => c,
-            None => load(state, &caller.tenant, &id).await?,
-        };
-        let spec = match &new {
-            NewSpec::Full(spec) => spec.clone(),
-            NewSpec::Patch(patch) => {
-                let mut merged = current.value.spec.to_json();
-                merge_patch(&mut merged, patch);
-                checked_spec(state, &merged).await?
-            }
-        };
-        let mut e = current.value.clone();
-        if spec.enabled && !e.spec.enabled {
-            e.disabled_reason = None;
-            e.failing_since = None;
-        }
-        e.spec = spec;
-        e.updated_at = state.clock.now();
-        let ops = audit_ops(
-            state,
-            caller,
-            request_id,
-            action,
-            Some(&current.value),
-            Some(&e),
-        )
-        .await?;
-        match repo::replace_endpoint_with(state.store.as_ref(), &e, current.version, ops).await {
-            Ok(_) => return Ok(Json(e.view())),
-            Err(err) if audit::retryable(&err) => audit::backoff(attempt).await,
-            Err(err) => return Err(err.into()),
-        }
-    }
-    Err(kept_changing())
+    let e = service::update(
+        state.store.as_ref(),
+        &state.webhooks,
+        &caller.origin(request_id),
+        id,
+        &new,
+        state.clock.now(),
+    )
+    .await?;
+    Ok(Json(e.view()))
 }
 
 /// Audited as `webhook.replace`.
 pub async fn put(
     State(state): State<AppState>,
     caller: Caller,
-    RequestId(request_id): RequestId,
+    request_id: RequestId,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
-    let current = load(&state, &caller.tenant, &id).await?;
-    let spec = checked_spec(&state, &parse_json(&body)?).await?;
-    update(
-        &state,
-        &caller,
-        &request_id,
-        "webhook.replace",
-        current,
-        NewSpec::Full(spec),
-    )
-    .await
+    // An unknown endpoint answers 404 before its body is judged.
+    load(&state, &caller.tenant, &id).await?;
+    let spec = service::checked_spec(&state.webhooks, &parse_json(&body)?).await?;
+    update(&state, &caller, &request_id, &id, NewSpec::Full(spec)).await
 }
 
 /// JSON merge patch (RFC 7396) over the endpoint's spec. Audited as `webhook.update`.
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
-    RequestId(request_id): RequestId,
+    request_id: RequestId,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
-    let current = load(&state, &caller.tenant, &id).await?;
+    load(&state, &caller.tenant, &id).await?;
     let patch = parse_json(&body)?;
-    if !patch.is_object() {
-        return Err(ApiError::field(
-            "body",
-            "a merge patch must be a JSON object",
-        ));
-    }
-    update(
-        &state,
-        &caller,
-        &request_id,
-        "webhook.update",
-        current,
-        NewSpec::Patch(patch),
-    )
-    .await
+    update(&state, &caller, &request_id, &id, NewSpec::Patch(patch)).await
 }
 
 /// Audited as `webhook.delete` (no `after`).
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    RequestId(request_id): RequestId,
+    request_id: RequestId,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
-    let store = state.store.as_ref();
-    for attempt in 0..audit::MAX_ATTEMPTS {
-        // Gone meanwhile: the next read answers 404.
-        let current = load(&state, &caller.tenant, &id).await?;
-        let ops = audit_ops(
-            &state,
-            &caller,
-            &request_id,
-            "webhook.delete",
-            Some(&current.value),
-            None,
-        )
-        .await?;
-        match repo::delete_endpoint_with(store, &caller.tenant, &id, current.version, ops).await {
-            Ok(()) => return Ok(StatusCode::NO_CONTENT),
-            Err(e) if audit::retryable(&e) => audit::backoff(attempt).await,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(kept_changing())
+    service::delete(
+        state.store.as_ref(),
+        &caller.origin(&request_id),
+        &id,
+        state.clock.now(),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
-/// Audited as `webhook.rotate_secret`; the snapshots show only when the previous
-/// secret stops being accepted, never a secret.
+/// Audited as `webhook.rotate_secret`; the answer holds the new secret, once.
 pub async fn rotate_secret(
     State(state): State<AppState>,
     caller: Caller,
-    RequestId(request_id): RequestId,
+    request_id: RequestId,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
-    let key = secret_key(&state.webhooks)?;
-    let mut rotated = None;
-    for attempt in 0..audit::MAX_ATTEMPTS {
-        let current = load(&state, &caller.tenant, &id).await?;
-        let mut e = current.value.clone();
-        let secret = e.rotate(key, state.clock.now()).map_err(internal)?;
-        let ops = audit_ops(
-            &state,
-            &caller,
-            &request_id,
-            "webhook.rotate_secret",
-            Some(&current.value),
-            Some(&e),
-        )
-        .await?;
-        match repo::replace_endpoint_with(state.store.as_ref(), &e, current.version, ops).await {
-            Ok(_) => {
-                rotated = Some((e, secret));
-                break;
-            }
-            Err(err) if audit::retryable(&err) => audit::backoff(attempt).await,
-            Err(err) => return Err(err.into()),
-        }
-    }
-    let (e, secret) = rotated.ok_or_else(kept_changing)?;
+    let (e, secret) = service::rotate_secret(
+        state.store.as_ref(),
+        &state.webhooks,
+        &caller.origin(&request_id),
+        &id,
+        state.clock.now(),
+    )
+    .await?;
     let previous_expires = e.secrets.iter().filter_map(|s| s.expires_at).max();
     Ok(Json(json!({
         "id": e.id,

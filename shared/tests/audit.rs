@@ -13,6 +13,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use vigil_shared::adapters::aws::{DynamoStore, provision, sdk_config};
 use vigil_shared::adapters::embedded::{EmbeddedDb, EmbeddedStore};
+use vigil_shared::audit::ledger as audit_ledger;
 use vigil_shared::audit::{
     self, Actor, AuditDraft, AuditEntry, BreakKind, CheckpointSigner, GENESIS_HASH, Report,
 };
@@ -132,7 +133,7 @@ async fn seed(store: &dyn ItemStore, n: u64) {
 }
 
 async fn verify(store: &dyn ItemStore) -> Report {
-    ledger::verify_range(store, &tenant(), None, None, None)
+    audit_ledger::verify_range(store, &tenant(), None, None, None)
         .await
         .unwrap()
 }
@@ -195,13 +196,13 @@ async fn intact_log_verifies(store: Store) {
     assert!(r.ok, "{:?}", r.first_break);
     assert_eq!((r.entries_checked, r.to), (12, 12));
     let signer = CheckpointSigner::generate();
-    let cp = ledger::create_checkpoint(store.as_ref(), &tenant(), &signer, Utc::now())
+    let cp = audit_ledger::create_checkpoint(store.as_ref(), &tenant(), &signer, Utc::now())
         .await
         .unwrap();
     assert_eq!(cp.tree_size, 12);
     assert_eq!(Some(cp.root_hash.clone()), r.root_hash);
     seed(store.as_ref(), 3).await;
-    let r = ledger::verify_range(
+    let r = audit_ledger::verify_range(
         store.as_ref(),
         &tenant(),
         None,
@@ -213,7 +214,7 @@ async fn intact_log_verifies(store: Store) {
     assert!(r.ok, "{:?}", r.first_break);
     assert_eq!(r.checkpoints_checked, 1);
     // A sub-range verifies on its own.
-    let r = ledger::verify_range(store.as_ref(), &tenant(), Some(4), Some(9), None)
+    let r = audit_ledger::verify_range(store.as_ref(), &tenant(), Some(4), Some(9), None)
         .await
         .unwrap();
     assert!(r.ok && r.from == 4 && r.to == 9 && r.entries_checked == 6);
@@ -227,7 +228,8 @@ async fn changed_resource_id_is_located(store: Store) {
     assert_break(&verify(store.as_ref()).await, BreakKind::Modified, 5);
     // A broken log is never signed.
     let signer = CheckpointSigner::generate();
-    let refused = ledger::create_checkpoint(store.as_ref(), &tenant(), &signer, Utc::now()).await;
+    let refused =
+        audit_ledger::create_checkpoint(store.as_ref(), &tenant(), &signer, Utc::now()).await;
     assert!(
         matches!(refused, Err(audit::AuditError::Broken(ref b)) if b.seq == 5),
         "{refused:?}"
@@ -246,11 +248,11 @@ async fn changed_field_with_recomputed_hash_is_located(store: Store) {
 async fn changed_tail_with_fixed_head_is_caught_by_the_checkpoint(store: Store) {
     seed(store.as_ref(), 8).await;
     let signer = CheckpointSigner::generate();
-    ledger::create_checkpoint(store.as_ref(), &tenant(), &signer, Utc::now())
+    audit_ledger::create_checkpoint(store.as_ref(), &tenant(), &signer, Utc::now())
         .await
         .unwrap();
     seed(store.as_ref(), 4).await;
-    ledger::create_checkpoint(store.as_ref(), &tenant(), &signer, Utc::now())
+    audit_ledger::create_checkpoint(store.as_ref(), &tenant(), &signer, Utc::now())
         .await
         .unwrap();
     // The attacker re-hashes the last entry and updates the head to match: the chain
@@ -338,7 +340,7 @@ async fn truncated_tail_is_located(store: Store) {
 async fn truncated_tail_with_rewound_head_is_caught_by_the_checkpoint(store: Store) {
     seed(store.as_ref(), 10).await;
     let signer = CheckpointSigner::generate();
-    ledger::create_checkpoint(store.as_ref(), &tenant(), &signer, Utc::now())
+    audit_ledger::create_checkpoint(store.as_ref(), &tenant(), &signer, Utc::now())
         .await
         .unwrap();
     let seven = entry_of(&raw(store.as_ref(), 7).await);
@@ -542,13 +544,13 @@ async fn proofs_pass_the_independent_python_verifier() {
     let mut consistency = Vec::new();
     for size in [1u64, 2, 3, 7, 8, 13, 16, 21] {
         for seq in 1..=size {
-            let p = ledger::inclusion_proof(store.as_ref(), &t, seq, Some(size))
+            let p = audit_ledger::inclusion_proof(store.as_ref(), &t, seq, Some(size))
                 .await
                 .unwrap();
             inclusion.push(serde_json::to_value(p).unwrap());
         }
         for from in 1..=size {
-            let p = ledger::consistency_proof(store.as_ref(), &t, from, Some(size))
+            let p = audit_ledger::consistency_proof(store.as_ref(), &t, from, Some(size))
                 .await
                 .unwrap();
             consistency.push(serde_json::to_value(p).unwrap());

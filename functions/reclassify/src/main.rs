@@ -6,9 +6,9 @@ use chrono::Utc;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use vigil_reclassify::Reclassifier;
+use vigil_shared::audit::ledger::checkpoint_all;
 use vigil_shared::config::{Config, ConfigError, LogFormat};
 use vigil_shared::ports::SystemClock;
-use vigil_shared::repo::audit::checkpoint_all;
 use vigil_shared::{telemetry, wiring};
 
 #[tokio::main]

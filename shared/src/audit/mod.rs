@@ -8,6 +8,7 @@
 pub mod checkpoint;
 pub mod entry;
 pub mod export;
+pub mod ledger;
 pub mod merkle;
 pub mod verify;
 

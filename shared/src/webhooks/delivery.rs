@@ -260,12 +260,14 @@ pub enum DispatchError {
 /// What [`Dispatcher::process`] found: nothing to send now, or an attempt to make.
 enum Due {
     Finished(Disposition),
-    Send {
-        endpoint: Endpoint,
-        msg: WebhookMessage,
-        version: u64,
-        now: DateTime<Utc>,
-    },
+    Send(Box<DueAttempt>),
+}
+
+struct DueAttempt {
+    endpoint: Endpoint,
+    msg: WebhookMessage,
+    version: u64,
+    now: DateTime<Utc>,
 }
 
 /// Delivers stored messages.
@@ -345,12 +347,12 @@ impl Dispatcher {
             }
             let endpoint = repo::get_endpoint(store, &job.tenant, &msg.endpoint_id).await?;
             match endpoint {
-                Some(e) if e.value.spec.enabled => Ok(Due::Send {
+                Some(e) if e.value.spec.enabled => Ok(Due::Send(Box::new(DueAttempt {
                     endpoint: e.value,
                     msg,
                     version: read.version,
                     now,
-                }),
+                }))),
                 other => {
                     // Deleted: nothing to deliver to. Disabled: keep it in the dead-letter
                     // list so it can be redelivered once the endpoint is enabled again.
@@ -369,14 +371,14 @@ impl Dispatcher {
             }
         })
         .await?;
-        let (endpoint, msg, version, now) = match due {
+        let DueAttempt {
+            endpoint,
+            msg,
+            version,
+            now,
+        } = match due {
             Due::Finished(d) => return Ok(d),
-            Due::Send {
-                endpoint,
-                msg,
-                version,
-                now,
-            } => (endpoint, msg, version, now),
+            Due::Send(attempt) => *attempt,
         };
         let secrets = endpoint.signing_secrets(self.key()?, now)?;
         let headers = signed_headers(&secrets, &msg.id, now, &msg.body);

@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use vigil_shared::adapters::embedded::{EmbeddedDb, EmbeddedStore};
 use vigil_shared::audit::checkpoint::parse_public_key;
 use vigil_shared::audit::export::{self, OfflineReport};
+use vigil_shared::audit::ledger as audit_ledger;
 use vigil_shared::audit::verify::{StoredEntry, VerifyInput, verify};
 use vigil_shared::audit::{self, Actor, AuditDraft, CheckpointSigner, GENESIS_HASH};
 use vigil_shared::domain::TenantId;
@@ -43,7 +44,7 @@ pub async fn checkpointer(system: LocalSystem, mut stop: watch::Receiver<bool>) 
         tokio::select! {
             _ = tokio::time::sleep(every) => {
                 let now = system.clock.now();
-                match ledger::checkpoint_all(system.store.as_ref(), &signer, now).await {
+                match audit_ledger::checkpoint_all(system.store.as_ref(), &signer, now).await {
                     Ok(done) => {
                         for (tenant, r) in done {
                             match r {
@@ -140,12 +141,12 @@ async fn run_bench(tmp: &Path, count: usize, writers: usize) -> Result<String, A
 
     let signer = CheckpointSigner::generate();
     let started = Instant::now();
-    let cp = ledger::create_checkpoint(store.as_ref(), &t1, &signer, SystemClock.now())
+    let cp = audit_ledger::create_checkpoint(store.as_ref(), &t1, &signer, SystemClock.now())
         .await
         .map_err(bench_err)?;
     let checkpoint_time = started.elapsed();
     let started = Instant::now();
-    let report = ledger::verify_range(store.as_ref(), &t1, None, None, None)
+    let report = audit_ledger::verify_range(store.as_ref(), &t1, None, None, None)
         .await
         .map_err(bench_err)?;
     let verify_time = started.elapsed();

@@ -10,6 +10,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use vigil_shared::audit::export::{self, Format, Record};
+use vigil_shared::audit::ledger as audit_ledger;
 use vigil_shared::audit::{AuditError, CheckpointSigner};
 use vigil_shared::domain::Role;
 use vigil_shared::repo::audit::{self as ledger, EntryFilter};
@@ -89,7 +90,7 @@ pub async fn create_checkpoint(
     caller: Caller,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Admin)?;
-    let cp = ledger::create_checkpoint(
+    let cp = audit_ledger::create_checkpoint(
         state.store.as_ref(),
         &caller.tenant,
         signer(&state)?,
@@ -125,7 +126,7 @@ pub async fn inclusion(
     p.finish()?;
     let seq = seq.ok_or_else(|| ApiError::field("seq", "is required"))?;
     let proof =
-        ledger::inclusion_proof(state.store.as_ref(), &caller.tenant, seq, tree_size).await?;
+        audit_ledger::inclusion_proof(state.store.as_ref(), &caller.tenant, seq, tree_size).await?;
     Ok(Json(json!(proof)))
 }
 
@@ -140,7 +141,8 @@ pub async fn consistency(
     let to = seq_param(&mut p, "to");
     p.finish()?;
     let from = from.ok_or_else(|| ApiError::field("from", "is required"))?;
-    let proof = ledger::consistency_proof(state.store.as_ref(), &caller.tenant, from, to).await?;
+    let proof =
+        audit_ledger::consistency_proof(state.store.as_ref(), &caller.tenant, from, to).await?;
     Ok(Json(json!(proof)))
 }
 
@@ -159,14 +161,14 @@ async fn range(
     if let Some(t) = from_t {
         // Nothing at or after `from`: an empty range past the end.
         from = Some(
-            ledger::seq_at(store, &caller.tenant, t, true)
+            audit_ledger::seq_at(store, &caller.tenant, t, true)
                 .await?
                 .unwrap_or(u64::MAX / 4),
         );
     }
     if let Some(t) = to_t {
         to = Some(
-            ledger::seq_at(store, &caller.tenant, t, false)
+            audit_ledger::seq_at(store, &caller.tenant, t, false)
                 .await?
                 .unwrap_or(0),
         );
@@ -210,8 +212,9 @@ pub async fn verify(
     let (from, to) = range(&state, &caller, body_params(&body, q)?).await?;
     let trusted = state.audit_signer.as_ref().map(|s| s.verifying_key());
     let store = state.store.as_ref();
-    let report = ledger::verify_range(store, &caller.tenant, from, to, trusted.as_ref()).await?;
-    ledger::record_verification(store, &caller.tenant, &report, state.clock.now()).await?;
+    let report =
+        audit_ledger::verify_range(store, &caller.tenant, from, to, trusted.as_ref()).await?;
+    audit_ledger::record_verification(store, &caller.tenant, &report, state.clock.now()).await?;
     Ok(Json(json!(report)))
 }
 
@@ -236,7 +239,7 @@ pub async fn export(
         )
         .unwrap_or(Format::Ndjson);
     let (from, to) = range(&state, &caller, p).await?;
-    let ex = ledger::export(
+    let ex = audit_ledger::export(
         state.store.as_ref(),
         &caller.tenant,
         signer(&state)?,
@@ -310,6 +313,6 @@ pub async fn state_at(
     }
     p.finish()?;
     let (kind, id) = parts.ok_or_else(|| ApiError::field("resource", "is required"))?;
-    let s = ledger::state_at(state.store.as_ref(), &caller.tenant, kind, id, at_seq).await?;
+    let s = audit_ledger::state_at(state.store.as_ref(), &caller.tenant, kind, id, at_seq).await?;
     Ok(Json(json!(s)))
 }

@@ -148,7 +148,7 @@ pub async fn set_read(
     tenant: &TenantId,
     id: &str,
 ) -> Result<Option<Notification>, StoreError> {
-    for _ in 0..8 {
+    crate::retry::on_conflict(move || async move {
         let Some(item) = find(store, tenant, id).await? else {
             return Ok(None);
         };
@@ -160,16 +160,12 @@ pub async fn set_read(
         let mut next = to_item(&n)?;
         next.version = item.version + 1;
         next.ttl = item.ttl;
-        match store
+        store
             .write(vec![WriteOp::put(next, Condition::Version(item.version))])
-            .await
-        {
-            Ok(()) => return Ok(Some(n)),
-            Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(StoreError::Conflict)
+            .await?;
+        Ok(Some(n))
+    })
+    .await
 }
 
 /// Marks every unread notification read; returns how many changed.

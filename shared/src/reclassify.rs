@@ -1,11 +1,16 @@
-//! Settings and queue messages of the re-classification fan-out, shared by the
-//! `reclassify` function, the API (which starts runs) and the local runner.
+//! Settings and queue messages of the re-classification fan-out, and the start of a run,
+//! shared by the `reclassify` function, the API (which starts runs) and the local runner.
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::audit::Actor;
+use crate::classifier::CLASSIFIER_VERSION;
 use crate::config::ConfigError;
 use crate::domain::TenantId;
-use crate::ports::Cursor;
+use crate::domain::ai_system::RunTrigger;
+use crate::ports::{Cursor, ItemStore, OutMessage, Queue, QueueError, QueueName, StoreError};
+use crate::repo::reclassify_runs::{self as runs, Start};
+use crate::runtime::HandlerError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReclassifySettings {
@@ -105,6 +110,92 @@ pub enum ReclassifyMessage {
         batch: String,
         system_ids: Vec<String>,
     },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// The actor of everything the reclassify stage does on its own (schedule, drift).
+pub const SYSTEM_ACTOR: &str = "reclassify";
+
+/// Takes the tenant's lease, records the run and queues its first scan page. A second
+/// call while the run holds the lease answers [`Start::Busy`] with the running run's id.
+/// Audited as the requesting key, or `system:reclassify` without one.
+pub async fn start_run(
+    store: &dyn ItemStore,
+    queue: &dyn Queue,
+    tenant: &TenantId,
+    trigger: RunTrigger,
+    requested_by: Option<String>,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+) -> Result<Start, RunError> {
+    let actor = match &requested_by {
+        Some(key) => Actor::key(key),
+        None => Actor::system(SYSTEM_ACTOR),
+    };
+    let who = runs::Audit {
+        actor: &actor,
+        request_id: None,
+    };
+    start_run_by(store, queue, tenant, trigger, requested_by, now, lease, who).await
+}
+
+/// [`start_run`] audited as `who` (the API passes the caller's key and request id).
+#[allow(clippy::too_many_arguments)]
+pub async fn start_run_by(
+    store: &dyn ItemStore,
+    queue: &dyn Queue,
+    tenant: &TenantId,
+    trigger: RunTrigger,
+    requested_by: Option<String>,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+    who: runs::Audit<'_>,
+) -> Result<Start, RunError> {
+    let start = runs::start_by(
+        store,
+        tenant,
+        trigger,
+        requested_by,
+        CLASSIFIER_VERSION,
+        now,
+        lease,
+        who,
+    )
+    .await?;
+    if let Start::Started(run) = &start {
+        let first = ReclassifyMessage::Scan {
+            tenant: tenant.clone(),
+            run_id: run.id.clone(),
+            page: 0,
+            cursor: None,
+        };
+        let body = serde_json::to_string(&first).unwrap_or_default();
+        if let Err(e) = queue
+            .send(QueueName::Reclassify, vec![OutMessage::new(body)])
+            .await
+        {
+            runs::fail(store, tenant, &run.id, now).await?;
+            return Err(e.into());
+        }
+        tracing::info!(tenant = %tenant, run = %run.id, ?trigger, "re-classification run started");
+    }
+    Ok(start)
+}
+
+impl From<RunError> for HandlerError {
+    fn from(e: RunError) -> Self {
+        match e {
+            RunError::Store(s) => HandlerError::Store(s),
+            RunError::Queue(q) => HandlerError::Queue(q),
+        }
+    }
 }
 
 #[cfg(test)]

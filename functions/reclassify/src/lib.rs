@@ -12,7 +12,7 @@ use futures::StreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
 use vigil_shared::audit::{self, Actor, AuditDraft};
-use vigil_shared::classifier::{CLASSIFIER_VERSION, classify};
+use vigil_shared::classifier::classify;
 use vigil_shared::domain::TenantId;
 use vigil_shared::domain::ai_system::{
     AiSystem, DriftEvent, RunTrigger, Snapshot, detect_drift, drift_event_id,
@@ -20,8 +20,7 @@ use vigil_shared::domain::ai_system::{
 use vigil_shared::domain::notification::Notification;
 use vigil_shared::ports::store::cursor_for;
 use vigil_shared::ports::{
-    BusError, Clock, DomainEvent, EventBus, ItemStore, OutMessage, Queue, QueueError, QueueName,
-    StoreError,
+    BusError, Clock, DomainEvent, EventBus, ItemStore, OutMessage, Queue, QueueName, StoreError,
 };
 use vigil_shared::reclassify::{ReclassifyMessage, ReclassifySettings};
 use vigil_shared::repo::ai_systems::{self, Versioned};
@@ -29,20 +28,16 @@ use vigil_shared::repo::reclassify_runs::{self as runs, BatchTally, Start};
 use vigil_shared::repo::{drift_events, notifications};
 use vigil_shared::runtime::{HandlerError, MessageHandler, parse_body};
 
+// Starting a run lives in vigil-shared so the API can start one without linking this
+// stage; re-exported so callers of this crate keep their paths.
+pub use vigil_shared::reclassify::{RunError, SYSTEM_ACTOR, start_run, start_run_by};
+
 pub const DRIFT_DETAIL_TYPE: &str = "ai_system.drift_detected";
 /// Deliveries of a batch with failing systems before the failures are counted and the
 /// batch is closed, so one bad system cannot hold a run open for ever.
 pub const BATCH_ATTEMPTS: u32 = 3;
 /// Systems of one batch re-classified at once.
 const SYSTEM_CONCURRENCY: usize = 8;
-
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Queue(#[from] QueueError),
-}
 
 /// Everything a run needs.
 #[derive(Clone)]
@@ -52,75 +47,6 @@ pub struct Reclassifier {
     pub bus: Arc<dyn EventBus>,
     pub clock: Arc<dyn Clock>,
     pub settings: ReclassifySettings,
-}
-
-/// The actor of everything the reclassify stage does on its own (schedule, drift).
-pub const SYSTEM_ACTOR: &str = "reclassify";
-
-/// Takes the tenant's lease, records the run and queues its first scan page. A second
-/// call while the run holds the lease answers [`Start::Busy`] with the running run's id.
-/// Audited as the requesting key, or `system:reclassify` without one.
-pub async fn start_run(
-    store: &dyn ItemStore,
-    queue: &dyn Queue,
-    tenant: &TenantId,
-    trigger: RunTrigger,
-    requested_by: Option<String>,
-    now: DateTime<Utc>,
-    lease: chrono::Duration,
-) -> Result<Start, RunError> {
-    let actor = match &requested_by {
-        Some(key) => Actor::key(key),
-        None => Actor::system(SYSTEM_ACTOR),
-    };
-    let who = runs::Audit {
-        actor: &actor,
-        request_id: None,
-    };
-    start_run_by(store, queue, tenant, trigger, requested_by, now, lease, who).await
-}
-
-/// [`start_run`] audited as `who` (the API passes the caller's key and request id).
-#[allow(clippy::too_many_arguments)]
-pub async fn start_run_by(
-    store: &dyn ItemStore,
-    queue: &dyn Queue,
-    tenant: &TenantId,
-    trigger: RunTrigger,
-    requested_by: Option<String>,
-    now: DateTime<Utc>,
-    lease: chrono::Duration,
-    who: runs::Audit<'_>,
-) -> Result<Start, RunError> {
-    let start = runs::start_by(
-        store,
-        tenant,
-        trigger,
-        requested_by,
-        CLASSIFIER_VERSION,
-        now,
-        lease,
-        who,
-    )
-    .await?;
-    if let Start::Started(run) = &start {
-        let first = ReclassifyMessage::Scan {
-            tenant: tenant.clone(),
-            run_id: run.id.clone(),
-            page: 0,
-            cursor: None,
-        };
-        let body = serde_json::to_string(&first).unwrap_or_default();
-        if let Err(e) = queue
-            .send(QueueName::Reclassify, vec![OutMessage::new(body)])
-            .await
-        {
-            runs::fail(store, tenant, &run.id, now).await?;
-            return Err(e.into());
-        }
-        tracing::info!(tenant = %tenant, run = %run.id, ?trigger, "re-classification run started");
-    }
-    Ok(start)
 }
 
 /// What happened to one system in a batch.
@@ -523,15 +449,6 @@ impl MessageHandler for Reclassifier {
                 self.batch(&tenant, &run_id, &batch, &system_ids, receive_count)
                     .await
             }
-        }
-    }
-}
-
-impl From<RunError> for HandlerError {
-    fn from(e: RunError) -> Self {
-        match e {
-            RunError::Store(s) => HandlerError::Store(s),
-            RunError::Queue(q) => HandlerError::Queue(q),
         }
     }
 }

@@ -1,10 +1,12 @@
 //! Risk scoring and explanation of findings: a model when configured, else the heuristic.
+pub mod finding;
 pub mod heuristic;
 pub mod llm;
 
 use chrono::{DateTime, Utc};
 
 use crate::domain::{EnrichedBy, Finding};
+pub use finding::{enrich_finding, enrich_finding_audited};
 pub use llm::{LlmClient, LlmConfig};
 
 #[derive(Clone, Default)]

@@ -6,10 +6,10 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use vigil_reclassify::start_run_by;
 use vigil_shared::audit::Actor;
 use vigil_shared::domain::Role;
 use vigil_shared::domain::ai_system::RunTrigger;
+use vigil_shared::reclassify::{RunError, start_run_by};
 use vigil_shared::repo::page::{cursor_in_partition, encode_cursor};
 use vigil_shared::repo::reclassify_runs::{self as runs, Start};
 
@@ -19,11 +19,11 @@ use crate::error::ApiError;
 use crate::params::Params;
 use crate::state::AppState;
 
-impl From<vigil_reclassify::RunError> for ApiError {
-    fn from(e: vigil_reclassify::RunError) -> Self {
+impl From<RunError> for ApiError {
+    fn from(e: RunError) -> Self {
         match e {
-            vigil_reclassify::RunError::Store(s) => s.into(),
-            vigil_reclassify::RunError::Queue(q) => q.into(),
+            RunError::Store(s) => s.into(),
+            RunError::Queue(q) => q.into(),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Signing cost per message (criterion) and deliveries per second to a local receiver
 //! through the whole local path: fan-out, embedded queue, signing, POST, attempt records.
-//! Run: `cargo bench -p vigil-webhook --bench delivery`.
+//! Run: `cargo bench -p vigil-local --bench delivery`.
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;

@@ -5,7 +5,6 @@ pub mod classifier;
 pub mod config;
 pub mod domain;
 pub mod enrich;
-pub mod generator;
 pub mod messages;
 pub mod ports;
 pub mod reclassify;

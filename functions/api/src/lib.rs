@@ -1,9 +1,8 @@
 //! Vigil's HTTP API. The same router serves API Gateway (through `lambda_http`) and the
-//! local `vigil serve`.
+//! local `vigil serve` (crate vigil-local).
 pub mod auth;
 pub mod error;
 pub mod http;
-pub mod local;
 pub mod params;
 pub mod routes;
 pub mod state;

@@ -6,7 +6,6 @@
 //! survive restarts; past SQS's 12-hour visibility cap, or before the queue's receive
 //! limit would dead-letter it, a fresh copy is sent instead.
 pub mod lambda;
-pub mod local;
 
 use std::sync::Arc;
 use std::time::Duration;

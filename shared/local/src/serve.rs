@@ -3,19 +3,19 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::generator::{GeneratorOptions, generate_events};
 use chrono::Duration as ChronoDuration;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use vigil_shared::domain::event::{IdSource, parse_batch};
 use vigil_shared::domain::{Role, TenantId};
-use vigil_shared::generator::{GeneratorOptions, generate_events};
 use vigil_shared::messages::EventMessage;
 use vigil_shared::ports::{OutMessage, Queue, QueueName};
 use vigil_shared::service::{Origin, api_keys};
 
 use super::LocalSystem;
-use crate::router;
+use vigil_api::router;
 
 /// Events the demo loads.
 pub const DEMO_EVENTS: usize = 3_000;

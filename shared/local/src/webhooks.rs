@@ -3,10 +3,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::local_webhooks::LocalWebhooks;
 use vigil_shared::config::Config;
 use vigil_shared::webhooks::SecretKey;
 use vigil_webhook::WebhookFunction;
-use vigil_webhook::local::LocalWebhooks;
 
 use super::{LocalError, LocalSystem};
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::generator::{GeneratorOptions, generate_events};
 use async_trait::async_trait;
 use chrono::Duration as ChronoDuration;
 use futures::StreamExt;
@@ -13,14 +14,13 @@ use serde_json::Value;
 use tokio::sync::watch;
 use vigil_shared::config::Config;
 use vigil_shared::domain::{Role, TenantId};
-use vigil_shared::generator::{GeneratorOptions, generate_events};
 use vigil_shared::messages::EventMessage;
 use vigil_shared::ports::QueueName;
 use vigil_shared::runtime::{HandlerError, MessageHandler, Worker};
 use vigil_shared::service::{Origin, api_keys};
 
 use super::LocalSystem;
-use crate::router;
+use vigil_api::router;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {

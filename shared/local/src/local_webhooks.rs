@@ -12,7 +12,7 @@ use vigil_shared::runtime::HandlerError;
 use vigil_shared::runtime::worker::retry_delay;
 use vigil_shared::webhooks::fanout::BusEvent;
 
-use crate::WebhookFunction;
+use vigil_webhook::WebhookFunction;
 
 /// Events read from the bus at once.
 const BUS_BATCH: usize = 100;

@@ -3,11 +3,11 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use vigil_api::local::cli::{AuditCommand, Cli, Command, DlqCommand, KeysCommand, RoleArg};
-use vigil_api::local::{LocalSystem, bench, reclassify, serve};
+use vigil_local::cli::{AuditCommand, Cli, Command, DlqCommand, KeysCommand, RoleArg};
+use vigil_local::generator::{GeneratorOptions, generate_events};
+use vigil_local::{LocalSystem, bench, reclassify, serve};
 use vigil_shared::config::{Config, LogFormat};
 use vigil_shared::domain::{Role, TenantId};
-use vigil_shared::generator::{GeneratorOptions, generate_events};
 use vigil_shared::ports::{Queue, QueueName};
 use vigil_shared::service::api_keys;
 use vigil_shared::telemetry;
@@ -100,7 +100,7 @@ async fn run(cli: Cli, config: Config) -> Result<(), Failure> {
         Command::Audit {
             command: AuditCommand::Verify { file, public_key },
         } => {
-            let report = vigil_api::local::audit::verify_file(&file, public_key.as_deref())?;
+            let report = vigil_local::audit::verify_file(&file, public_key.as_deref())?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             if !report.ok {
                 return Err("the export does not verify".into());
@@ -121,7 +121,7 @@ async fn run(cli: Cli, config: Config) -> Result<(), Failure> {
         } => {
             println!(
                 "{}",
-                vigil_api::local::audit::bench(entries, writers, data).await?
+                vigil_local::audit::bench(entries, writers, data).await?
             );
         }
         Command::BenchReclassify { systems, data } => {

@@ -15,13 +15,13 @@ use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
 use common::{TestApp, event, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
+use vigil_local::local_webhooks::LocalWebhooks;
 use vigil_shared::domain::{Role, TenantId};
 use vigil_shared::ports::{Clock, DomainEvent, EventBus};
 use vigil_shared::repo::notifications;
 use vigil_shared::webhooks::signing::{SigningSecret, verify};
 use vigil_shared::webhooks::{UrlPolicy, WebhookSettings};
 use vigil_webhook::WebhookFunction;
-use vigil_webhook::local::LocalWebhooks;
 
 // ------------------------------------------------------------------ receiver
 
@@ -1041,7 +1041,7 @@ async fn jobs_the_queue_dead_lettered_are_listed_for_their_tenant() {
         .await
         .unwrap();
     // Receive each past the limit without acknowledging, as a failing worker would.
-    for _ in 0..=vigil_api::local::MAX_RECEIVES {
+    for _ in 0..=vigil_local::MAX_RECEIVES {
         app.system
             .queue
             .receive(QueueName::Webhook, 10, std::time::Duration::ZERO)

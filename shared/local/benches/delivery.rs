@@ -1,12 +1,13 @@
 //! Signing cost per message (criterion) and deliveries per second to a local receiver
 //! through the whole local path: fan-out, embedded queue, signing, POST, attempt records.
-//! Run: `cargo bench -p vigil-webhook --bench delivery`.
+//! Run: `cargo bench -p vigil-local --bench delivery`.
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use criterion::{Criterion, black_box};
 use serde_json::json;
+use vigil_local::local_webhooks::LocalWebhooks;
 use vigil_shared::adapters::embedded::{EmbeddedBus, EmbeddedDb, EmbeddedQueue, EmbeddedStore};
 use vigil_shared::domain::TenantId;
 use vigil_shared::ports::{Clock, DomainEvent, EventBus, SystemClock};
@@ -17,7 +18,6 @@ use vigil_shared::webhooks::fanout::BusEvent;
 use vigil_shared::webhooks::signing::SigningSecret;
 use vigil_shared::webhooks::{SecretKey, UrlPolicy, WebhookSettings};
 use vigil_webhook::WebhookFunction;
-use vigil_webhook::local::LocalWebhooks;
 
 fn sample_body() -> String {
     BusEvent {

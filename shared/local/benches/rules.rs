@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use vigil_local::generator::{GeneratorOptions, generate_events};
 use vigil_shared::domain::event::{IdSource, parse_event};
 use vigil_shared::domain::{Event, TenantId};
-use vigil_shared::generator::{GeneratorOptions, generate_events};
 use vigil_shared::rules::{RuleContext, RulesConfig, USER_LOOKAROUND, evaluate};
 
 const EVENTS: usize = 20_000;

@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
 use serde_json::json;
+use vigil_local::local_webhooks::LocalWebhooks;
 use vigil_shared::adapters::aws::{DynamoStore, SqsQueue, provision};
 use vigil_shared::adapters::embedded::{EmbeddedBus, EmbeddedDb};
 use vigil_shared::domain::TenantId;
@@ -19,7 +20,6 @@ use vigil_shared::webhooks::delivery::MessageStatus;
 use vigil_shared::webhooks::endpoint::{Endpoint, EndpointSpec};
 use vigil_shared::webhooks::{RetrySchedule, SecretKey, UrlPolicy, WebhookSettings};
 use vigil_webhook::WebhookFunction;
-use vigil_webhook::local::LocalWebhooks;
 
 fn moto_url() -> Option<String> {
     match std::env::var("VIGIL_MOTO_URL") {

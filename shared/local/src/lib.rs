@@ -1,8 +1,11 @@
-//! Local mode: the same handlers over the embedded SQLite store, queues and bus.
+//! Local mode: the same handlers over the embedded SQLite store, queues and bus, the
+//! `vigil` command's parts, and the demo and benchmark event generator.
 pub mod audit;
 pub mod audit_key;
 pub mod bench;
 pub mod cli;
+pub mod generator;
+pub mod local_webhooks;
 pub mod reclassify;
 pub mod serve;
 pub mod webhooks;
@@ -23,7 +26,7 @@ use vigil_shared::enrich::{Enricher, LlmClient};
 use vigil_shared::ports::{Clock, QueueName, SystemClock};
 use vigil_shared::runtime::{MessageHandler, Worker};
 
-use crate::AppState;
+use vigil_api::AppState;
 
 /// Receives before a local message is dead-lettered, as the template's redrive policy.
 pub const MAX_RECEIVES: u32 = 5;

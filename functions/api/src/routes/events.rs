@@ -15,6 +15,7 @@ use vigil_shared::repo::events::{self, EventFilter};
 use vigil_shared::repo::idempotency;
 use vigil_shared::repo::page::{cursor_in_partition, encode_cursor};
 
+use super::audit::RequestId;
 use super::parse_json;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -42,6 +43,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 pub async fn post(
     State(state): State<AppState>,
     caller: Caller,
+    RequestId(request_id): RequestId,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -87,6 +89,7 @@ pub async fn post(
             serde_json::to_string(&EventMessage {
                 tenant: caller.tenant.clone(),
                 event: event.clone(),
+                request_id: Some(request_id.clone()),
             })
             .map(OutMessage::new)
         })

@@ -11,3 +11,5 @@ pub use stage::{
     retry_delay,
 };
 pub use worker::{PollStats, Worker};
+#[cfg(test)]
+mod testing;

@@ -150,3 +150,135 @@ impl SqsBatch {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::ports::ManualClock;
+    use crate::runtime::stage::{Disposition, MAX_SEND_DELAY, MAX_VISIBILITY, REFRESH_AT_RECEIVE};
+    use crate::runtime::testing::{Call, RecordingQueue, ScriptedStage, body, t0};
+
+    fn record(id: &str, body: Option<String>, receive_count: u32) -> serde_json::Value {
+        json!({
+            "messageId": id,
+            "receiptHandle": format!("rh-{id}"),
+            "body": body,
+            "attributes": {"ApproximateReceiveCount": receive_count.to_string()},
+            "eventSource": "aws:sqs",
+        })
+    }
+
+    fn event(records: Vec<serde_json::Value>) -> SqsEvent {
+        serde_json::from_value(json!({ "Records": records })).unwrap()
+    }
+
+    fn failed(resp: &SqsBatchResponse) -> Vec<String> {
+        let mut ids: Vec<String> = resp
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    fn adapter(queue: Arc<RecordingQueue>) -> (SqsBatch, Arc<ScriptedStage>) {
+        let stage = Arc::new(ScriptedStage::default());
+        let clock = Arc::new(ManualClock::new(t0()));
+        let batch = SqsBatch::new(stage.clone(), queue, QueueName::Webhook, clock);
+        (batch, stage)
+    }
+
+    #[tokio::test]
+    async fn dispositions_become_batch_item_failures_visibility_changes_and_resends() {
+        let queue = Arc::new(RecordingQueue::default());
+        let (batch, stage) = adapter(queue.clone());
+        let far = MAX_VISIBILITY.as_secs() + 3_600;
+        let resp = batch
+            .handle(event(vec![
+                record("done", Some(body("done", 0)), 1),
+                record("after", Some(body("after", 30)), 1),
+                record("at", Some(body("at", 600)), 2),
+                record("far", Some(body("after", far)), 1),
+                record("refresh", Some(body("after", 5)), REFRESH_AT_RECEIVE),
+                record("dead", Some(body("dead", 0)), 1),
+                record("fail", Some(body("fail", 0)), 1),
+                record("malformed", Some("{not json".into()), 1),
+                record("empty", None, 1),
+            ]))
+            .await;
+        // Waiting, dead-lettered, failed, malformed and body-less records stay on the
+        // queue; done and re-sent ones are deleted by Lambda.
+        assert_eq!(
+            failed(&resp),
+            ["after", "at", "dead", "empty", "fail", "malformed"]
+        );
+        let mut calls = queue.calls();
+        calls.sort_by_key(|c| format!("{c:?}"));
+        assert_eq!(
+            calls,
+            [
+                Call::RetryAfter(
+                    QueueName::Webhook,
+                    "rh-after".into(),
+                    Duration::from_secs(30)
+                ),
+                Call::RetryAfter(QueueName::Webhook, "rh-at".into(), Duration::from_secs(600)),
+                // Past the 12-hour visibility cap: a fresh copy, delayed as long as SQS allows.
+                Call::Send(
+                    QueueName::Webhook,
+                    vec![OutMessage {
+                        body: body("after", far),
+                        delay: MAX_SEND_DELAY,
+                    }]
+                ),
+                // Near the receive limit: a fresh copy keeps the wait.
+                Call::Send(
+                    QueueName::Webhook,
+                    vec![OutMessage {
+                        body: body("after", 5),
+                        delay: Duration::from_secs(5),
+                    }]
+                ),
+            ]
+        );
+        // The malformed body never reached the stage.
+        let seen = stage.seen.lock().unwrap();
+        assert_eq!(seen.len(), 7);
+        assert!(seen.iter().all(|m| m.message_id != "malformed"));
+        let at = seen.iter().find(|m| m.message_id == "at").unwrap();
+        assert_eq!(at.receive_count, 2);
+    }
+
+    #[tokio::test]
+    async fn a_malformed_body_is_dead_lettered_with_a_reason() {
+        let stage = ScriptedStage::default();
+        let d = stage
+            .handle_body("{not json", MessageMeta::new("m1", 1))
+            .await
+            .unwrap();
+        let Disposition::DeadLetter { reason } = d else {
+            panic!("{d:?}")
+        };
+        assert!(
+            reason.starts_with("malformed scripted message:"),
+            "{reason}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_request_id_travels_from_the_message_into_the_metadata() {
+        let stage = ScriptedStage::default();
+        let b = json!({"tenant": "acme", "answer": "done", "request_id": "req-7"}).to_string();
+        stage
+            .handle_body(&b, MessageMeta::new("m1", 1))
+            .await
+            .unwrap();
+        let seen = stage.seen.lock().unwrap();
+        assert_eq!(seen[0].request_id.as_deref(), Some("req-7"));
+    }
+}

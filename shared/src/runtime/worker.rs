@@ -181,3 +181,153 @@ impl Worker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use async_trait::async_trait;
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+    use crate::adapters::embedded::{EmbeddedDb, EmbeddedQueue};
+    use crate::ports::ManualClock;
+    use crate::runtime::stage::{Disposition, HandlerError, MAX_SEND_DELAY, MAX_VISIBILITY, Stage};
+    use crate::runtime::testing::{Call, RecordingQueue, Scripted, ScriptedStage, body, t0};
+
+    /// Waits until `at` by the clock, then is done.
+    struct UntilStage {
+        clock: Arc<ManualClock>,
+        at: DateTime<Utc>,
+    }
+
+    #[async_trait]
+    impl Stage for UntilStage {
+        const NAME: &'static str = "until";
+        type Message = Scripted;
+
+        async fn handle(
+            &self,
+            _m: Scripted,
+            _meta: &MessageMeta,
+        ) -> Result<Disposition, HandlerError> {
+            Ok(if self.clock.now() < self.at {
+                Disposition::RetryAt(self.at)
+            } else {
+                Disposition::Done
+            })
+        }
+    }
+
+    fn embedded(clock: &Arc<ManualClock>) -> Arc<EmbeddedQueue> {
+        let db = EmbeddedDb::in_memory(clock.clone()).unwrap();
+        Arc::new(EmbeddedQueue::new(db, 5))
+    }
+
+    #[tokio::test]
+    async fn retry_at_is_honoured_on_the_queue_clock() {
+        let clock = Arc::new(ManualClock::new(t0()));
+        let queue = embedded(&clock);
+        let at = t0() + chrono::Duration::minutes(10);
+        let stage = Arc::new(UntilStage {
+            clock: clock.clone(),
+            at,
+        });
+        let worker =
+            Worker::new(queue.clone(), QueueName::Webhook, stage).with_clock(clock.clone());
+        queue
+            .send(QueueName::Webhook, vec![OutMessage::new(body("at", 0))])
+            .await
+            .unwrap();
+
+        let first = worker.poll_once().await.unwrap();
+        assert_eq!((first.received, first.waiting), (1, 1));
+        clock.advance(chrono::Duration::seconds(599));
+        assert_eq!(worker.poll_once().await.unwrap().received, 0, "not before");
+        clock.advance(chrono::Duration::seconds(1));
+        let due = worker.poll_once().await.unwrap();
+        assert_eq!((due.received, due.succeeded), (1, 1));
+        assert_eq!(queue.depth(QueueName::Webhook).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn dispositions_become_queue_calls() {
+        let queue = Arc::new(RecordingQueue::default());
+        let far = MAX_VISIBILITY.as_secs() + 1;
+        let deliveries = [
+            ("done", body("done", 0)),
+            ("after", body("after", 30)),
+            ("far", body("after", far)),
+            ("dead", body("dead", 0)),
+            ("fail", body("fail", 0)),
+            ("malformed", "{not json".to_string()),
+        ];
+        *queue.pending.lock().unwrap() = deliveries
+            .iter()
+            .map(|(id, body)| Delivery {
+                id: id.to_string(),
+                receipt: id.to_string(),
+                body: body.clone(),
+                receive_count: 2,
+            })
+            .collect();
+        let worker = Worker::new(
+            queue.clone(),
+            QueueName::Rules,
+            Arc::new(ScriptedStage::default()),
+        )
+        .with_clock(Arc::new(ManualClock::new(t0())));
+        let stats = worker.poll_once().await.unwrap();
+        assert_eq!(
+            stats,
+            PollStats {
+                received: 6,
+                succeeded: 2,
+                waiting: 1,
+                failed: 3,
+            }
+        );
+        let mut calls = queue.calls();
+        calls.sort_by_key(|c| format!("{c:?}"));
+        let backoff = retry_delay(2);
+        assert_eq!(
+            calls,
+            [
+                Call::Ack(QueueName::Rules, "done".into()),
+                Call::Ack(QueueName::Rules, "far".into()),
+                Call::RetryAfter(QueueName::Rules, "after".into(), Duration::from_secs(30)),
+                Call::RetryAfter(QueueName::Rules, "dead".into(), backoff),
+                Call::RetryAfter(QueueName::Rules, "fail".into(), backoff),
+                Call::RetryAfter(QueueName::Rules, "malformed".into(), backoff),
+                Call::Send(
+                    QueueName::Rules,
+                    vec![OutMessage {
+                        body: body("after", far),
+                        delay: MAX_SEND_DELAY,
+                    }]
+                ),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_malformed_body_ends_in_the_dead_letters_and_never_reaches_the_stage() {
+        let clock = Arc::new(ManualClock::new(t0()));
+        let queue = embedded(&clock);
+        let stage = Arc::new(ScriptedStage::default());
+        let worker =
+            Worker::new(queue.clone(), QueueName::Ingest, stage.clone()).with_clock(clock.clone());
+        queue
+            .send(QueueName::Ingest, vec![OutMessage::new("{not json")])
+            .await
+            .unwrap();
+        let mut received = 0;
+        for _ in 0..10 {
+            received += worker.poll_once().await.unwrap().received;
+            clock.advance(chrono::Duration::minutes(2));
+        }
+        assert_eq!(received, 5, "received up to the receive limit, then dead");
+        let dead = queue.dead_letters(QueueName::Ingest, 10).await.unwrap();
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].body, "{not json");
+        assert!(stage.seen.lock().unwrap().is_empty());
+    }
+}

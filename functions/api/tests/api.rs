@@ -697,3 +697,37 @@ async fn a_failing_model_falls_back_to_the_heuristic_after_bounded_retries() {
         "nothing is missing any more"
     );
 }
+
+#[tokio::test]
+async fn the_ingest_request_id_travels_to_the_domain_events() {
+    let app = spawn_app().await;
+    let r = app
+        .http
+        .post(format!("{}/events", app.base))
+        .bearer_auth(&app.admin)
+        .header("x-request-id", "req-trace-1")
+        .json(&failed_logins("alice", 5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    // Every stage's message carries it: ingest -> rules -> enrich -> bus.
+    let queued = app
+        .system
+        .queue
+        .receive(QueueName::Ingest, 10, Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert!(
+        queued
+            .iter()
+            .all(|d| d.body.contains("\"request_id\":\"req-trace-1\""))
+    );
+    app.clock.advance(chrono::Duration::seconds(2));
+    app.drain().await;
+    let published = app.system.bus.read_after(0, 10).await.unwrap();
+    assert!(!published.is_empty(), "the burst raised a finding");
+    for (_, e) in &published {
+        assert_eq!(e.request_id.as_deref(), Some("req-trace-1"), "{}", e.id);
+    }
+}

@@ -126,3 +126,39 @@ impl EmbeddedDb {
         self.clock.now().timestamp_millis()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::SystemClock;
+
+    #[test]
+    fn a_database_from_before_bus_request_ids_gains_the_column() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE bus_events (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                id TEXT NOT NULL UNIQUE,
+                tenant TEXT NOT NULL,
+                detail_type TEXT NOT NULL,
+                time TEXT NOT NULL,
+                detail TEXT NOT NULL
+            );
+            INSERT INTO bus_events (id, tenant, detail_type, time, detail)
+            VALUES ('e1', 't1', 'x', '2026-11-25T10:00:00Z', '{}');",
+        )
+        .unwrap();
+        let db = EmbeddedDb::init(conn, Arc::new(SystemClock)).unwrap();
+        let guard = db.conn.lock().unwrap();
+        let old: Option<String> = guard
+            .query_row(
+                "SELECT request_id FROM bus_events WHERE id = 'e1'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(old, None);
+        // Opening again finds the column and leaves it be.
+        add_bus_request_id(&guard).unwrap();
+    }
+}

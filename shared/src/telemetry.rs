@@ -13,7 +13,10 @@ pub fn init(format: LogFormat) {
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
-            .with_current_span(false)
+            // The `message` span the stage runners open puts stage, message id, tenant
+            // and request id on every line logged while a message is handled.
+            .with_current_span(true)
+            .with_span_list(false)
             .without_time()
             .try_init(),
         LogFormat::Text => builder.compact().try_init(),

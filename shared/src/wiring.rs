@@ -12,6 +12,21 @@ pub struct AwsPorts {
     pub bus: Option<Arc<EventBridgeBus>>,
 }
 
+impl AwsPorts {
+    /// The ports a stage is built from, over these adapters and the system clock.
+    pub fn stage_ports(&self) -> crate::runtime::StagePorts {
+        crate::runtime::StagePorts {
+            store: self.store.clone(),
+            queue: self.queue.clone(),
+            bus: self
+                .bus
+                .clone()
+                .map(|b| b as Arc<dyn crate::ports::EventBus>),
+            clock: Arc::new(crate::ports::SystemClock),
+        }
+    }
+}
+
 pub async fn aws_ports(config: &Config) -> Result<AwsPorts, ConfigError> {
     let sdk = sdk_config(config.aws_endpoint.as_deref()).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), config.require_table()?);

@@ -905,6 +905,7 @@ async fn bus_publish(bus: &dyn EventBus, _env: &Env) {
             detail_type: "alert.opened".into(),
             time: chrono::Utc::now(),
             detail: json!({"alert": i, "severity": "high"}),
+            request_id: None,
         })
         .collect();
     bus.publish(&events).await.unwrap();

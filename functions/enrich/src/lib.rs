@@ -5,11 +5,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::json;
+use vigil_shared::config::Config;
 use vigil_shared::domain::{Finding, TenantId};
 use vigil_shared::enrich::Enricher;
 use vigil_shared::messages::{EnrichMessage, EnrichReason};
 use vigil_shared::ports::{Clock, DomainEvent, EventBus, ItemStore};
-use vigil_shared::runtime::{HandlerError, MessageHandler, parse_body};
+use vigil_shared::runtime::{
+    BuildError, Disposition, HandlerError, MessageMeta, Stage, StagePorts,
+};
 use vigil_shared::service::findings;
 
 /// The bus event announcing a finding; its id is stable so consumers can de-duplicate.
@@ -47,20 +50,42 @@ pub fn finding_event(
             "first_seen": f.first_seen,
             "last_seen": f.last_seen,
         }),
+        request_id: None,
     }
 }
 
-pub struct EnrichHandler {
+pub struct EnrichStage {
     pub store: Arc<dyn ItemStore>,
     pub bus: Arc<dyn EventBus>,
     pub enricher: Enricher,
     pub clock: Arc<dyn Clock>,
 }
 
+/// The enrich stage over `ports` (which must have a bus). The enricher is built apart,
+/// by `wiring::enricher` on AWS, because it may read its model key from a secret.
+pub fn stage(
+    ports: &StagePorts,
+    _config: &Config,
+    enricher: Enricher,
+) -> Result<EnrichStage, BuildError> {
+    Ok(EnrichStage {
+        store: ports.store.clone(),
+        bus: ports.require_bus()?,
+        enricher,
+        clock: ports.clock.clone(),
+    })
+}
+
 #[async_trait]
-impl MessageHandler for EnrichHandler {
-    async fn handle(&self, body: &str, _receive_count: u32) -> Result<(), HandlerError> {
-        let msg: EnrichMessage = parse_body(body)?;
+impl Stage for EnrichStage {
+    const NAME: &'static str = "enrich";
+    type Message = EnrichMessage;
+
+    async fn handle(
+        &self,
+        msg: EnrichMessage,
+        _meta: &MessageMeta,
+    ) -> Result<Disposition, HandlerError> {
         let now = self.clock.now();
         let Some(finding) = findings::enrich(
             self.store.as_ref(),
@@ -74,11 +99,11 @@ impl MessageHandler for EnrichHandler {
         .await?
         else {
             tracing::warn!(finding = %msg.finding_id, "finding to enrich does not exist; dropping");
-            return Ok(());
+            return Ok(Disposition::Done);
         };
-        self.bus
-            .publish(&[finding_event(&msg.tenant, &finding, msg.reason, now)])
-            .await?;
-        Ok(())
+        let mut event = finding_event(&msg.tenant, &finding, msg.reason, now);
+        event.request_id = msg.request_id;
+        self.bus.publish(&[event]).await?;
+        Ok(Disposition::Done)
     }
 }

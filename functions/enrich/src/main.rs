@@ -1,22 +1,16 @@
 use std::sync::Arc;
 
-use vigil_enrich::EnrichHandler;
-use vigil_shared::config::{Config, ConfigError, LogFormat};
-use vigil_shared::ports::SystemClock;
-use vigil_shared::{runtime, telemetry, wiring};
+use vigil_shared::config::{Config, LogFormat};
+use vigil_shared::ports::QueueName;
+use vigil_shared::runtime::{SqsBatch, lambda};
+use vigil_shared::{telemetry, wiring};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init(LogFormat::Json);
     let config = Config::from_env()?;
-    let aws = wiring::aws_ports(&config).await?;
-    let bus = aws.bus.ok_or(ConfigError::Missing("VIGIL_EVENT_BUS"))?;
+    let ports = wiring::aws_ports(&config).await?.stage_ports();
     let enricher = wiring::enricher(&config).await?;
-    runtime::lambda::serve_sqs(Arc::new(EnrichHandler {
-        store: aws.store,
-        bus,
-        enricher,
-        clock: Arc::new(SystemClock),
-    }))
-    .await
+    let stage = vigil_enrich::stage(&ports, &config, enricher)?;
+    lambda::serve_sqs(SqsBatch::over(Arc::new(stage), &ports, QueueName::Enrich)).await
 }

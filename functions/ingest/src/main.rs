@@ -1,17 +1,15 @@
 use std::sync::Arc;
 
-use vigil_ingest::IngestHandler;
 use vigil_shared::config::{Config, LogFormat};
-use vigil_shared::{runtime, telemetry, wiring};
+use vigil_shared::ports::QueueName;
+use vigil_shared::runtime::{SqsBatch, lambda};
+use vigil_shared::{telemetry, wiring};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init(LogFormat::Json);
     let config = Config::from_env()?;
-    let aws = wiring::aws_ports(&config).await?;
-    runtime::lambda::serve_sqs(Arc::new(IngestHandler {
-        store: aws.store,
-        queue: aws.queue,
-    }))
-    .await
+    let ports = wiring::aws_ports(&config).await?.stage_ports();
+    let stage = vigil_ingest::stage(&ports, &config)?;
+    lambda::serve_sqs(SqsBatch::over(Arc::new(stage), &ports, QueueName::Ingest)).await
 }

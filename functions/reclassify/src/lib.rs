@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use vigil_shared::audit::{self, Actor, AuditDraft};
 use vigil_shared::classifier::classify;
+use vigil_shared::config::Config;
 use vigil_shared::domain::TenantId;
 use vigil_shared::domain::ai_system::{
     AiSystem, DriftEvent, RunTrigger, Snapshot, detect_drift, drift_event_id,
@@ -28,7 +29,9 @@ use vigil_shared::repo::ai_systems::{self, Versioned};
 use vigil_shared::repo::reclassify_runs::{self as runs, BatchTally};
 use vigil_shared::repo::{drift_events, notifications};
 use vigil_shared::retry::on_conflict;
-use vigil_shared::runtime::{HandlerError, MessageHandler, parse_body};
+use vigil_shared::runtime::{
+    BuildError, Disposition, HandlerError, MessageMeta, SqsBatch, Stage, StagePorts,
+};
 use vigil_shared::service::reclassify_runs::{self, Start};
 use vigil_shared::service::{Origin, ServiceError};
 
@@ -94,8 +97,7 @@ impl Reclassifier {
         let out = msgs
             .iter()
             .map(|m| serde_json::to_string(m).map(OutMessage::new))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| HandlerError::Malformed(e.to_string()))?;
+            .collect::<Result<Vec<_>, _>>()?;
         self.queue.send(QueueName::Reclassify, out).await?;
         Ok(())
     }
@@ -398,8 +400,13 @@ impl Reclassifier {
     pub async fn dispatch(&self, payload: Value) -> Result<Value, lambda_runtime::Error> {
         if payload.get("Records").is_some() {
             let event: SqsEvent = serde_json::from_value(payload)?;
-            let resp = vigil_shared::runtime::sqs::handle_sqs_event(self, event).await;
-            return Ok(serde_json::to_value(resp)?);
+            let batch = SqsBatch::new(
+                Arc::new(ReclassifyStage(self.clone())),
+                Arc::clone(&self.queue),
+                QueueName::Reclassify,
+                Arc::clone(&self.clock),
+            );
+            return Ok(serde_json::to_value(batch.handle(event).await)?);
         }
         let summary = self.on_schedule().await?;
         Ok(serde_json::to_value(summary)?)
@@ -449,29 +456,59 @@ pub fn drift_domain_event(e: &DriftEvent) -> DomainEvent {
         detail_type: DRIFT_DETAIL_TYPE.into(),
         time: e.detected_at,
         detail: drift_detail(e),
+        request_id: None,
     }
 }
 
+/// The reclassify queue's stage: scan and batch messages of a [`Reclassifier`] run.
+#[derive(Clone)]
+pub struct ReclassifyStage(pub Reclassifier);
+
+/// The re-classification service over `ports` (which must have a bus).
+pub fn reclassifier(ports: &StagePorts, config: &Config) -> Result<Reclassifier, BuildError> {
+    Ok(Reclassifier {
+        store: ports.store.clone(),
+        queue: ports.queue.clone(),
+        bus: ports.require_bus()?,
+        clock: ports.clock.clone(),
+        settings: config.reclassify.clone(),
+    })
+}
+
+/// The reclassify stage over `ports`.
+pub fn stage(ports: &StagePorts, config: &Config) -> Result<ReclassifyStage, BuildError> {
+    reclassifier(ports, config).map(ReclassifyStage)
+}
+
 #[async_trait]
-impl MessageHandler for Reclassifier {
-    async fn handle(&self, body: &str, receive_count: u32) -> Result<(), HandlerError> {
-        match parse_body::<ReclassifyMessage>(body)? {
+impl Stage for ReclassifyStage {
+    const NAME: &'static str = "reclassify";
+    type Message = ReclassifyMessage;
+
+    async fn handle(
+        &self,
+        msg: ReclassifyMessage,
+        meta: &MessageMeta,
+    ) -> Result<Disposition, HandlerError> {
+        match msg {
             ReclassifyMessage::Scan {
                 tenant,
                 run_id,
                 page,
                 cursor,
-            } => self.scan(&tenant, &run_id, page, cursor).await,
+            } => self.0.scan(&tenant, &run_id, page, cursor).await?,
             ReclassifyMessage::Batch {
                 tenant,
                 run_id,
                 batch,
                 system_ids,
             } => {
-                self.batch(&tenant, &run_id, &batch, &system_ids, receive_count)
-                    .await
+                self.0
+                    .batch(&tenant, &run_id, &batch, &system_ids, meta.receive_count)
+                    .await?
             }
         }
+        Ok(Disposition::Done)
     }
 }
 
@@ -484,7 +521,9 @@ impl From<RunError> for HandlerError {
             RunError::Service(ServiceError::Queue(q)) => HandlerError::Queue(q),
             // Starting a run fails only on storage or the queue; anything else is a bug
             // that no retry mends.
-            RunError::Service(other) => HandlerError::Malformed(other.to_string()),
+            RunError::Service(other) => {
+                HandlerError::other("starting a re-classification run", other)
+            }
             RunError::Queue(q) => HandlerError::Queue(q),
         }
     }

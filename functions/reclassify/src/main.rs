@@ -5,10 +5,8 @@ use std::sync::Arc;
 use chrono::Utc;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
-use vigil_reclassify::Reclassifier;
 use vigil_shared::audit::ledger::checkpoint_all;
-use vigil_shared::config::{Config, ConfigError, LogFormat};
-use vigil_shared::ports::SystemClock;
+use vigil_shared::config::{Config, LogFormat};
 use vigil_shared::{telemetry, wiring};
 
 #[tokio::main]
@@ -21,14 +19,7 @@ async fn main() -> Result<(), Error> {
         .audit_signing_key
         .clone()
         .map(|signer| (Arc::new(signer), aws.store.clone()));
-    let bus = aws.bus.ok_or(ConfigError::Missing("VIGIL_EVENT_BUS"))?;
-    let r = Arc::new(Reclassifier {
-        store: aws.store,
-        queue: aws.queue,
-        bus,
-        clock: Arc::new(SystemClock),
-        settings: config.reclassify.clone(),
-    });
+    let r = Arc::new(vigil_reclassify::reclassifier(&aws.stage_ports(), &config)?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let r = Arc::clone(&r);
         let audit = audit.clone();

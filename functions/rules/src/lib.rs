@@ -4,18 +4,21 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use vigil_shared::config::Config;
 use vigil_shared::domain::{Event, Match, MergeOutcome, TenantId};
 use vigil_shared::messages::{EnrichMessage, EnrichReason, EventMessage};
 use vigil_shared::ports::{Clock, ItemStore, OutMessage, Queue, QueueName, StoreError};
 use vigil_shared::repo::events;
 use vigil_shared::rules::{self, RuleContext, RulesConfig, USER_LOOKAROUND};
-use vigil_shared::runtime::{HandlerError, MessageHandler, parse_body};
+use vigil_shared::runtime::{
+    BuildError, Disposition, HandlerError, MessageMeta, Stage, StagePorts,
+};
 use vigil_shared::service::findings::record_match;
 
 /// Most of one user's events read around an event; beyond it counts saturate anyway.
 const WINDOW_CAP: usize = 2_000;
 
-pub struct RulesHandler {
+pub struct RulesStage {
     pub store: Arc<dyn ItemStore>,
     pub queue: Arc<dyn Queue>,
     pub clock: Arc<dyn Clock>,
@@ -23,7 +26,18 @@ pub struct RulesHandler {
     pub dedup_minutes: i64,
 }
 
-impl RulesHandler {
+/// The rules stage over `ports` and the configured catalog settings.
+pub fn stage(ports: &StagePorts, config: &Config) -> Result<RulesStage, BuildError> {
+    Ok(RulesStage {
+        store: ports.store.clone(),
+        queue: ports.queue.clone(),
+        clock: ports.clock.clone(),
+        config: config.rules.clone(),
+        dedup_minutes: config.dedup_minutes,
+    })
+}
+
+impl RulesStage {
     /// The matches an event raises, given what is stored around it.
     pub async fn matches_for(
         &self,
@@ -87,6 +101,7 @@ impl RulesHandler {
                         tenant: tenant.clone(),
                         finding_id: finding.id,
                         reason,
+                        request_id: None,
                     });
                 }
             }
@@ -96,22 +111,35 @@ impl RulesHandler {
 }
 
 #[async_trait]
-impl MessageHandler for RulesHandler {
-    async fn handle(&self, body: &str, receive_count: u32) -> Result<(), HandlerError> {
-        let msg: EventMessage = parse_body(body)?;
+impl Stage for RulesStage {
+    const NAME: &'static str = "rules";
+    type Message = EventMessage;
+
+    async fn handle(
+        &self,
+        msg: EventMessage,
+        meta: &MessageMeta,
+    ) -> Result<Disposition, HandlerError> {
         let matches = self.matches_for(&msg.tenant, &msg.event).await?;
-        let enrich = self
-            .apply(&msg.tenant, &matches, self.clock.now(), receive_count > 1)
+        let mut enrich = self
+            .apply(
+                &msg.tenant,
+                &matches,
+                self.clock.now(),
+                meta.receive_count > 1,
+            )
             .await?;
         if !enrich.is_empty() {
+            for m in &mut enrich {
+                m.request_id.clone_from(&msg.request_id);
+            }
             let bodies = enrich
                 .iter()
                 .map(|m| serde_json::to_string(m).map(OutMessage::new))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| HandlerError::Malformed(e.to_string()))?;
+                .collect::<Result<Vec<_>, _>>()?;
             self.queue.send(QueueName::Enrich, bodies).await?;
         }
         tracing::debug!(event = %msg.event.id, matches = matches.len(), "rules evaluated");
-        Ok(())
+        Ok(Disposition::Done)
     }
 }

@@ -1,29 +1,30 @@
-//! The webhook stage. One function takes both of its queues' bodies, told apart by
-//! shape: an EventBridge envelope (from the fan-out queue, via the bus rule) is fanned
-//! out into one delivery job per interested endpoint on the webhook queue; a delivery job
-//! makes the next attempt of its message. A job waiting for a retry stays on the queue,
-//! made visible again when the retry is due (SQS ChangeMessageVisibility), so retries
-//! survive restarts; past SQS's 12-hour visibility cap, or before the queue's receive
-//! limit would dead-letter it, a fresh copy is sent instead.
-pub mod lambda;
+//! The webhook stage. One stage takes both of its queues' bodies, told apart by shape:
+//! an EventBridge envelope (from the fan-out queue, via the bus rule) is fanned out into
+//! one delivery job per interested endpoint on the webhook queue; a delivery job makes
+//! the next attempt of its message. A job waiting for a retry answers
+//! [`Disposition::RetryAfter`]; the runners keep it on the queue until then, so retries
+//! survive restarts (see `vigil_shared::runtime::sqs` for the 12-hour SQS cap).
+pub mod pump;
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use async_trait::async_trait;
+use serde::de::{Deserialize, Deserializer, Error as _};
 use serde_json::Value;
-use vigil_shared::ports::{Clock, Delivery, ItemStore, OutMessage, Queue, QueueName};
-use vigil_shared::runtime::HandlerError;
+use vigil_shared::config::Config;
+use vigil_shared::ports::{Clock, ItemStore, OutMessage, Queue, QueueName};
+use vigil_shared::runtime::{
+    BuildError, Disposition, HandlerError, MessageMeta, Stage, StageMessage, StagePorts,
+};
 use vigil_shared::webhooks::delivery::DispatchError;
-use vigil_shared::webhooks::fanout::{self, BusEvent};
-use vigil_shared::webhooks::{DeliveryJob, Dispatcher, Disposition, WebhookSettings};
+use vigil_shared::webhooks::fanout::{self, BusEvent, NotAnEvent};
+use vigil_shared::webhooks::{self as hooks, DeliveryJob, Dispatcher, WebhookSettings};
 
-/// Longest visibility SQS allows one message.
-pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3_600);
-/// Longest delay SQS allows on a send.
-pub const MAX_SEND_DELAY: Duration = Duration::from_secs(900);
-/// A waiting job received this often is re-sent fresh instead of kept, staying below
-/// the queue's maxReceiveCount (5), which would otherwise dead-letter a healthy retry.
-pub const REFRESH_AT_RECEIVE: u32 = 4;
+/// Records one Lambda invocation handles at once: each may wait up to the 10 s delivery
+/// timeout.
+pub const LAMBDA_CONCURRENCY: usize = 10;
+/// Jobs the local worker handles at once.
+pub const LOCAL_CONCURRENCY: usize = 16;
 
 /// What a received body is.
 #[derive(Debug)]
@@ -32,39 +33,73 @@ pub enum Incoming {
     Job(DeliveryJob),
 }
 
-pub fn parse_incoming(body: &str) -> Result<Incoming, HandlerError> {
-    let v: Value =
-        serde_json::from_str(body).map_err(|e| HandlerError::Malformed(e.to_string()))?;
-    if v.get("detail-type").is_some() {
-        BusEvent::from_envelope(&v)
-            .map(Incoming::Event)
-            .map_err(|e| HandlerError::Malformed(e.to_string()))
-    } else if v.get("message_id").is_some() {
-        serde_json::from_value(v)
-            .map(Incoming::Job)
-            .map_err(|e| HandlerError::Malformed(e.to_string()))
-    } else {
-        Err(HandlerError::Malformed(
-            "neither an EventBridge envelope nor a delivery job".into(),
-        ))
+#[derive(Debug, thiserror::Error)]
+pub enum NotIncoming {
+    #[error(transparent)]
+    Envelope(#[from] NotAnEvent),
+    #[error("not a delivery job")]
+    Job(#[source] serde_json::Error),
+    #[error("neither an EventBridge envelope nor a delivery job")]
+    Neither,
+}
+
+impl Incoming {
+    pub fn from_value(v: Value) -> Result<Self, NotIncoming> {
+        if v.get("detail-type").is_some() {
+            Ok(Incoming::Event(BusEvent::from_envelope(&v)?))
+        } else if v.get("message_id").is_some() {
+            serde_json::from_value(v)
+                .map(Incoming::Job)
+                .map_err(NotIncoming::Job)
+        } else {
+            Err(NotIncoming::Neither)
+        }
     }
 }
 
-fn dispatch_err(e: DispatchError) -> HandlerError {
-    match e {
-        DispatchError::Store(s) => HandlerError::Store(s),
-        other => HandlerError::Malformed(other.to_string()),
+impl<'de> Deserialize<'de> for Incoming {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Incoming::from_value(Value::deserialize(d)?).map_err(D::Error::custom)
     }
 }
 
-pub struct WebhookFunction {
+impl StageMessage for Incoming {
+    fn tenant(&self) -> Option<&str> {
+        match self {
+            Incoming::Event(e) => Some(e.tenant.as_str()),
+            Incoming::Job(j) => j.tenant(),
+        }
+    }
+    fn request_id(&self) -> Option<&str> {
+        match self {
+            Incoming::Event(e) => e.request_id.as_deref(),
+            Incoming::Job(j) => j.request_id(),
+        }
+    }
+}
+
+pub fn parse_incoming(body: &str) -> Result<Incoming, serde_json::Error> {
+    serde_json::from_str(body)
+}
+
+pub struct WebhookStage {
     pub store: Arc<dyn ItemStore>,
     pub queue: Arc<dyn Queue>,
     pub clock: Arc<dyn Clock>,
     pub dispatcher: Dispatcher,
 }
 
-impl WebhookFunction {
+/// The webhook stage over `ports` and the configured webhook settings.
+pub fn stage(ports: &StagePorts, config: &Config) -> Result<WebhookStage, BuildError> {
+    Ok(WebhookStage::new(
+        ports.store.clone(),
+        ports.queue.clone(),
+        ports.clock.clone(),
+        config.webhooks.clone(),
+    )?)
+}
+
+impl WebhookStage {
     pub fn new(
         store: Arc<dyn ItemStore>,
         queue: Arc<dyn Queue>,
@@ -88,65 +123,47 @@ impl WebhookFunction {
             let bodies = jobs
                 .iter()
                 .map(|j| serde_json::to_string(j).map(OutMessage::new))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| HandlerError::Malformed(e.to_string()))?;
+                .collect::<Result<Vec<_>, _>>()?;
             self.queue.send(QueueName::Webhook, bodies).await?;
         }
         tracing::debug!(event = %event.id, kind = %event.detail_type, messages = n, "fanned out");
         Ok(n)
     }
 
-    /// Handles one received message. `Ok(true)`: delete it; `Ok(false)`: it stays on the
-    /// queue (its visibility was set to when its retry is due).
-    pub async fn process(&self, d: &Delivery) -> Result<bool, HandlerError> {
-        match parse_incoming(&d.body)? {
-            Incoming::Event(e) => {
-                self.fan_out(&e).await?;
-                Ok(true)
-            }
-            Incoming::Job(job) => {
-                match self.dispatcher.process(&job).await.map_err(dispatch_err)? {
-                    Disposition::Done => Ok(true),
-                    Disposition::Wait(wait) => self.wait(d, &job, wait).await,
-                }
-            }
-        }
-    }
-
-    async fn wait(
-        &self,
-        d: &Delivery,
-        job: &DeliveryJob,
-        wait: Duration,
-    ) -> Result<bool, HandlerError> {
-        if wait <= MAX_VISIBILITY && d.receive_count < REFRESH_AT_RECEIVE {
-            self.queue
-                .retry_after(QueueName::Webhook, &d.receipt, wait)
-                .await?;
-            return Ok(false);
-        }
-        let body =
-            serde_json::to_string(job).map_err(|e| HandlerError::Malformed(e.to_string()))?;
-        self.queue
-            .send(
-                QueueName::Webhook,
-                vec![OutMessage {
-                    body,
-                    delay: wait.min(MAX_SEND_DELAY),
-                }],
-            )
-            .await?;
-        Ok(true)
-    }
-
     /// Queues a job for a stored message (tests, redelivery).
     pub async fn enqueue(&self, job: &DeliveryJob) -> Result<(), HandlerError> {
-        let body =
-            serde_json::to_string(job).map_err(|e| HandlerError::Malformed(e.to_string()))?;
+        let body = serde_json::to_string(job)?;
         self.queue
             .send(QueueName::Webhook, vec![OutMessage::new(body)])
             .await?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Stage for WebhookStage {
+    const NAME: &'static str = "webhook";
+    type Message = Incoming;
+
+    async fn handle(
+        &self,
+        msg: Incoming,
+        _meta: &MessageMeta,
+    ) -> Result<Disposition, HandlerError> {
+        match msg {
+            Incoming::Event(e) => {
+                self.fan_out(&e).await?;
+                Ok(Disposition::Done)
+            }
+            Incoming::Job(job) => match self.dispatcher.process(&job).await {
+                Ok(hooks::Disposition::Done) => Ok(Disposition::Done),
+                Ok(hooks::Disposition::Wait(wait)) => Ok(Disposition::RetryAfter(wait)),
+                Err(DispatchError::Store(e)) => Err(e.into()),
+                // Secrets that cannot be opened now may open after a key fix: retried,
+                // then dead-lettered, as before.
+                Err(e) => Err(HandlerError::other("webhook dispatch failed", e)),
+            },
+        }
     }
 }
 

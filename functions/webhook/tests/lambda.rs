@@ -1,4 +1,4 @@
-//! The Lambda entry over the sample SQS event (`events/webhook-sqs.json`) with embedded
+//! The Lambda adapter over the webhook stage and the sample SQS event (`events/webhook-sqs.json`) with embedded
 //! adapters: the envelope fans out to a job on the webhook queue; a malformed record is
 //! reported on its own as a batch item failure.
 use std::sync::Arc;
@@ -10,10 +10,10 @@ use vigil_shared::adapters::embedded::{EmbeddedDb, EmbeddedQueue, EmbeddedStore}
 use vigil_shared::domain::TenantId;
 use vigil_shared::ports::{Clock, Queue, QueueName, SystemClock};
 use vigil_shared::repo::webhooks as repo;
+use vigil_shared::runtime::SqsBatch;
 use vigil_shared::webhooks::endpoint::{Endpoint, EndpointSpec};
 use vigil_shared::webhooks::{SecretKey, WebhookSettings};
-use vigil_webhook::WebhookFunction;
-use vigil_webhook::lambda::handle_sqs_event;
+use vigil_webhook::WebhookStage;
 
 #[tokio::test]
 async fn the_sample_event_fans_out_and_bad_records_fail_alone() {
@@ -35,7 +35,8 @@ async fn the_sample_event_fans_out_and_bad_records_fail_alone() {
         secret_key: Some(key),
         ..WebhookSettings::default()
     };
-    let f = WebhookFunction::new(store.clone(), queue.clone(), clock, settings).unwrap();
+    let stage = WebhookStage::new(store.clone(), queue.clone(), clock.clone(), settings).unwrap();
+    let lambda = SqsBatch::new(Arc::new(stage), queue.clone(), QueueName::Webhook, clock);
 
     let mut event: serde_json::Value =
         serde_json::from_str(include_str!("../../../events/webhook-sqs.json")).unwrap();
@@ -45,7 +46,7 @@ async fn the_sample_event_fans_out_and_bad_records_fail_alone() {
     event["Records"].as_array_mut().unwrap().push(bad);
     let event: SqsEvent = serde_json::from_value(event).unwrap();
 
-    let resp = handle_sqs_event(&f, event).await;
+    let resp = lambda.handle(event).await;
     let failed: Vec<&str> = resp
         .batch_item_failures
         .iter()

@@ -7,17 +7,18 @@ use std::time::Instant;
 
 use criterion::{Criterion, black_box};
 use serde_json::json;
-use vigil_local::local_webhooks::LocalWebhooks;
 use vigil_shared::adapters::embedded::{EmbeddedBus, EmbeddedDb, EmbeddedQueue, EmbeddedStore};
 use vigil_shared::domain::TenantId;
-use vigil_shared::ports::{Clock, DomainEvent, EventBus, SystemClock};
+use vigil_shared::ports::{Clock, DomainEvent, EventBus, QueueName, SystemClock};
 use vigil_shared::repo::webhooks as repo;
+use vigil_shared::runtime::Worker;
 use vigil_shared::webhooks::delivery::signed_headers;
 use vigil_shared::webhooks::endpoint::{Endpoint, EndpointSpec};
 use vigil_shared::webhooks::fanout::BusEvent;
 use vigil_shared::webhooks::signing::SigningSecret;
 use vigil_shared::webhooks::{SecretKey, UrlPolicy, WebhookSettings};
-use vigil_webhook::WebhookFunction;
+use vigil_webhook::pump::FanoutPump;
+use vigil_webhook::{LOCAL_CONCURRENCY, WebhookStage};
 
 fn sample_body() -> String {
     BusEvent {
@@ -31,6 +32,7 @@ fn sample_body() -> String {
             "title": "Repeated failed logins for alice from a suspicious location (Russia)",
             "user": "alice", "risk_score": 95.0, "event_count": 8,
         }),
+        request_id: None,
     }
     .body()
 }
@@ -102,13 +104,22 @@ async fn deliveries_per_second(n: usize) {
             detail_type: "finding.created".into(),
             time: clock.now(),
             detail: json!({"finding_id": format!("fd_{i}"), "severity": "high"}),
+            request_id: None,
         })
         .collect();
     bus.publish(&events).await.unwrap();
-    let function = WebhookFunction::new(store, queue, clock, settings).unwrap();
-    let hooks = LocalWebhooks::new(Arc::new(function), bus);
+    let stage = Arc::new(WebhookStage::new(store, queue.clone(), clock.clone(), settings).unwrap());
+    let pump = FanoutPump::new(stage.clone(), bus);
+    let worker = Worker::new(queue, QueueName::Webhook, stage)
+        .with_clock(clock)
+        .with_concurrency(LOCAL_CONCURRENCY);
     let started = Instant::now();
-    hooks.drain().await.unwrap();
+    loop {
+        let pumped = pump.pump_once().await.unwrap();
+        if pumped == 0 && worker.poll_once().await.unwrap().received == 0 {
+            break;
+        }
+    }
     let secs = started.elapsed().as_secs_f64();
     assert_eq!(hits.load(Ordering::Relaxed), n);
     println!(

@@ -16,7 +16,7 @@ use vigil_shared::config::Config;
 use vigil_shared::domain::{Role, TenantId};
 use vigil_shared::messages::EventMessage;
 use vigil_shared::ports::QueueName;
-use vigil_shared::runtime::{HandlerError, MessageHandler, Worker};
+use vigil_shared::runtime::{Disposition, DynStage, HandlerError, MessageMeta, Worker};
 use vigil_shared::service::{Origin, api_keys};
 
 use super::LocalSystem;
@@ -36,14 +36,25 @@ fn setup<E: std::fmt::Display>(e: E) -> BenchError {
 
 /// Wraps the rules stage to note when each event's findings are stored.
 struct Timed {
-    inner: Arc<dyn MessageHandler>,
+    inner: Arc<dyn DynStage>,
     done: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 #[async_trait]
-impl MessageHandler for Timed {
-    async fn handle(&self, body: &str, receive_count: u32) -> Result<(), HandlerError> {
-        self.inner.handle(body, receive_count).await?;
+impl DynStage for Timed {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    async fn handle_body(
+        &self,
+        body: &str,
+        meta: MessageMeta,
+    ) -> Result<Disposition, HandlerError> {
+        let disposition = self.inner.handle_body(body, meta).await?;
+        if disposition != Disposition::Done {
+            return Ok(disposition);
+        }
         if let Ok(m) = serde_json::from_str::<EventMessage>(body) {
             self.done
                 .lock()
@@ -51,7 +62,7 @@ impl MessageHandler for Timed {
                 .entry(m.event.id)
                 .or_insert_with(Instant::now);
         }
-        Ok(())
+        Ok(disposition)
     }
 }
 
@@ -185,8 +196,8 @@ pub async fn run(n: usize, data: Option<PathBuf>) -> Result<Report, BenchError> 
         .into_iter()
         .map(|mut w| {
             if w.name == QueueName::Rules {
-                w.handler = Arc::new(Timed {
-                    inner: w.handler.clone(),
+                w.stage = Arc::new(Timed {
+                    inner: w.stage.clone(),
                     done: Arc::clone(&done),
                 });
             }

@@ -5,7 +5,6 @@ pub mod audit_key;
 pub mod bench;
 pub mod cli;
 pub mod generator;
-pub mod local_webhooks;
 pub mod reclassify;
 pub mod serve;
 pub mod webhooks;
@@ -15,16 +14,14 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use vigil_enrich::EnrichHandler;
-use vigil_ingest::IngestHandler;
-use vigil_rules::RulesHandler;
 use vigil_shared::adapters::embedded::{
     EmbeddedBus, EmbeddedDb, EmbeddedError, EmbeddedQueue, EmbeddedStore,
 };
 use vigil_shared::config::Config;
 use vigil_shared::enrich::{Enricher, LlmClient};
 use vigil_shared::ports::{Clock, QueueName, SystemClock};
-use vigil_shared::runtime::{MessageHandler, Worker};
+use vigil_shared::runtime::{BuildError, DynStage, StagePorts, Worker};
+use vigil_webhook::WebhookStage;
 
 use vigil_api::AppState;
 
@@ -41,6 +38,33 @@ pub struct LocalSystem {
     pub clock: Arc<dyn Clock>,
     pub config: Config,
     pub enricher: Enricher,
+    pub stages: Stages,
+}
+
+/// Every queue-fed stage, built once by the same builders the Lambda functions use.
+#[derive(Clone)]
+pub struct Stages {
+    pub ingest: Arc<vigil_ingest::IngestStage>,
+    pub rules: Arc<vigil_rules::RulesStage>,
+    pub enrich: Arc<vigil_enrich::EnrichStage>,
+    pub reclassify: Arc<vigil_reclassify::ReclassifyStage>,
+    pub webhook: Arc<WebhookStage>,
+}
+
+impl Stages {
+    pub fn build(
+        ports: &StagePorts,
+        config: &Config,
+        enricher: Enricher,
+    ) -> Result<Self, BuildError> {
+        Ok(Self {
+            ingest: Arc::new(vigil_ingest::stage(ports, config)?),
+            rules: Arc::new(vigil_rules::stage(ports, config)?),
+            enrich: Arc::new(vigil_enrich::stage(ports, config, enricher)?),
+            reclassify: Arc::new(vigil_reclassify::stage(ports, config)?),
+            webhook: Arc::new(vigil_webhook::stage(ports, config)?),
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +81,8 @@ pub enum LocalError {
     AuditKey { path: PathBuf, reason: String },
     #[error("the model client cannot start: {0}")]
     Llm(#[from] vigil_shared::enrich::llm::LlmError),
+    #[error("a stage cannot start")]
+    Stage(#[from] BuildError),
 }
 
 impl LocalSystem {
@@ -90,14 +116,25 @@ impl LocalSystem {
             Some(llm) => Enricher::with_llm(LlmClient::new(llm)?),
             None => Enricher::heuristic(),
         };
+        let store = Arc::new(EmbeddedStore::new(db.clone()));
+        let queue = Arc::new(EmbeddedQueue::new(db.clone(), MAX_RECEIVES));
+        let bus = Arc::new(EmbeddedBus::new(db.clone()));
+        let ports = StagePorts {
+            store: store.clone(),
+            queue: queue.clone(),
+            bus: Some(bus.clone()),
+            clock: Arc::clone(&clock),
+        };
+        let stages = Stages::build(&ports, &config, enricher.clone())?;
         Ok(Self {
-            store: Arc::new(EmbeddedStore::new(db.clone())),
-            queue: Arc::new(EmbeddedQueue::new(db.clone(), MAX_RECEIVES)),
-            bus: Arc::new(EmbeddedBus::new(db.clone())),
+            store,
+            queue,
+            bus,
             db,
             clock,
             config,
             enricher,
+            stages,
         })
     }
 
@@ -113,54 +150,43 @@ impl LocalSystem {
         }
     }
 
-    pub fn handler(&self, queue: QueueName) -> Option<Arc<dyn MessageHandler>> {
+    /// The stage that works `queue`.
+    pub fn stage(&self, queue: QueueName) -> Arc<dyn DynStage> {
         match queue {
-            QueueName::Ingest => Some(Arc::new(IngestHandler {
-                store: self.store.clone(),
-                queue: self.queue.clone(),
-            })),
-            QueueName::Rules => Some(Arc::new(RulesHandler {
-                store: self.store.clone(),
-                queue: self.queue.clone(),
-                clock: Arc::clone(&self.clock),
-                config: self.config.rules.clone(),
-                dedup_minutes: self.config.dedup_minutes,
-            })),
-            QueueName::Enrich => Some(Arc::new(EnrichHandler {
-                store: self.store.clone(),
-                bus: self.bus.clone(),
-                enricher: self.enricher.clone(),
-                clock: Arc::clone(&self.clock),
-            })),
-            QueueName::Reclassify => Some(Arc::new(self.reclassifier())),
-            QueueName::Webhook => None,
+            QueueName::Ingest => self.stages.ingest.clone(),
+            QueueName::Rules => self.stages.rules.clone(),
+            QueueName::Enrich => self.stages.enrich.clone(),
+            QueueName::Reclassify => self.stages.reclassify.clone(),
+            QueueName::Webhook => self.stages.webhook.clone(),
         }
     }
 
-    /// The AI-system re-classification stage over the embedded ports.
+    /// The one local worker over `queue`, on this system's clock.
+    pub fn worker(&self, queue: QueueName) -> Worker {
+        let worker = Worker::new(self.queue.clone(), queue, self.stage(queue))
+            .with_clock(Arc::clone(&self.clock));
+        match queue {
+            QueueName::Webhook => worker.with_concurrency(vigil_webhook::LOCAL_CONCURRENCY),
+            _ => worker,
+        }
+    }
+
+    /// The AI-system re-classification service the reclassify stage runs.
     pub fn reclassifier(&self) -> vigil_reclassify::Reclassifier {
-        vigil_reclassify::Reclassifier {
-            store: self.store.clone(),
-            queue: self.queue.clone(),
-            bus: self.bus.clone(),
-            clock: Arc::clone(&self.clock),
-            settings: self.config.reclassify.clone(),
-        }
+        self.stages.reclassify.0.clone()
     }
 
-    /// The pipeline's workers, in stage order.
+    /// A worker for every stage, in stage order (the webhook fan-out pump runs apart).
     pub fn workers(&self) -> Vec<Worker> {
         [
             QueueName::Ingest,
             QueueName::Rules,
             QueueName::Enrich,
             QueueName::Reclassify,
+            QueueName::Webhook,
         ]
         .into_iter()
-        .filter_map(|q| {
-            self.handler(q)
-                .map(|h| Worker::new(self.queue.clone(), q, h))
-        })
+        .map(|q| self.worker(q))
         .collect()
     }
 
@@ -177,10 +203,16 @@ impl LocalSystem {
         set
     }
 
-    /// Runs every stage until all queues are empty (failed messages wait for their retry
-    /// time, so this only returns once they are done or dead-lettered).
+    /// Runs the pipeline stages until their queues are empty (failed messages wait for
+    /// their retry time, so this only returns once they are done or dead-lettered).
+    /// Webhook jobs may wait hours for a retry; [`webhooks::LocalWebhooks::drain`] works
+    /// them up to what is due now.
     pub async fn drain(&self) -> Result<(), vigil_shared::ports::QueueError> {
-        let workers = self.workers();
+        let workers: Vec<Worker> = self
+            .workers()
+            .into_iter()
+            .filter(|w| w.name != QueueName::Webhook)
+            .collect();
         loop {
             let mut busy = false;
             for w in &workers {

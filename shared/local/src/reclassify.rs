@@ -234,8 +234,9 @@ async fn one_run(
     let mut worker = vigil_shared::runtime::Worker::new(
         system.queue.clone(),
         vigil_shared::ports::QueueName::Reclassify,
-        r.clone(),
-    );
+        Arc::new(vigil_reclassify::ReclassifyStage(r.as_ref().clone())),
+    )
+    .with_clock(Arc::clone(&system.clock));
     worker.batch = 10;
     worker.concurrency = 8;
     let mut messages = 0u64;

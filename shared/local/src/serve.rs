@@ -51,6 +51,7 @@ pub async fn enqueue_generated(
                 serde_json::to_string(&EventMessage {
                     tenant: tenant.clone(),
                     event,
+                    request_id: None,
                 })
                 .map(OutMessage::new)
             })
@@ -114,12 +115,7 @@ pub async fn run(
         system.clone(),
         stop_rx.clone(),
     ));
-    match system.webhooks() {
-        Ok(hooks) => {
-            workers.spawn(hooks.run(stop_rx.clone()));
-        }
-        Err(e) => tracing::error!(error = %e, "webhook delivery cannot start"),
-    }
+    workers.spawn(system.webhooks().pump.run(stop_rx.clone()));
     let purger = {
         let store = system.store.clone();
         let mut stop = stop_rx.clone();

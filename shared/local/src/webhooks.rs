@@ -1,12 +1,14 @@
 //! Webhooks in local mode: the signing-secret key kept in the data directory when none
-//! is configured, and the fan-out pump plus delivery worker over the embedded ports.
+//! is configured, and the fan-out pump plus the webhook queue's worker, drained together.
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::local_webhooks::LocalWebhooks;
 use vigil_shared::config::Config;
+use vigil_shared::ports::QueueName;
+use vigil_shared::runtime::Worker;
 use vigil_shared::webhooks::SecretKey;
-use vigil_webhook::WebhookFunction;
+use vigil_webhook::WebhookStage;
+use vigil_webhook::pump::{FanoutPump, PumpError};
 
 use super::{LocalError, LocalSystem};
 
@@ -66,15 +68,44 @@ pub fn with_ephemeral_key(mut config: Config) -> Config {
     config
 }
 
+/// The bus pump and the webhook queue's worker (the same worker every stage uses).
+#[derive(Clone)]
+pub struct LocalWebhooks {
+    pub pump: FanoutPump,
+    pub worker: Worker,
+}
+
+impl LocalWebhooks {
+    /// `stage` over `system`'s bus and queue (tests pass a stage with other settings).
+    pub fn over(system: &LocalSystem, stage: Arc<WebhookStage>) -> Self {
+        let mut worker = system.worker(QueueName::Webhook);
+        worker.stage = stage.clone();
+        Self {
+            pump: FanoutPump::new(stage, system.bus.clone()),
+            worker,
+        }
+    }
+
+    pub fn stage(&self) -> &WebhookStage {
+        &self.pump.stage
+    }
+
+    /// Pumps the bus and works the webhook queue until nothing is due now (jobs waiting
+    /// for a later retry stay queued). Tests move their clock and call it again.
+    pub async fn drain(&self) -> Result<(), PumpError> {
+        loop {
+            let pumped = self.pump.pump_once().await?;
+            let polled = self.worker.poll_once().await?.received;
+            if pumped == 0 && polled == 0 {
+                return Ok(());
+            }
+        }
+    }
+}
+
 impl LocalSystem {
     /// The webhook fan-out pump and delivery worker over this system's ports.
-    pub fn webhooks(&self) -> Result<LocalWebhooks, reqwest::Error> {
-        let function = WebhookFunction::new(
-            self.store.clone(),
-            self.queue.clone(),
-            Arc::clone(&self.clock),
-            self.config.webhooks.clone(),
-        )?;
-        Ok(LocalWebhooks::new(Arc::new(function), self.bus.clone()))
+    pub fn webhooks(&self) -> LocalWebhooks {
+        LocalWebhooks::over(self, self.stages.webhook.clone())
     }
 }

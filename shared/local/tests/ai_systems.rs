@@ -9,7 +9,7 @@ use vigil_shared::classifier::RiskLevel;
 use vigil_shared::domain::{Role, TenantId};
 use vigil_shared::ports::Clock;
 use vigil_shared::repo::ai_systems;
-use vigil_shared::runtime::MessageHandler;
+use vigil_shared::runtime::{DynStage, MessageMeta};
 
 async fn send(
     app: &TestApp,
@@ -445,8 +445,15 @@ async fn redelivered_batch_records_drift_once() {
         panic!("busy")
     };
     let batch = json!({"kind": "batch", "tenant": "acme", "run_id": run.id, "batch": "0-0", "system_ids": [id]}).to_string();
-    r.handle(&batch, 1).await.unwrap();
-    r.handle(&batch, 2).await.unwrap();
+    let stage = vigil_reclassify::ReclassifyStage(r.clone());
+    stage
+        .handle_body(&batch, MessageMeta::new("m1", 1))
+        .await
+        .unwrap();
+    stage
+        .handle_body(&batch, MessageMeta::new("m1", 2))
+        .await
+        .unwrap();
     assert_eq!(drift_events(&app, &id).await.len(), 1);
     assert_eq!(
         app.get_json(&app.admin, "/notifications").await["items"]

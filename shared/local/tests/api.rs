@@ -7,6 +7,7 @@ use common::{event, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 use vigil_shared::domain::Role;
 use vigil_shared::ports::{Queue, QueueName};
+use vigil_shared::runtime::MessageMeta;
 
 fn failed_logins(user: &str, n: i64) -> Value {
     Value::Array(
@@ -158,12 +159,13 @@ async fn duplicates_and_redelivery_never_double_count() {
     // Redeliver every stage's messages by hand: replay the events into the rules stage.
     let events = app.get_json(&app.admin, "/events?limit=100").await;
     let tenant = vigil_shared::domain::TenantId::parse("acme").unwrap();
-    let rules = app.system.handler(QueueName::Rules).unwrap();
-    let ingest = app.system.handler(QueueName::Ingest).unwrap();
+    let rules = app.system.stage(QueueName::Rules);
+    let ingest = app.system.stage(QueueName::Ingest);
     for e in events["items"].as_array().unwrap() {
         let msg = json!({"tenant": tenant, "event": e}).to_string();
-        ingest.handle(&msg, 2).await.unwrap();
-        rules.handle(&msg, 2).await.unwrap();
+        let again = || MessageMeta::new("redelivered", 2);
+        ingest.handle_body(&msg, again()).await.unwrap();
+        rules.handle_body(&msg, again()).await.unwrap();
     }
     app.drain().await;
 
@@ -189,7 +191,7 @@ async fn a_worker_killed_mid_batch_loses_nothing() {
     let ingest = vigil_shared::runtime::Worker::new(
         app.system.queue.clone(),
         QueueName::Ingest,
-        app.system.handler(QueueName::Ingest).unwrap(),
+        app.system.stage(QueueName::Ingest),
     );
     while ingest.poll_once().await.unwrap().received > 0 {}
     let taken = app
@@ -199,9 +201,12 @@ async fn a_worker_killed_mid_batch_loses_nothing() {
         .await
         .unwrap();
     assert_eq!(taken.len(), 6);
-    let rules = app.system.handler(QueueName::Rules).unwrap();
+    let rules = app.system.stage(QueueName::Rules);
     for d in &taken[..3] {
-        rules.handle(&d.body, d.receive_count).await.unwrap();
+        rules
+            .handle_body(&d.body, MessageMeta::new(d.id.as_str(), d.receive_count))
+            .await
+            .unwrap();
     }
     drop(taken);
     // Nothing is visible until the dead worker's lease runs out.
@@ -691,4 +696,38 @@ async fn a_failing_model_falls_back_to_the_heuristic_after_bounded_retries() {
         json!([]),
         "nothing is missing any more"
     );
+}
+
+#[tokio::test]
+async fn the_ingest_request_id_travels_to_the_domain_events() {
+    let app = spawn_app().await;
+    let r = app
+        .http
+        .post(format!("{}/events", app.base))
+        .bearer_auth(&app.admin)
+        .header("x-request-id", "req-trace-1")
+        .json(&failed_logins("alice", 5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    // Every stage's message carries it: ingest -> rules -> enrich -> bus.
+    let queued = app
+        .system
+        .queue
+        .receive(QueueName::Ingest, 10, Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert!(
+        queued
+            .iter()
+            .all(|d| d.body.contains("\"request_id\":\"req-trace-1\""))
+    );
+    app.clock.advance(chrono::Duration::seconds(2));
+    app.drain().await;
+    let published = app.system.bus.read_after(0, 10).await.unwrap();
+    assert!(!published.is_empty(), "the burst raised a finding");
+    for (_, e) in &published {
+        assert_eq!(e.request_id.as_deref(), Some("req-trace-1"), "{}", e.id);
+    }
 }

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde_json::{Value, json};
 use vigil_api::{AppState, router};
-use vigil_enrich::EnrichHandler;
-use vigil_ingest::IngestHandler;
-use vigil_rules::RulesHandler;
+use vigil_enrich::EnrichStage;
+use vigil_ingest::IngestStage;
+use vigil_rules::RulesStage;
 use vigil_shared::adapters::aws::{DynamoStore, EventBridgeBus, SqsQueue, provision};
 use vigil_shared::domain::{Role, TenantId};
 use vigil_shared::enrich::Enricher;
@@ -106,7 +106,7 @@ async fn events_become_enriched_findings_on_dynamodb_and_sqs() {
         Worker::new(
             queue.clone(),
             QueueName::Ingest,
-            Arc::new(IngestHandler {
+            Arc::new(IngestStage {
                 store: store.clone(),
                 queue: queue.clone(),
             }),
@@ -114,7 +114,7 @@ async fn events_become_enriched_findings_on_dynamodb_and_sqs() {
         Worker::new(
             queue.clone(),
             QueueName::Rules,
-            Arc::new(RulesHandler {
+            Arc::new(RulesStage {
                 store: store.clone(),
                 queue: queue.clone(),
                 clock: clock.clone(),
@@ -125,7 +125,7 @@ async fn events_become_enriched_findings_on_dynamodb_and_sqs() {
         Worker::new(
             queue.clone(),
             QueueName::Enrich,
-            Arc::new(EnrichHandler {
+            Arc::new(EnrichStage {
                 store: store.clone(),
                 bus,
                 enricher: Enricher::heuristic(),

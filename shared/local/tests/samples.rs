@@ -9,7 +9,17 @@ use serde_json::Value;
 use tower::ServiceExt;
 use vigil_shared::domain::Role;
 use vigil_shared::ports::{Queue, QueueName};
-use vigil_shared::runtime::sqs::handle_sqs_event;
+use vigil_shared::runtime::SqsBatch;
+
+/// The Lambda adapter over the local system's stage for `queue`.
+fn lambda(app: &common::TestApp, queue: QueueName) -> SqsBatch {
+    SqsBatch::new(
+        app.system.stage(queue),
+        app.system.queue.clone(),
+        queue,
+        app.clock.clone(),
+    )
+}
 
 fn sample(name: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -31,8 +41,8 @@ async fn ingest_and_rules_samples_run_through_their_handlers() {
             .unwrap()
             .to_utc(),
     );
-    let ingest = app.system.handler(QueueName::Ingest).unwrap();
-    let resp = handle_sqs_event(ingest.as_ref(), sqs("ingest-sqs.json")).await;
+    let ingest = lambda(&app, QueueName::Ingest);
+    let resp = ingest.handle(sqs("ingest-sqs.json")).await;
     assert!(resp.batch_item_failures.is_empty());
     let forwarded = app
         .system
@@ -42,8 +52,8 @@ async fn ingest_and_rules_samples_run_through_their_handlers() {
         .unwrap();
     assert_eq!(forwarded.len(), 3);
 
-    let rules = app.system.handler(QueueName::Rules).unwrap();
-    let resp = handle_sqs_event(rules.as_ref(), sqs("rules-sqs.json")).await;
+    let rules = lambda(&app, QueueName::Rules);
+    let resp = rules.handle(sqs("rules-sqs.json")).await;
     assert!(resp.batch_item_failures.is_empty());
     let queued = app
         .system
@@ -57,14 +67,14 @@ async fn ingest_and_rules_samples_run_through_their_handlers() {
     );
 
     // The enrich sample names a finding this store does not have: dropped, not retried.
-    let enrich = app.system.handler(QueueName::Enrich).unwrap();
-    let resp = handle_sqs_event(enrich.as_ref(), sqs("enrich-sqs.json")).await;
+    let enrich = lambda(&app, QueueName::Enrich);
+    let resp = enrich.handle(sqs("enrich-sqs.json")).await;
     assert!(resp.batch_item_failures.is_empty());
 
     // A malformed record is reported as that record's failure only.
     let mut bad = sqs("ingest-sqs.json");
     bad.records[1].body = Some("{not json".into());
-    let resp = handle_sqs_event(ingest.as_ref(), bad).await;
+    let resp = ingest.handle(bad).await;
     assert_eq!(resp.batch_item_failures.len(), 1);
     assert_eq!(resp.batch_item_failures[0].item_identifier, bad_id());
 }

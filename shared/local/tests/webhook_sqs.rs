@@ -10,16 +10,15 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
 use serde_json::json;
-use vigil_local::local_webhooks::LocalWebhooks;
 use vigil_shared::adapters::aws::{DynamoStore, SqsQueue, provision};
-use vigil_shared::adapters::embedded::{EmbeddedBus, EmbeddedDb};
 use vigil_shared::domain::TenantId;
-use vigil_shared::ports::{Clock, Delivery, Queue, QueueName, SystemClock};
+use vigil_shared::ports::{Clock, Queue, QueueName, SystemClock};
 use vigil_shared::repo::webhooks as repo;
+use vigil_shared::runtime::{Disposition, DynStage, MessageMeta, Worker};
 use vigil_shared::webhooks::delivery::MessageStatus;
 use vigil_shared::webhooks::endpoint::{Endpoint, EndpointSpec};
 use vigil_shared::webhooks::{RetrySchedule, SecretKey, UrlPolicy, WebhookSettings};
-use vigil_webhook::WebhookFunction;
+use vigil_webhook::WebhookStage;
 
 fn moto_url() -> Option<String> {
     match std::env::var("VIGIL_MOTO_URL") {
@@ -83,37 +82,32 @@ async fn envelopes_fan_out_and_retries_use_sqs_visibility() {
         .await
         .unwrap();
 
-    let function = Arc::new(
-        WebhookFunction::new(store.clone(), queue.clone(), clock.clone(), settings).unwrap(),
-    );
+    let stage =
+        Arc::new(WebhookStage::new(store.clone(), queue.clone(), clock.clone(), settings).unwrap());
     // The fan-out queue's body: the sample EventBridge envelope.
     let sample: serde_json::Value =
         serde_json::from_str(include_str!("../../../events/webhook-sqs.json")).unwrap();
     let envelope = sample["Records"][0]["body"].as_str().unwrap().to_string();
-    let fanned = function
-        .process(&Delivery {
-            id: "m1".into(),
-            receipt: "r1".into(),
-            body: envelope,
-            receive_count: 1,
-        })
+    let fanned = stage
+        .handle_body(&envelope, MessageMeta::new("m1", 1))
         .await
         .unwrap();
-    assert!(fanned, "an envelope is done once fanned out");
+    assert_eq!(
+        fanned,
+        Disposition::Done,
+        "an envelope is done once fanned out"
+    );
 
     // The job is on the SQS webhook queue; the local worker loop runs it there.
-    let bus = Arc::new(EmbeddedBus::new(
-        EmbeddedDb::in_memory(clock.clone()).unwrap(),
-    ));
-    let worker = LocalWebhooks::new(function.clone(), bus);
-    assert_eq!(worker.poll_once().await.unwrap(), 1);
+    let worker = Worker::new(queue.clone(), QueueName::Webhook, stage).with_clock(clock.clone());
+    assert_eq!(worker.poll_once().await.unwrap().received, 1);
     assert_eq!(log.lock().unwrap().1.len(), 1);
     // Hidden until its retry is due (SQS counts visibility in whole seconds).
-    assert_eq!(worker.poll_once().await.unwrap(), 0);
+    assert_eq!(worker.poll_once().await.unwrap().received, 0);
     let mut polled = 0;
     for _ in 0..40 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        polled = worker.poll_once().await.unwrap();
+        polled = worker.poll_once().await.unwrap().received;
         if polled > 0 {
             break;
         }

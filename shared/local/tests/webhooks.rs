@@ -15,13 +15,13 @@ use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
 use common::{TestApp, event, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
-use vigil_local::local_webhooks::LocalWebhooks;
+use vigil_local::webhooks::LocalWebhooks;
 use vigil_shared::domain::{Role, TenantId};
 use vigil_shared::ports::{Clock, DomainEvent, EventBus};
 use vigil_shared::repo::notifications;
 use vigil_shared::webhooks::signing::{SigningSecret, verify};
 use vigil_shared::webhooks::{UrlPolicy, WebhookSettings};
-use vigil_webhook::WebhookFunction;
+use vigil_webhook::WebhookStage;
 
 // ------------------------------------------------------------------ receiver
 
@@ -139,7 +139,7 @@ async fn dev_app() -> TestApp {
 }
 
 fn hooks(app: &TestApp) -> LocalWebhooks {
-    app.system.webhooks().unwrap()
+    app.system.webhooks()
 }
 
 async fn send(
@@ -188,6 +188,7 @@ async fn publish(app: &TestApp, id: &str, kind: &str, severity: &str) {
             detail_type: kind.to_string(),
             time: app.clock.now(),
             detail: json!({"finding_id": format!("fd_{id}"), "severity": severity, "title": "t"}),
+            request_id: None,
         }])
         .await
         .unwrap();
@@ -415,14 +416,14 @@ async fn the_address_guard_refuses_internal_targets() {
     publish(&app, "e-guard", "finding.created", "low").await;
     let mut settings: WebhookSettings = app.system.config.webhooks.clone();
     settings.policy = UrlPolicy::default();
-    let strict_fn = WebhookFunction::new(
+    let strict = WebhookStage::new(
         app.system.store.clone(),
         app.system.queue.clone(),
         app.clock.clone(),
         settings,
     )
     .unwrap();
-    LocalWebhooks::new(Arc::new(strict_fn), app.system.bus.clone())
+    LocalWebhooks::over(&app.system, Arc::new(strict))
         .drain()
         .await
         .unwrap();
@@ -499,7 +500,7 @@ async fn findings_from_the_pipeline_arrive_signed_both_ways() {
     // The same event fanned out again (a bus redelivery) sends nothing new.
     let bus = app.system.bus.read_after(0, 10).await.unwrap();
     let event = vigil_shared::webhooks::fanout::BusEvent::from_domain(&bus[0].1).unwrap();
-    hooks(&app).function.fan_out(&event).await.unwrap();
+    hooks(&app).stage().fan_out(&event).await.unwrap();
     hooks(&app).drain().await.unwrap();
     assert_eq!(rx.got().len(), 1);
 }

@@ -14,6 +14,9 @@ pub struct DomainEvent {
     pub detail_type: String,
     pub time: DateTime<Utc>,
     pub detail: serde_json::Value,
+    /// The request id of the HTTP call that caused the event, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

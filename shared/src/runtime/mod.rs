@@ -1,8 +1,15 @@
-//! Running stage handlers: under Lambda (SQS batches) and locally (queue workers).
-pub mod handler;
+//! Running stages: the one contract ([`stage`]), under Lambda (the SQS batch adapter) and
+//! locally (the queue worker).
 pub mod lambda;
 pub mod sqs;
+pub mod stage;
 pub mod worker;
 
-pub use handler::{HandlerError, MessageHandler, parse_body};
+pub use sqs::SqsBatch;
+pub use stage::{
+    BuildError, Disposition, DynStage, HandlerError, MessageMeta, Stage, StageMessage, StagePorts,
+    retry_delay,
+};
 pub use worker::{PollStats, Worker};
+#[cfg(test)]
+mod testing;

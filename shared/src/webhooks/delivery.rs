@@ -39,6 +39,9 @@ pub struct DeliveryJob {
     pub tenant: TenantId,
     pub endpoint_id: String,
     pub message_id: String,
+    /// The request id of the HTTP call that caused the event, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +114,7 @@ impl WebhookMessage {
             tenant: self.tenant.clone(),
             endpoint_id: self.endpoint_id.clone(),
             message_id: self.id.clone(),
+            request_id: None,
         }
     }
 

@@ -19,8 +19,9 @@ pub struct BusEvent {
     pub tenant: TenantId,
     pub detail_type: String,
     pub time: DateTime<Utc>,
-    /// Without the `id` and `tenant` keys the bus merges in.
+    /// Without the `id`, `tenant` and `request_id` keys the bus merges in.
     pub detail: Value,
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +34,7 @@ fn strip(detail: &Value) -> Value {
             let mut m = m.clone();
             m.remove("id");
             m.remove("tenant");
+            m.remove("request_id");
             Value::Object(m)
         }
         other => other.clone(),
@@ -47,6 +49,7 @@ impl BusEvent {
             detail_type: e.detail_type.clone(),
             time: e.time,
             detail: strip(&e.detail),
+            request_id: e.request_id.clone(),
         })
     }
 
@@ -78,6 +81,10 @@ impl BusEvent {
                 .to_string(),
             time,
             detail: strip(detail),
+            request_id: detail
+                .get("request_id")
+                .and_then(Value::as_str)
+                .map(str::to_string),
         })
     }
 
@@ -147,6 +154,9 @@ pub async fn fan_out(
             }
         }
     }
+    for job in &mut jobs {
+        job.request_id = event.request_id.clone();
+    }
     Ok(jobs)
 }
 
@@ -170,6 +180,7 @@ mod tests {
             detail_type: e.detail_type.clone(),
             time: e.time,
             detail: e.detail.clone(),
+            request_id: None,
         })
         .unwrap();
         assert_eq!(local, e);

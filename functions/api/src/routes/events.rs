@@ -18,6 +18,7 @@ use vigil_shared::repo::page::{cursor_in_partition, encode_cursor};
 use super::parse_json;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::http::RequestId;
 use crate::params::{DayEdge, Params};
 use crate::state::AppState;
 
@@ -42,6 +43,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 pub async fn post(
     State(state): State<AppState>,
     caller: Caller,
+    request_id: RequestId,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -87,6 +89,7 @@ pub async fn post(
             serde_json::to_string(&EventMessage {
                 tenant: caller.tenant.clone(),
                 event: event.clone(),
+                request_id: Some(request_id.0.clone()),
             })
             .map(OutMessage::new)
         })

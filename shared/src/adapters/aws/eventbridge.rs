@@ -113,7 +113,7 @@ fn is_transient(code: &str) -> bool {
     )
 }
 
-/// The event's detail with `id` and `tenant` merged in (they win over detail keys of
+/// The event's detail with `id`, `tenant` and any `request_id` merged in (they win over detail keys of
 /// the same name). A detail that is not an object is kept under `data`.
 fn detail_json(event: &DomainEvent) -> serde_json::Value {
     let mut detail = match &event.detail {
@@ -123,6 +123,9 @@ fn detail_json(event: &DomainEvent) -> serde_json::Value {
     };
     detail.insert("id".into(), event.id.clone().into());
     detail.insert("tenant".into(), event.tenant.clone().into());
+    if let Some(request_id) = &event.request_id {
+        detail.insert("request_id".into(), request_id.clone().into());
+    }
     serde_json::Value::Object(detail)
 }
 
@@ -156,7 +159,18 @@ mod tests {
             detail_type: "finding.opened".into(),
             time: chrono::Utc::now(),
             detail,
+            request_id: None,
         }
+    }
+
+    #[test]
+    fn detail_carries_the_request_id_when_there_is_one() {
+        let mut e = event(json!({"a": 1}));
+        e.request_id = Some("req-1".into());
+        assert_eq!(
+            detail_json(&e),
+            json!({"a": 1, "id": "e1", "tenant": "t1", "request_id": "req-1"})
+        );
     }
 
     #[test]

@@ -37,7 +37,7 @@ impl EmbeddedBus {
             .call(move |c| {
                 let mut stmt = c
                     .prepare_cached(
-                        "SELECT seq, id, tenant, detail_type, time, detail FROM bus_events
+                        "SELECT seq, id, tenant, detail_type, time, detail, request_id FROM bus_events
                          WHERE seq > ?1 ORDER BY seq LIMIT ?2",
                     )
                     .map_err(sql_err)?;
@@ -50,12 +50,14 @@ impl EmbeddedBus {
                             r.get::<_, String>(3)?,
                             r.get::<_, String>(4)?,
                             r.get::<_, String>(5)?,
+                            r.get::<_, Option<String>>(6)?,
                         ))
                     })
                     .map_err(sql_err)?;
                 let mut out = Vec::new();
                 for row in rows {
-                    let (seq, id, tenant, detail_type, time, detail) = row.map_err(sql_err)?;
+                    let (seq, id, tenant, detail_type, time, detail, request_id) =
+                        row.map_err(sql_err)?;
                     let time = chrono::DateTime::parse_from_rfc3339(&time)
                         .map_err(|e| BusError::Unavailable(e.to_string()))?
                         .to_utc();
@@ -69,6 +71,7 @@ impl EmbeddedBus {
                             detail_type,
                             time,
                             detail,
+                            request_id,
                         },
                     ));
                 }
@@ -89,8 +92,8 @@ impl EventBus for EmbeddedBus {
                     // A re-published event (same id) is stored once.
                     let mut stmt = tx
                         .prepare_cached(
-                            "INSERT OR IGNORE INTO bus_events (id, tenant, detail_type, time, detail)
-                             VALUES (?1, ?2, ?3, ?4, ?5)",
+                            "INSERT OR IGNORE INTO bus_events (id, tenant, detail_type, time, detail, request_id)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                         )
                         .map_err(sql_err)?;
                     for e in &events {
@@ -99,7 +102,8 @@ impl EventBus for EmbeddedBus {
                             e.tenant,
                             e.detail_type,
                             e.time.to_rfc3339(),
-                            e.detail.to_string()
+                            e.detail.to_string(),
+                            e.request_id
                         ])
                         .map_err(sql_err)?;
                     }

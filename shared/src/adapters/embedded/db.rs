@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS bus_events (
     tenant TEXT NOT NULL,
     detail_type TEXT NOT NULL,
     time TEXT NOT NULL,
-    detail TEXT NOT NULL
+    detail TEXT NOT NULL,
+    request_id TEXT
 );
 ";
 
@@ -59,6 +60,19 @@ pub enum EmbeddedError {
     },
     #[error("embedded database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+}
+
+/// Databases created before bus events carried a request id lack its column.
+fn add_bus_request_id(conn: &Connection) -> Result<(), rusqlite::Error> {
+    let has: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('bus_events') WHERE name = 'request_id'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has {
+        conn.execute_batch("ALTER TABLE bus_events ADD COLUMN request_id TEXT")?;
+    }
+    Ok(())
 }
 
 /// A shared handle on the embedded database.
@@ -88,6 +102,7 @@ impl EmbeddedDb {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "busy_timeout", 5000)?;
         conn.execute_batch(SCHEMA)?;
+        add_bus_request_id(&conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             clock,
@@ -109,5 +124,41 @@ impl EmbeddedDb {
 
     pub fn now_ms(&self) -> i64 {
         self.clock.now().timestamp_millis()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::SystemClock;
+
+    #[test]
+    fn a_database_from_before_bus_request_ids_gains_the_column() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE bus_events (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                id TEXT NOT NULL UNIQUE,
+                tenant TEXT NOT NULL,
+                detail_type TEXT NOT NULL,
+                time TEXT NOT NULL,
+                detail TEXT NOT NULL
+            );
+            INSERT INTO bus_events (id, tenant, detail_type, time, detail)
+            VALUES ('e1', 't1', 'x', '2026-11-25T10:00:00Z', '{}');",
+        )
+        .unwrap();
+        let db = EmbeddedDb::init(conn, Arc::new(SystemClock)).unwrap();
+        let guard = db.conn.lock().unwrap();
+        let old: Option<String> = guard
+            .query_row(
+                "SELECT request_id FROM bus_events WHERE id = 'e1'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(old, None);
+        // Opening again finds the column and leaves it be.
+        add_bus_request_id(&guard).unwrap();
     }
 }

@@ -22,7 +22,7 @@ use vigil_shared::ports::{
     Condition, Item, ItemStore, ManualClock, Page, Query, StoreError, WriteOp,
 };
 use vigil_shared::repo::audit as ledger;
-use vigil_shared::repo::keys::audit as k;
+use vigil_shared::repo::storage_keys::audit as k;
 
 type Store = Arc<dyn ItemStore>;
 

@@ -42,8 +42,14 @@ pub fn router(state: AppState) -> Router {
             post(routes::findings::enrich_one),
         )
         .route("/stats/summary", get(routes::stats::summary))
-        .route("/keys", post(routes::keys::create).get(routes::keys::list))
-        .route("/keys/{id}", axum::routing::delete(routes::keys::revoke))
+        .route(
+            "/keys",
+            post(routes::api_keys::create).get(routes::api_keys::list),
+        )
+        .route(
+            "/keys/{id}",
+            axum::routing::delete(routes::api_keys::revoke),
+        )
         .route(
             "/webhooks",
             post(routes::webhooks::create).get(routes::webhooks::list),

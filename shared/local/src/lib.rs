@@ -1,12 +1,12 @@
 //! Local mode: the same handlers over the embedded SQLite store, queues and bus, the
 //! `vigil` command's parts, and the demo and benchmark event generator.
 pub mod audit;
-pub mod audit_key;
 pub mod bench;
 pub mod cli;
 pub mod generator;
 pub mod reclassify;
 pub mod serve;
+pub mod signing_key;
 pub mod webhooks;
 
 use std::path::{Path, PathBuf};
@@ -93,7 +93,7 @@ impl LocalSystem {
             source,
         })?;
         if config.audit_signing_key.is_none() {
-            config.audit_signing_key = Some(audit_key::load_or_create(dir)?);
+            config.audit_signing_key = Some(signing_key::load_or_create(dir)?);
         }
         let config = webhooks::with_data_dir_key(dir, config)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);

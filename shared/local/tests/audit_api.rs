@@ -11,7 +11,7 @@ use vigil_shared::audit::merkle::{verify_consistency, verify_inclusion};
 use vigil_shared::audit::{AuditEntry, entry::decode_hash};
 use vigil_shared::domain::{Role, TenantId};
 use vigil_shared::ports::{Condition, WriteOp};
-use vigil_shared::repo::keys::audit as k;
+use vigil_shared::repo::storage_keys::audit as k;
 
 fn key_id(plaintext: &str) -> String {
     plaintext.rsplit('_').nth(1).unwrap().to_string()

@@ -17,8 +17,8 @@ use crate::ports::store::{
 use crate::repo::audit::{
     checkpoints, head, latest_checkpoint, leaves, ledgers, malformed, read_range,
 };
-use crate::repo::keys::audit as k;
 use crate::repo::page::query_filtered;
+use crate::repo::storage_keys::audit as k;
 
 /// Signs the current tree after verifying the whole log against the earlier
 /// checkpoints; a broken log is never signed. Returns the latest checkpoint unchanged

@@ -1,8 +1,8 @@
 //! Stored AI systems: one item each, a name reservation per tenant, and indexes for
 //! listing (all, by risk level) and for re-classification (monitored systems).
 //! The item version is the API's ETag.
-use super::keys::ai_systems as k;
 use super::page::{Filtered, query_filtered};
+use super::storage_keys::ai_systems as k;
 use crate::classifier::RiskLevel;
 use crate::domain::TenantId;
 use crate::domain::ai_system::AiSystem;

@@ -1,5 +1,5 @@
 //! API key records (hash only) under the tenant's partition.
-use super::keys;
+use super::storage_keys;
 use crate::domain::TenantId;
 use crate::domain::apikey::{ApiKeyRecord, PresentedKey};
 use crate::ports::store::{Condition, Index, Item, ItemStore, Query, StoreError, WriteOp};
@@ -12,7 +12,7 @@ fn from_item(item: &Item) -> Result<ApiKeyRecord, StoreError> {
 pub fn create_op(record: &ApiKeyRecord) -> Result<WriteOp, StoreError> {
     let data = serde_json::to_value(record).map_err(|e| StoreError::Malformed(e.to_string()))?;
     Ok(WriteOp::put(
-        Item::new(keys::apikeys_pk(&record.tenant), &record.id, data),
+        Item::new(storage_keys::apikeys_pk(&record.tenant), &record.id, data),
         Condition::NotExists,
     ))
 }
@@ -23,7 +23,7 @@ pub async fn get(
     tenant: &TenantId,
     id: &str,
 ) -> Result<Option<(ApiKeyRecord, u64)>, StoreError> {
-    match store.get(&keys::apikeys_pk(tenant), id).await? {
+    match store.get(&storage_keys::apikeys_pk(tenant), id).await? {
         None => Ok(None),
         Some(item) => Ok(Some((from_item(&item)?, item.version))),
     }
@@ -32,7 +32,7 @@ pub async fn get(
 /// The write of `record` over the version read.
 pub fn replace_op(record: &ApiKeyRecord, read_version: u64) -> Result<WriteOp, StoreError> {
     let data = serde_json::to_value(record).map_err(|e| StoreError::Malformed(e.to_string()))?;
-    let mut item = Item::new(keys::apikeys_pk(&record.tenant), &record.id, data);
+    let mut item = Item::new(storage_keys::apikeys_pk(&record.tenant), &record.id, data);
     item.version = read_version + 1;
     Ok(WriteOp::put(item, Condition::Version(read_version)))
 }
@@ -43,7 +43,7 @@ pub async fn authenticate(
     key: &PresentedKey,
 ) -> Result<Option<ApiKeyRecord>, StoreError> {
     let Some(item) = store
-        .get(&keys::apikeys_pk(&key.tenant), &key.key_id)
+        .get(&storage_keys::apikeys_pk(&key.tenant), &key.key_id)
         .await?
     else {
         return Ok(None);
@@ -57,7 +57,7 @@ pub async fn list(
     store: &dyn ItemStore,
     tenant: &TenantId,
 ) -> Result<Vec<ApiKeyRecord>, StoreError> {
-    let mut q = Query::new(Index::Primary, keys::apikeys_pk(tenant)).limit(500);
+    let mut q = Query::new(Index::Primary, storage_keys::apikeys_pk(tenant)).limit(500);
     let mut out = Vec::new();
     loop {
         let page = store.query(&q).await?;

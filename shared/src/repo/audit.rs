@@ -1,13 +1,13 @@
 //! Stored audit ledger: entries, chain head, checkpoints and counters, all under the
-//! tenant's keys (see `keys::audit`). What is done with them (verification, proofs,
+//! tenant's keys (see `storage_keys::audit`). What is done with them (verification, proofs,
 //! export, state at a time) lives in `audit::ledger`.
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::keys::audit as k;
 use super::page::{Filtered, query_filtered};
+use super::storage_keys::audit as k;
 use crate::audit::checkpoint::Checkpoint;
 use crate::audit::entry::{AuditDraft, AuditEntry, GENESIS_HASH, decode_hash};
 use crate::audit::ledger::Verification;

@@ -1,6 +1,6 @@
 //! Drift events, one partition per AI system, newest run last in key order. The key is
 //! deterministic per (run, system) so a conditional put records each drift once.
-use super::keys::ai_systems as k;
+use super::storage_keys::ai_systems as k;
 use crate::domain::TenantId;
 use crate::domain::ai_system::DriftEvent;
 use crate::ports::store::{Condition, Cursor, Index, Item, ItemStore, Query, StoreError, WriteOp};

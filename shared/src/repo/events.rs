@@ -1,8 +1,8 @@
 //! Stored events and the counters kept with them.
 use chrono::{DateTime, Utc};
 
-use super::keys::{self, counter};
 use super::page::{Filtered, query_filtered};
+use super::storage_keys::{self, counter};
 use crate::domain::{Event, TenantId};
 use crate::ports::store::{
     Condition, Index, IndexKey, Item, ItemStore, KeyRange, Query, StoreError, WriteOp,
@@ -20,15 +20,22 @@ pub struct EventFilter {
 
 fn to_item(tenant: &TenantId, e: &Event) -> Result<Item, StoreError> {
     let data = serde_json::to_value(e).map_err(|err| StoreError::Malformed(err.to_string()))?;
-    let sk = keys::timed(e.timestamp, &e.id);
-    let mut item = Item::new(keys::event_pk(tenant, &e.id), keys::EVENT_SK, data);
-    item.gsi1 = Some(IndexKey::new(keys::events_by_time(tenant), sk.clone()));
+    let sk = storage_keys::timed(e.timestamp, &e.id);
+    let mut item = Item::new(
+        storage_keys::event_pk(tenant, &e.id),
+        storage_keys::EVENT_SK,
+        data,
+    );
+    item.gsi1 = Some(IndexKey::new(
+        storage_keys::events_by_time(tenant),
+        sk.clone(),
+    ));
     item.gsi2 = Some(IndexKey::new(
-        keys::events_by_user(tenant, &e.user),
+        storage_keys::events_by_user(tenant, &e.user),
         sk.clone(),
     ));
     item.gsi3 = Some(IndexKey::new(
-        keys::events_by_type(tenant, e.event_type.as_str()),
+        storage_keys::events_by_type(tenant, e.event_type.as_str()),
         sk,
     ));
     Ok(item)
@@ -45,7 +52,7 @@ pub async fn insert(
     tenant: &TenantId,
     e: &Event,
 ) -> Result<bool, StoreError> {
-    let stats = keys::stats_pk(tenant);
+    let stats = storage_keys::stats_pk(tenant);
     let ops = vec![
         WriteOp::put(to_item(tenant, e)?, Condition::NotExists),
         WriteOp::add(&stats, counter::EVENTS, 1),
@@ -67,7 +74,7 @@ pub async fn get(
     id: &str,
 ) -> Result<Option<Event>, StoreError> {
     store
-        .get(&keys::event_pk(tenant, id), keys::EVENT_SK)
+        .get(&storage_keys::event_pk(tenant, id), storage_keys::EVENT_SK)
         .await?
         .map(|i| from_item(&i))
         .transpose()
@@ -82,8 +89,8 @@ pub async fn user_window(
     to: DateTime<Utc>,
     cap: usize,
 ) -> Result<Vec<Event>, StoreError> {
-    let (a, b) = keys::time_bounds(Some(from), Some(to)).unwrap_or_default();
-    let mut q = Query::new(Index::Gsi2, keys::events_by_user(tenant, user))
+    let (a, b) = storage_keys::time_bounds(Some(from), Some(to)).unwrap_or_default();
+    let mut q = Query::new(Index::Gsi2, storage_keys::events_by_user(tenant, user))
         .range(KeyRange::Between(a, b))
         .limit(cap.min(1000));
     let mut out = Vec::new();
@@ -108,7 +115,7 @@ pub async fn hour_count(
     at: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
     Ok(store
-        .get(&keys::stats_pk(tenant), &counter::events_hour(at))
+        .get(&storage_keys::stats_pk(tenant), &counter::events_hour(at))
         .await?
         .map(|i| u64::try_from(i.count).unwrap_or_default())
         .unwrap_or_default())
@@ -117,12 +124,12 @@ pub async fn hour_count(
 /// The query behind [`list`]: the most selective index, newest first.
 pub fn list_query(tenant: &TenantId, filter: &EventFilter) -> Query {
     let (index, pk) = match (&filter.user, &filter.event_type) {
-        (Some(u), _) => (Index::Gsi2, keys::events_by_user(tenant, u)),
-        (None, Some(t)) => (Index::Gsi3, keys::events_by_type(tenant, t)),
-        (None, None) => (Index::Gsi1, keys::events_by_time(tenant)),
+        (Some(u), _) => (Index::Gsi2, storage_keys::events_by_user(tenant, u)),
+        (None, Some(t)) => (Index::Gsi3, storage_keys::events_by_type(tenant, t)),
+        (None, None) => (Index::Gsi1, storage_keys::events_by_time(tenant)),
     };
     Query::new(index, pk)
-        .range(keys::time_range(filter.from, filter.to))
+        .range(storage_keys::time_range(filter.from, filter.to))
         .newest_first()
 }
 

@@ -3,8 +3,8 @@
 //! is decided in `service::findings`.
 use chrono::{DateTime, Utc};
 
-use super::keys::{self, counter};
 use super::page::{Filtered, query_filtered};
+use super::storage_keys::{self, counter};
 use crate::domain::{Finding, FindingStatus, Severity, TenantId};
 use crate::ports::store::{
     Condition, Cursor, Index, IndexKey, Item, ItemStore, Query, StoreError, WriteOp,
@@ -33,18 +33,25 @@ impl FindingFilter {
 
 fn to_item(tenant: &TenantId, f: &Finding, version: u64) -> Result<Item, StoreError> {
     let data = serde_json::to_value(f).map_err(|e| StoreError::Malformed(e.to_string()))?;
-    let sk = keys::timed(f.first_seen, &f.id);
-    let mut item = Item::new(keys::finding_pk(tenant, &f.id), keys::FINDING_SK, data);
+    let sk = storage_keys::timed(f.first_seen, &f.id);
+    let mut item = Item::new(
+        storage_keys::finding_pk(tenant, &f.id),
+        storage_keys::FINDING_SK,
+        data,
+    );
     item.version = version;
-    item.gsi1 = Some(IndexKey::new(keys::findings_by_time(tenant), sk.clone()));
+    item.gsi1 = Some(IndexKey::new(
+        storage_keys::findings_by_time(tenant),
+        sk.clone(),
+    ));
     item.gsi2 = Some(IndexKey::new(
-        keys::findings_by_severity(tenant, f.severity.as_str()),
+        storage_keys::findings_by_severity(tenant, f.severity.as_str()),
         sk.clone(),
     ));
     item.gsi3 = f
         .user
         .as_ref()
-        .map(|u| IndexKey::new(keys::findings_by_user(tenant, u), sk));
+        .map(|u| IndexKey::new(storage_keys::findings_by_user(tenant, u), sk));
     Ok(item)
 }
 
@@ -65,7 +72,10 @@ pub async fn get(
     id: &str,
 ) -> Result<Option<Versioned>, StoreError> {
     store
-        .get(&keys::finding_pk(tenant, id), keys::FINDING_SK)
+        .get(
+            &storage_keys::finding_pk(tenant, id),
+            storage_keys::FINDING_SK,
+        )
         .await?
         .map(|i| {
             Ok(Versioned {
@@ -78,7 +88,7 @@ pub async fn get(
 
 /// Counter moves for a finding going from `before` (None: new) to `after`.
 fn counter_ops(tenant: &TenantId, before: Option<&Finding>, after: &Finding) -> Vec<WriteOp> {
-    let stats = keys::stats_pk(tenant);
+    let stats = storage_keys::stats_pk(tenant);
     let mut deltas: Vec<(String, i64)> = Vec::new();
     let mut bump = |k: String, d: i64| match deltas.iter_mut().find(|(key, _)| *key == k) {
         Some((_, v)) => *v += d,
@@ -152,12 +162,15 @@ pub async fn create(
 /// The query behind [`list`]: the most selective index, newest first.
 pub fn list_query(tenant: &TenantId, filter: &FindingFilter) -> Query {
     let (index, pk) = match (&filter.user, filter.severity) {
-        (Some(u), _) => (Index::Gsi3, keys::findings_by_user(tenant, u)),
-        (None, Some(s)) => (Index::Gsi2, keys::findings_by_severity(tenant, s.as_str())),
-        (None, None) => (Index::Gsi1, keys::findings_by_time(tenant)),
+        (Some(u), _) => (Index::Gsi3, storage_keys::findings_by_user(tenant, u)),
+        (None, Some(s)) => (
+            Index::Gsi2,
+            storage_keys::findings_by_severity(tenant, s.as_str()),
+        ),
+        (None, None) => (Index::Gsi1, storage_keys::findings_by_time(tenant)),
     };
     Query::new(index, pk)
-        .range(keys::time_range(filter.from, filter.to))
+        .range(storage_keys::time_range(filter.from, filter.to))
         .newest_first()
 }
 
@@ -189,7 +202,7 @@ pub async fn missing_enrichment(
     tenant: &TenantId,
     limit: usize,
 ) -> Result<Vec<Finding>, StoreError> {
-    let q = Query::new(Index::Gsi1, keys::findings_by_time(tenant)).newest_first();
+    let q = Query::new(Index::Gsi1, storage_keys::findings_by_time(tenant)).newest_first();
     let page = query_filtered(store, q, limit, 50_000, |item| {
         from_item(item)
             .map(|f| f.needs_enrichment())

@@ -3,7 +3,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::keys;
+use super::storage_keys;
 use crate::domain::TenantId;
 use crate::ports::store::{Condition, Item, ItemStore, StoreError, WriteOp};
 
@@ -39,7 +39,7 @@ pub async fn lookup(
     now: DateTime<Utc>,
 ) -> Result<Option<Recorded>, StoreError> {
     let Some(item) = store
-        .get(&keys::idempotency_pk(tenant), &sort_key(scope, key))
+        .get(&storage_keys::idempotency_pk(tenant), &sort_key(scope, key))
         .await?
     else {
         return Ok(None);
@@ -75,7 +75,11 @@ pub async fn record(
         expires_at,
     };
     let data = serde_json::to_value(&rec).map_err(|e| StoreError::Malformed(e.to_string()))?;
-    let mut item = Item::new(keys::idempotency_pk(tenant), sort_key(scope, key), data);
+    let mut item = Item::new(
+        storage_keys::idempotency_pk(tenant),
+        sort_key(scope, key),
+        data,
+    );
     item.ttl = Some(expires_at);
     match store.write(vec![WriteOp::put(item, Condition::None)]).await {
         Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),

@@ -1,5 +1,5 @@
 //! In-app notifications under the tenant's partition, newest first.
-use super::keys::{self, notifications as nk};
+use super::storage_keys::{self, notifications as nk};
 use crate::domain::TenantId;
 use crate::domain::notification::Notification;
 use crate::ports::store::{
@@ -11,7 +11,7 @@ use crate::ports::store::{
 const TTL_DAYS: i64 = 90;
 
 fn sk(n: &Notification) -> String {
-    keys::timed(n.created_at, &n.id)
+    storage_keys::timed(n.created_at, &n.id)
 }
 
 fn from_item(item: &Item) -> Result<Notification, StoreError> {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::keys::ai_systems::{self as k, counter};
+use super::storage_keys::ai_systems::{self as k, counter};
 use crate::domain::TenantId;
 use crate::domain::ai_system::{ReclassifyRun, RunStatus};
 use crate::ports::store::{

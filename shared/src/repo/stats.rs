@@ -1,7 +1,7 @@
 //! The statistics summary, read from counters maintained on write.
 use serde::Serialize;
 
-use super::keys::{self, counter};
+use super::storage_keys::{self, counter};
 use crate::domain::{Severity, TenantId};
 use crate::ports::store::{Index, ItemStore, KeyRange, Query, StoreError};
 
@@ -33,7 +33,7 @@ async fn prefix(
     tenant: &TenantId,
     p: &str,
 ) -> Result<Vec<(String, i64)>, StoreError> {
-    let mut q = Query::new(Index::Primary, keys::stats_pk(tenant))
+    let mut q = Query::new(Index::Primary, storage_keys::stats_pk(tenant))
         .range(KeyRange::Prefix(p.to_string()))
         .limit(1000);
     let mut out = Vec::new();
@@ -53,7 +53,7 @@ async fn prefix(
 
 async fn single(store: &dyn ItemStore, tenant: &TenantId, sk: &str) -> Result<i64, StoreError> {
     Ok(store
-        .get(&keys::stats_pk(tenant), sk)
+        .get(&storage_keys::stats_pk(tenant), sk)
         .await?
         .map(|i| i.count)
         .unwrap_or_default())

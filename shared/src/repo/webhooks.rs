@@ -1,8 +1,8 @@
 //! Stored webhook endpoints, messages and delivery attempts. Every key starts with the
-//! tenant id (see `keys::webhooks`), so another tenant's ids simply are not found.
+//! tenant id (see `storage_keys::webhooks`), so another tenant's ids simply are not found.
 use chrono::{DateTime, Duration, Utc};
 
-use super::keys::{self, webhooks as wk};
+use super::storage_keys::{self, webhooks as wk};
 use crate::domain::TenantId;
 use crate::ports::store::{
     Condition, Cursor, Index, IndexKey, Item, ItemStore, KeyRange, Query, StoreError, WriteOp,
@@ -159,12 +159,12 @@ pub fn message_item(m: &WebhookMessage, version: u64) -> Result<Item, StoreError
     item.ttl = Some((m.created_at + Duration::days(MESSAGE_TTL_DAYS)).timestamp());
     item.gsi1 = Some(IndexKey::new(
         wk::messages_by_endpoint(&m.tenant, &m.endpoint_id),
-        keys::timed(m.created_at, &m.id),
+        storage_keys::timed(m.created_at, &m.id),
     ));
     if m.status == MessageStatus::Dead {
         item.gsi2 = Some(IndexKey::new(
             wk::dead_letters(&m.tenant),
-            keys::timed(m.updated_at, &m.id),
+            storage_keys::timed(m.updated_at, &m.id),
         ));
     }
     Ok(item)

@@ -1,9 +1,9 @@
 //! HTTP routes, one module per resource.
 pub mod ai_systems;
+pub mod api_keys;
 pub mod audit;
 pub mod events;
 pub mod findings;
-pub mod keys;
 pub mod notifications;
 pub mod reclassify;
 pub mod stats;

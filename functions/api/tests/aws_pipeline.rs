@@ -20,7 +20,9 @@ async fn events_become_enriched_findings_on_dynamodb_and_sqs() {
     let Some(url) = vigil_testkit::moto_url("aws pipeline") else {
         return;
     };
-    let stack = vigil_testkit::MotoStack::provision(&url, "e2e").await.unwrap();
+    let stack = vigil_testkit::MotoStack::provision(&url, "e2e")
+        .await
+        .unwrap();
     let store = Arc::new(stack.store());
     let queue = Arc::new(stack.queue());
     let bus = Arc::new(stack.event_bus());

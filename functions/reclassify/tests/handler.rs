@@ -170,7 +170,9 @@ async fn moto_schedule_and_sqs_payloads() {
     let Some(url) = vigil_testkit::moto_url("moto_schedule_and_sqs_payloads") else {
         return;
     };
-    let stack = vigil_testkit::MotoStack::provision(&url, "rc").await.unwrap();
+    let stack = vigil_testkit::MotoStack::provision(&url, "rc")
+        .await
+        .unwrap();
     scenario(
         Arc::new(stack.store()),
         Arc::new(stack.queue()),

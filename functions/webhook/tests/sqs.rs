@@ -33,7 +33,9 @@ async fn envelopes_fan_out_and_retries_use_sqs_visibility() {
     let Some(url) = vigil_testkit::moto_url("webhook delivery on SQS") else {
         return;
     };
-    let stack = vigil_testkit::MotoStack::provision(&url, "wh").await.unwrap();
+    let stack = vigil_testkit::MotoStack::provision(&url, "wh")
+        .await
+        .unwrap();
     let store = Arc::new(stack.store());
     let queue = Arc::new(stack.queue());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);

@@ -6,7 +6,6 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::Value;
 use vigil_reclassify::Reclassifier;
-use vigil_shared::adapters::aws::{DynamoStore, EventBridgeBus, SqsQueue, provision, sdk_config};
 use vigil_shared::adapters::embedded::{EmbeddedBus, EmbeddedDb, EmbeddedQueue, EmbeddedStore};
 use vigil_shared::classifier::{Answers, Q, classify};
 use vigil_shared::domain::TenantId;
@@ -168,29 +167,16 @@ async fn embedded_schedule_and_sqs_payloads() {
 
 #[tokio::test]
 async fn moto_schedule_and_sqs_payloads() {
-    let url = match std::env::var("VIGIL_MOTO_URL") {
-        Ok(u) if !u.trim().is_empty() => u,
-        _ => {
-            assert!(
-                std::env::var("VIGIL_REQUIRE_MOTO").as_deref() != Ok("1"),
-                "VIGIL_REQUIRE_MOTO=1 but VIGIL_MOTO_URL is not set"
-            );
-            eprintln!("SKIP moto_schedule_and_sqs_payloads: VIGIL_MOTO_URL is not set");
-            return;
-        }
+    let Some(url) = vigil_testkit::moto_url("moto_schedule_and_sqs_payloads") else {
+        return;
     };
-    let config = sdk_config(Some(&url)).await;
-    let name = format!("vigil-rc-{}", uuid::Uuid::new_v4().simple());
-    let ddb = aws_sdk_dynamodb::Client::new(&config);
-    provision::create_table(&ddb, &name).await.unwrap();
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let urls = provision::create_queues(&sqs, &name).await.unwrap();
-    let eb = aws_sdk_eventbridge::Client::new(&config);
-    provision::create_bus(&eb, &name).await.unwrap();
+    let stack = vigil_testkit::MotoStack::provision(&url, "rc")
+        .await
+        .unwrap();
     scenario(
-        Arc::new(DynamoStore::new(ddb, name.clone())),
-        Arc::new(SqsQueue::new(sqs, urls)),
-        Arc::new(EventBridgeBus::new(eb, name)),
+        Arc::new(stack.store()),
+        Arc::new(stack.queue()),
+        Arc::new(stack.event_bus()),
         Arc::new(vigil_shared::ports::SystemClock),
     )
     .await;

@@ -8,7 +8,6 @@ use vigil_api::{AppState, router};
 use vigil_enrich::EnrichStage;
 use vigil_ingest::IngestStage;
 use vigil_rules::RulesStage;
-use vigil_shared::adapters::aws::{DynamoStore, EventBridgeBus, SqsQueue, provision};
 use vigil_shared::domain::{Role, TenantId};
 use vigil_shared::enrich::Enricher;
 use vigil_shared::ports::{Clock, QueueName, SystemClock};
@@ -16,39 +15,17 @@ use vigil_shared::rules::RulesConfig;
 use vigil_shared::runtime::Worker;
 use vigil_shared::service::{Origin, api_keys};
 
-fn moto_url() -> Option<String> {
-    match std::env::var("VIGIL_MOTO_URL") {
-        Ok(url) => Some(url),
-        Err(_) => {
-            assert!(
-                std::env::var("VIGIL_REQUIRE_MOTO").as_deref() != Ok("1"),
-                "VIGIL_REQUIRE_MOTO=1 but VIGIL_MOTO_URL is not set"
-            );
-            eprintln!("SKIP aws pipeline: VIGIL_MOTO_URL is not set");
-            None
-        }
-    }
-}
-
 #[tokio::test]
 async fn events_become_enriched_findings_on_dynamodb_and_sqs() {
-    let Some(url) = moto_url() else { return };
-    let sdk = provision::sdk_config(Some(&url)).await;
-    let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let table = format!("vigil-e2e-{suffix}");
-    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
-    provision::create_table(&ddb, &table).await.unwrap();
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let urls = provision::create_queues(&sqs, &format!("e2e-{suffix}"))
+    let Some(url) = vigil_testkit::moto_url("aws pipeline") else {
+        return;
+    };
+    let stack = vigil_testkit::MotoStack::provision(&url, "e2e")
         .await
         .unwrap();
-    let eb = aws_sdk_eventbridge::Client::new(&sdk);
-    let bus_name = format!("vigil-e2e-{suffix}");
-    provision::create_bus(&eb, &bus_name).await.unwrap();
-
-    let store = Arc::new(DynamoStore::new(ddb, &table));
-    let queue = Arc::new(SqsQueue::new(sqs, urls));
-    let bus = Arc::new(EventBridgeBus::new(eb, &bus_name));
+    let store = Arc::new(stack.store());
+    let queue = Arc::new(stack.queue());
+    let bus = Arc::new(stack.event_bus());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
     let tenant = TenantId::parse("acme").unwrap();

@@ -10,7 +10,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
 use serde_json::json;
-use vigil_shared::adapters::aws::{DynamoStore, SqsQueue, provision};
 use vigil_shared::domain::TenantId;
 use vigil_shared::ports::{Clock, Queue, QueueName, SystemClock};
 use vigil_shared::repo::webhooks as repo;
@@ -19,20 +18,6 @@ use vigil_shared::webhooks::delivery::MessageStatus;
 use vigil_shared::webhooks::endpoint::{Endpoint, EndpointSpec};
 use vigil_shared::webhooks::{RetrySchedule, SecretKey, UrlPolicy, WebhookSettings};
 use vigil_webhook::WebhookStage;
-
-fn moto_url() -> Option<String> {
-    match std::env::var("VIGIL_MOTO_URL") {
-        Ok(url) => Some(url),
-        Err(_) => {
-            assert!(
-                std::env::var("VIGIL_REQUIRE_MOTO").as_deref() != Ok("1"),
-                "VIGIL_REQUIRE_MOTO=1 but VIGIL_MOTO_URL is not set"
-            );
-            eprintln!("SKIP webhook delivery on SQS: VIGIL_MOTO_URL is not set");
-            None
-        }
-    }
-}
 
 type Log = Arc<Mutex<(VecDeque<u16>, Vec<HeaderMap>)>>;
 
@@ -44,18 +29,14 @@ async fn receive(State(log): State<Log>, headers: HeaderMap) -> StatusCode {
 
 #[tokio::test]
 async fn envelopes_fan_out_and_retries_use_sqs_visibility() {
-    let Some(url) = moto_url() else { return };
-    let sdk = provision::sdk_config(Some(&url)).await;
-    let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let table = format!("vigil-wh-{suffix}");
-    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
-    provision::create_table(&ddb, &table).await.unwrap();
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let urls = provision::create_queues(&sqs, &format!("wh-{suffix}"))
+    let Some(url) = vigil_testkit::moto_url("webhook delivery on SQS") else {
+        return;
+    };
+    let stack = vigil_testkit::MotoStack::provision(&url, "wh")
         .await
         .unwrap();
-    let store = Arc::new(DynamoStore::new(ddb, &table));
-    let queue = Arc::new(SqsQueue::new(sqs, urls));
+    let store = Arc::new(stack.store());
+    let queue = Arc::new(stack.queue());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
     let log: Log = Arc::new(Mutex::new((VecDeque::from([503]), Vec::new())));

@@ -1,0 +1,118 @@
+//! The `vigil-api` bootstrap under the Lambda Runtime API emulator, over moto: each API
+//! Gateway (HTTP API, payload 2.0) sample in `events/` reaches its route with a real key
+//! seeded in DynamoDB in place of the samples' placeholder, the placeholder itself is
+//! refused, and a payload that is no API Gateway event is answered with an invocation
+//! error. Needs `VIGIL_MOTO_URL`; skipped without it unless `VIGIL_REQUIRE_MOTO=1`.
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use vigil_shared::domain::{Role, TenantId};
+use vigil_shared::ports::{Queue, QueueName};
+use vigil_shared::service::{Origin, api_keys};
+use vigil_testkit::{Function, InvocationError, MotoStack, moto_url, sample, samples_for};
+
+/// The sample with its `authorization` header (if any) replaced by `key`.
+fn with_key(name: &str, key: &str) -> Value {
+    let mut event = sample(name);
+    if event["headers"].get("authorization").is_some() {
+        event["headers"]["authorization"] = Value::String(format!("Bearer {key}"));
+    }
+    event
+}
+
+/// The status and the JSON body of an API Gateway response.
+fn status_and_body(resp: &Value) -> (u64, Value) {
+    let status = resp["statusCode"].as_u64().unwrap_or_default();
+    assert_ne!(
+        resp["isBase64Encoded"], true,
+        "a JSON body is sent as text: {resp}"
+    );
+    let body = resp["body"]
+        .as_str()
+        .and_then(|b| serde_json::from_str(b).ok())
+        .unwrap_or(Value::Null);
+    (status, body)
+}
+
+#[tokio::test]
+async fn bootstrap_answers_its_samples_and_survives_a_bad_payload() {
+    let Some(url) = moto_url("api bootstrap") else {
+        return;
+    };
+    let stack = MotoStack::provision(&url, "api")
+        .await
+        .expect("provision moto");
+    let tenant = TenantId::parse("demo").unwrap();
+    let (_, key) = api_keys::create(
+        &stack.store(),
+        &Origin::system(tenant, "apikeys"),
+        Role::Analyst,
+        None,
+        chrono::Utc::now(),
+    )
+    .await
+    .expect("seed an API key");
+    let mut f = Function::start(env!("CARGO_BIN_EXE_vigil-api"), &stack.env())
+        .await
+        .expect("bootstrap starts");
+
+    assert_eq!(
+        samples_for("api"),
+        [
+            "api-get-findings.json",
+            "api-health.json",
+            "api-post-events.json"
+        ]
+    );
+    let resp = f
+        .invoke(with_key("api-health.json", &key))
+        .await
+        .expect("answered");
+    let (status, body) = status_and_body(&resp);
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("ok")),
+        "{resp}"
+    );
+
+    let resp = f
+        .invoke(with_key("api-post-events.json", &key))
+        .await
+        .expect("answered");
+    let (status, body) = status_and_body(&resp);
+    assert_eq!(status, 202, "{resp} {}", f.process.logs());
+    assert_eq!(body["accepted"], 2);
+    let queued = stack
+        .queue()
+        .receive(QueueName::Ingest, 10, Duration::from_secs(30))
+        .await
+        .expect("receive from the ingest queue");
+    assert_eq!(queued.len(), 2, "both events are on the ingest queue");
+
+    let resp = f
+        .invoke(with_key("api-get-findings.json", &key))
+        .await
+        .expect("answered");
+    let (status, body) = status_and_body(&resp);
+    assert_eq!(status, 200, "{resp}");
+    assert_eq!(body["page_size"], 20);
+
+    // The samples' placeholder key is no key.
+    let resp = f
+        .invoke(sample("api-get-findings.json"))
+        .await
+        .expect("answered");
+    assert_eq!(resp["statusCode"], 401, "{resp}");
+
+    let err = f
+        .invoke(json!({"not": "an API Gateway event"}))
+        .await
+        .expect_err("not an API Gateway event");
+    assert!(matches!(err, InvocationError::Function { .. }), "{err}");
+    assert!(f.alive(), "a bad payload must not kill the function");
+    let resp = f
+        .invoke(with_key("api-health.json", &key))
+        .await
+        .expect("answered");
+    assert_eq!(resp["statusCode"], 200, "still serving: {resp}");
+}

@@ -1,0 +1,109 @@
+//! AWS resources on a moto server for one test: a table, the queues with their
+//! dead-letter queues and an event bus, all under a unique name, created with
+//! `vigil_shared::adapters::aws::provision` (the shapes the SAM template deploys).
+//!
+//! The moto endpoint comes from `VIGIL_MOTO_URL`. Without it a test prints a skip line
+//! and passes, unless `VIGIL_REQUIRE_MOTO=1`, when it fails.
+use std::collections::HashMap;
+
+use aws_config::SdkConfig;
+use vigil_shared::adapters::aws::{
+    DynamoStore, EventBridgeBus, ProvisionError, SqsQueue, provision, sdk_config,
+};
+use vigil_shared::ports::QueueName;
+
+/// The moto endpoint, or `None` (after printing why) when a moto test should skip.
+///
+/// # Panics
+/// When `VIGIL_REQUIRE_MOTO=1` and `VIGIL_MOTO_URL` is not set.
+pub fn moto_url(test: &str) -> Option<String> {
+    match std::env::var("VIGIL_MOTO_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("VIGIL_REQUIRE_MOTO").as_deref() != Ok("1"),
+                "VIGIL_REQUIRE_MOTO=1 but VIGIL_MOTO_URL is not set: cannot run {test} against moto"
+            );
+            eprintln!("SKIP {test}: VIGIL_MOTO_URL is not set");
+            None
+        }
+    }
+}
+
+/// One test's resources on moto.
+pub struct MotoStack {
+    pub endpoint: String,
+    pub sdk: SdkConfig,
+    pub table: String,
+    pub bus: String,
+    /// `(queue URL, dead-letter queue URL)` per queue.
+    pub queue_urls: HashMap<QueueName, (String, String)>,
+}
+
+impl MotoStack {
+    /// Creates `vigil-{label}-{uuid}` (table and bus) and `{label}-{uuid}-{queue}` queues.
+    pub async fn provision(endpoint: &str, label: &str) -> Result<Self, ProvisionError> {
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        Self::provision_named(endpoint, &format!("vigil-{label}-{suffix}")).await
+    }
+
+    /// Creates table `{name}`, bus `{name}` and queues `{name}-{queue}`; existing ones
+    /// are kept (the provisioning is idempotent).
+    pub async fn provision_named(endpoint: &str, name: &str) -> Result<Self, ProvisionError> {
+        let sdk = sdk_config(Some(endpoint)).await;
+        provision::create_table(&aws_sdk_dynamodb::Client::new(&sdk), name).await?;
+        let queue_urls = provision::create_queues(&aws_sdk_sqs::Client::new(&sdk), name).await?;
+        provision::create_bus(&aws_sdk_eventbridge::Client::new(&sdk), name).await?;
+        Ok(Self {
+            endpoint: endpoint.to_string(),
+            sdk,
+            table: name.to_string(),
+            bus: name.to_string(),
+            queue_urls,
+        })
+    }
+
+    /// The variables `vigil_shared::config::Config::from_env` reads for these resources:
+    /// `VIGIL_TABLE`, `VIGIL_EVENT_BUS`, `VIGIL_{QUEUE}_QUEUE_URL`, `VIGIL_{QUEUE}_DLQ_URL`
+    /// and `AWS_ENDPOINT_URL`.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("VIGIL_TABLE".to_string(), self.table.clone()),
+            ("VIGIL_EVENT_BUS".to_string(), self.bus.clone()),
+            ("AWS_ENDPOINT_URL".to_string(), self.endpoint.clone()),
+        ];
+        for q in QueueName::ALL {
+            if let Some((url, dlq)) = self.queue_urls.get(&q) {
+                let upper = q.as_str().to_ascii_uppercase();
+                env.push((format!("VIGIL_{upper}_QUEUE_URL"), url.clone()));
+                env.push((format!("VIGIL_{upper}_DLQ_URL"), dlq.clone()));
+            }
+        }
+        env
+    }
+
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+    }
+
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.sdk)
+    }
+
+    pub fn eventbridge(&self) -> aws_sdk_eventbridge::Client {
+        aws_sdk_eventbridge::Client::new(&self.sdk)
+    }
+
+    /// The Vigil adapters over these resources, as the functions build them.
+    pub fn store(&self) -> DynamoStore {
+        DynamoStore::new(self.dynamodb(), &self.table)
+    }
+
+    pub fn queue(&self) -> SqsQueue {
+        SqsQueue::new(self.sqs(), self.queue_urls.clone())
+    }
+
+    pub fn event_bus(&self) -> EventBridgeBus {
+        EventBridgeBus::new(self.eventbridge(), &self.bus)
+    }
+}

@@ -1,10 +1,14 @@
-//! Query-string parsing with field-level errors.
+//! Query-string parsing with field-level errors, and the cursor pagination every list
+//! shares (its parameters, the partition check, the page it answers).
 use std::collections::HashMap;
 
+use axum::Json;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
 use vigil_shared::domain::FieldError;
-use vigil_shared::ports::Cursor;
-use vigil_shared::repo::page::decode_cursor;
+use vigil_shared::ports::{Cursor, Query};
+use vigil_shared::repo::page::{cursor_in_partition, decode_cursor, encode_cursor};
 
 use crate::error::ApiError;
 
@@ -101,6 +105,12 @@ impl Params {
         }
     }
 
+    /// A list's `limit` (1 to `max`, `default` when absent) and `cursor`.
+    pub fn page(&mut self, max: usize, default: usize) -> (usize, Option<Cursor>) {
+        let limit = self.number("limit", 1, max, default);
+        (limit, self.cursor("cursor"))
+    }
+
     pub fn fail(&mut self, name: &str, message: impl Into<String>) {
         self.errors.push(FieldError::new(name, message));
     }
@@ -112,4 +122,32 @@ impl Params {
             Err(ApiError::Invalid(self.errors))
         }
     }
+}
+
+/// Refuses a cursor outside the partition `query` reads: a forged cursor must not move a
+/// list to another tenant's keys.
+pub fn check_cursor(cursor: Option<&Cursor>, query: &Query) -> Result<(), ApiError> {
+    match cursor {
+        Some(c) if !cursor_in_partition(c, query) => {
+            Err(ApiError::field("cursor", "does not belong to this query"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// One page of a list: its items, the limit when the list reports it, and the cursor of
+/// the next page.
+pub fn page_json(
+    items: impl Serialize,
+    limit: Option<usize>,
+    next: Option<&Cursor>,
+) -> Json<Value> {
+    let mut page = json!({
+        "items": items,
+        "next_cursor": next.map(encode_cursor),
+    });
+    if let Some(limit) = limit {
+        page["limit"] = json!(limit);
+    }
+    Json(page)
 }

@@ -15,14 +15,13 @@ use vigil_shared::classifier::{Answers, RiskLevel, classify};
 use vigil_shared::domain::{AiSystemSpec, FieldError, Role};
 use vigil_shared::repo::ai_systems::{self, SystemFilter, Versioned};
 use vigil_shared::repo::drift_events;
-use vigil_shared::repo::page::{cursor_in_partition, encode_cursor};
 use vigil_shared::service::ai_systems::{self as service, Change};
 
 use super::parse_json;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::{RequestId, if_match, with_etag};
-use crate::params::Params;
+use crate::params::{Params, check_cursor, page_json};
 use crate::state::AppState;
 
 fn view(v: &Versioned) -> Value {
@@ -82,14 +81,12 @@ pub async fn list(
             "true, false",
         ),
     };
-    let limit = p.number("limit", 1, 100, 20);
-    let cursor = p.cursor("cursor");
+    let (limit, cursor) = p.page(100, 20);
     p.finish()?;
-    if let Some(c) = &cursor {
-        if !cursor_in_partition(c, &ai_systems::list_query(&caller.tenant, &filter)) {
-            return Err(ApiError::field("cursor", "does not belong to this query"));
-        }
-    }
+    check_cursor(
+        cursor.as_ref(),
+        &ai_systems::list_query(&caller.tenant, &filter),
+    )?;
     let got =
         ai_systems::list(state.store.as_ref(), &caller.tenant, &filter, limit, cursor).await?;
     let items = got
@@ -104,11 +101,7 @@ pub async fn list(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(json!({
-        "items": items,
-        "limit": limit,
-        "next_cursor": got.next.as_ref().map(encode_cursor),
-    })))
+    Ok(page_json(items, Some(limit), got.next.as_ref()))
 }
 
 async fn load(state: &AppState, caller: &Caller, id: &str) -> Result<Versioned, ApiError> {
@@ -247,23 +240,17 @@ pub async fn drift_events(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let mut p = Params::new(q);
-    let limit = p.number("limit", 1, 100, 20);
-    let cursor = p.cursor("cursor");
+    let (limit, cursor) = p.page(100, 20);
     p.finish()?;
     // Another tenant's system is simply not found.
     load(&state, &caller, &id).await?;
-    if let Some(c) = &cursor {
-        if !cursor_in_partition(c, &drift_events::list_query(&caller.tenant, &id)) {
-            return Err(ApiError::field("cursor", "does not belong to this query"));
-        }
-    }
+    check_cursor(
+        cursor.as_ref(),
+        &drift_events::list_query(&caller.tenant, &id),
+    )?;
     let (items, next) =
         drift_events::list(state.store.as_ref(), &caller.tenant, &id, limit, cursor).await?;
-    Ok(Json(json!({
-        "items": items,
-        "limit": limit,
-        "next_cursor": next.as_ref().map(encode_cursor),
-    })))
+    Ok(page_json(items, Some(limit), next.as_ref()))
 }
 
 /// Classifies answers without storing anything. `as_of` (YYYY-MM-DD) defaults to today.

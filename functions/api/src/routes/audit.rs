@@ -14,12 +14,11 @@ use vigil_shared::audit::ledger as audit_ledger;
 use vigil_shared::audit::{AuditError, CheckpointSigner};
 use vigil_shared::domain::Role;
 use vigil_shared::repo::audit::{self as ledger, EntryFilter};
-use vigil_shared::repo::page::{cursor_in_partition, encode_cursor};
 
 use super::parse_json;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::params::{DayEdge, Params};
+use crate::params::{DayEdge, Params, check_cursor, page_json};
 use crate::state::AppState;
 
 fn signer(state: &AppState) -> Result<&CheckpointSigner, ApiError> {
@@ -45,21 +44,15 @@ pub async fn entries(
         from: p.time("from", DayEdge::Start),
         to: p.time("to", DayEdge::End),
     };
-    let limit = p.number("limit", 1, 500, 50);
-    let cursor = p.cursor("cursor");
+    let (limit, cursor) = p.page(500, 50);
     p.finish()?;
-    if let Some(c) = &cursor {
-        if !cursor_in_partition(c, &ledger::list_query(&caller.tenant, &filter)) {
-            return Err(ApiError::field("cursor", "does not belong to this query"));
-        }
-    }
+    check_cursor(
+        cursor.as_ref(),
+        &ledger::list_query(&caller.tenant, &filter),
+    )?;
     let (items, next) =
         ledger::list(state.store.as_ref(), &caller.tenant, &filter, limit, cursor).await?;
-    Ok(Json(json!({
-        "items": items,
-        "limit": limit,
-        "next_cursor": next.as_ref().map(encode_cursor),
-    })))
+    Ok(page_json(items, Some(limit), next.as_ref()))
 }
 
 /// `GET /audit/stats`.

@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use serde_json::{Value, json};
 use vigil_shared::domain::{FieldError, Finding, FindingStatus, Role, Severity};
 use vigil_shared::repo::findings::{self as repo, FindingFilter};
-use vigil_shared::repo::page::{cursor_in_partition, encode_cursor};
+use vigil_shared::repo::page::encode_cursor;
 use vigil_shared::repo::stats;
 use vigil_shared::service::findings::{self, Triage};
 
@@ -15,7 +15,7 @@ use super::parse_json;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::RequestId;
-use crate::params::{DayEdge, Params};
+use crate::params::{DayEdge, Params, check_cursor, page_json};
 use crate::state::AppState;
 
 /// Deepest page the offset-style parameters may reach; cursors go further.
@@ -70,17 +70,13 @@ pub async fn list(
     }
     p.finish()?;
     if cursor_mode {
-        if let Some(c) = &cursor {
-            if !cursor_in_partition(c, &repo::list_query(tenant, &filter)) {
-                return Err(ApiError::field("cursor", "does not belong to this query"));
-            }
-        }
+        check_cursor(cursor.as_ref(), &repo::list_query(tenant, &filter))?;
         let got = repo::list(store, tenant, &filter, limit, cursor).await?;
-        return Ok(Json(json!({
-            "items": decode(&got.items)?,
-            "limit": limit,
-            "next_cursor": got.next.as_ref().map(encode_cursor),
-        })));
+        return Ok(page_json(
+            decode(&got.items)?,
+            Some(limit),
+            got.next.as_ref(),
+        ));
     }
     // Offset pages, as the seed's API serves them.
     let skip = (page - 1) * page_size;

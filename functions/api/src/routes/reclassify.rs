@@ -8,14 +8,13 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 use vigil_shared::domain::Role;
 use vigil_shared::domain::ai_system::RunTrigger;
-use vigil_shared::repo::page::{cursor_in_partition, encode_cursor};
 use vigil_shared::repo::reclassify_runs as runs;
 use vigil_shared::service::reclassify_runs::{self, Start};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::RequestId;
-use crate::params::Params;
+use crate::params::{Params, check_cursor, page_json};
 use crate::state::AppState;
 
 /// Audited as `reclassify_run.start` by the caller's key.
@@ -50,14 +49,9 @@ pub async fn list(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let mut p = Params::new(q);
-    let limit = p.number("limit", 1, 100, 20);
-    let cursor = p.cursor("cursor");
+    let (limit, cursor) = p.page(100, 20);
     p.finish()?;
-    if let Some(c) = &cursor {
-        if !cursor_in_partition(c, &runs::list_query(&caller.tenant)) {
-            return Err(ApiError::field("cursor", "does not belong to this query"));
-        }
-    }
+    check_cursor(cursor.as_ref(), &runs::list_query(&caller.tenant))?;
     let store = state.store.as_ref();
     let (items, next) = runs::list(store, &caller.tenant, limit, cursor).await?;
     let now = state.clock.now();
@@ -67,11 +61,7 @@ pub async fn list(
             views.push(v);
         }
     }
-    Ok(Json(json!({
-        "items": views,
-        "limit": limit,
-        "next_cursor": next.as_ref().map(encode_cursor),
-    })))
+    Ok(page_json(views, Some(limit), next.as_ref()))
 }
 
 pub async fn get(

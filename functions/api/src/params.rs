@@ -3,6 +3,9 @@
 use std::collections::HashMap;
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequestParts, Query as QueryString};
+use axum::http::request::Parts;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -16,6 +19,17 @@ use crate::error::ApiError;
 pub struct Params {
     map: HashMap<String, String>,
     errors: Vec<FieldError>,
+}
+
+/// A handler takes its query string as `Params` (a query string axum cannot read at
+/// all is its plain 400, as with `Query`).
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = QueryRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let QueryString(map) = QueryString::from_request_parts(parts, state).await?;
+        Ok(Self::new(map))
+    }
 }
 
 /// Whether a bare date bounds a range from its start or to its end.
@@ -109,6 +123,19 @@ impl Params {
     pub fn page(&mut self, max: usize, default: usize) -> (usize, Option<Cursor>) {
         let limit = self.number("limit", 1, max, default);
         (limit, self.cursor("cursor"))
+    }
+
+    /// [`Self::page`], then [`Self::finish`], then [`check_cursor`] against `query`.
+    pub fn finish_page(
+        mut self,
+        max: usize,
+        default: usize,
+        query: &Query,
+    ) -> Result<(usize, Option<Cursor>), ApiError> {
+        let (limit, cursor) = self.page(max, default);
+        self.finish()?;
+        check_cursor(cursor.as_ref(), query)?;
+        Ok((limit, cursor))
     }
 
     pub fn fail(&mut self, name: &str, message: impl Into<String>) {

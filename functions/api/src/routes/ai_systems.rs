@@ -2,11 +2,9 @@
 //! RFC 7396), archive (DELETE), monitoring settings, drift events and `POST /classify`.
 //! Reads carry an `ETag` (the item version); writes honour `If-Match` (412 on mismatch).
 //! Bodies parse into an [`AiSystemSpec`]; `service::ai_systems` does the rest.
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
@@ -62,9 +60,8 @@ pub async fn create(
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<HashMap<String, String>>,
+    mut p: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let mut p = Params::new(q);
     let filter = SystemFilter {
         level: p.parsed(
             "risk_level",
@@ -81,12 +78,8 @@ pub async fn list(
             "true, false",
         ),
     };
-    let (limit, cursor) = p.page(100, 20);
-    p.finish()?;
-    check_cursor(
-        cursor.as_ref(),
-        &ai_systems::list_query(&caller.tenant, &filter),
-    )?;
+    let (limit, cursor) =
+        p.finish_page(100, 20, &ai_systems::list_query(&caller.tenant, &filter))?;
     let got =
         ai_systems::list(state.store.as_ref(), &caller.tenant, &filter, limit, cursor).await?;
     let items = got
@@ -237,9 +230,8 @@ pub async fn drift_events(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    mut p: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let mut p = Params::new(q);
     let (limit, cursor) = p.page(100, 20);
     p.finish()?;
     // Another tenant's system is simply not found.

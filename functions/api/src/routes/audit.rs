@@ -18,7 +18,7 @@ use vigil_shared::repo::audit::{self as ledger, EntryFilter};
 use super::parse_json;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::params::{DayEdge, Params, check_cursor, page_json};
+use crate::params::{DayEdge, Params, page_json};
 use crate::state::AppState;
 
 fn signer(state: &AppState) -> Result<&CheckpointSigner, ApiError> {
@@ -32,10 +32,9 @@ fn signer(state: &AppState) -> Result<&CheckpointSigner, ApiError> {
 pub async fn entries(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<HashMap<String, String>>,
+    mut p: Params,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Analyst)?;
-    let mut p = Params::new(q);
     let filter = EntryFilter {
         actor: p.string("actor"),
         action: p.string("action"),
@@ -44,12 +43,7 @@ pub async fn entries(
         from: p.time("from", DayEdge::Start),
         to: p.time("to", DayEdge::End),
     };
-    let (limit, cursor) = p.page(500, 50);
-    p.finish()?;
-    check_cursor(
-        cursor.as_ref(),
-        &ledger::list_query(&caller.tenant, &filter),
-    )?;
+    let (limit, cursor) = p.finish_page(500, 50, &ledger::list_query(&caller.tenant, &filter))?;
     let (items, next) =
         ledger::list(state.store.as_ref(), &caller.tenant, &filter, limit, cursor).await?;
     Ok(page_json(items, Some(limit), next.as_ref()))
@@ -108,9 +102,8 @@ fn seq_param(p: &mut Params, name: &str) -> Option<u64> {
 pub async fn inclusion(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<HashMap<String, String>>,
+    mut p: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let mut p = Params::new(q);
     let seq = seq_param(&mut p, "seq");
     let tree_size = seq_param(&mut p, "tree_size");
     if seq.is_none() && p.string("seq").is_none() {
@@ -127,9 +120,8 @@ pub async fn inclusion(
 pub async fn consistency(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<HashMap<String, String>>,
+    mut p: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let mut p = Params::new(q);
     let from = seq_param(&mut p, "from");
     let to = seq_param(&mut p, "to");
     p.finish()?;
@@ -216,10 +208,9 @@ pub async fn verify(
 pub async fn export(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<HashMap<String, String>>,
+    mut p: Params,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
-    let mut p = Params::new(q);
     let format = p
         .parsed(
             "format",
@@ -294,10 +285,9 @@ pub async fn export(
 pub async fn state_at(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<HashMap<String, String>>,
+    mut p: Params,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Analyst)?;
-    let mut p = Params::new(q);
     let resource = p.string("resource");
     let at_seq = seq_param(&mut p, "at_seq");
     let parts = resource.as_deref().and_then(|r| r.split_once('/'));

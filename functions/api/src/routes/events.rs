@@ -1,9 +1,7 @@
 //! `POST /events` and `GET /events`.
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -18,7 +16,7 @@ use super::parse_json;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::RequestId;
-use crate::params::{DayEdge, Params, check_cursor, page_json};
+use crate::params::{DayEdge, Params, page_json};
 use crate::state::AppState;
 
 /// Largest accepted request body.
@@ -119,9 +117,8 @@ pub async fn post(
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<HashMap<String, String>>,
+    mut p: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let mut p = Params::new(q);
     let filter = EventFilter {
         user: p.string("user"),
         event_type: p.string("event_type"),
@@ -133,12 +130,7 @@ pub async fn list(
             .time("to", DayEdge::End)
             .or_else(|| p.time("to_timestamp", DayEdge::End)),
     };
-    let (limit, cursor) = p.page(500, 50);
-    p.finish()?;
-    check_cursor(
-        cursor.as_ref(),
-        &events::list_query(&caller.tenant, &filter),
-    )?;
+    let (limit, cursor) = p.finish_page(500, 50, &events::list_query(&caller.tenant, &filter))?;
     let page = events::list(state.store.as_ref(), &caller.tenant, &filter, limit, cursor).await?;
     let items = page
         .items

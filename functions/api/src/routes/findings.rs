@@ -1,9 +1,7 @@
 //! Findings: listing (seed page parameters and cursors), detail, triage, enrichment.
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde_json::{Value, json};
 use vigil_shared::domain::{FieldError, Finding, FindingStatus, Role, Severity};
 use vigil_shared::repo::findings::{self as repo, FindingFilter};
@@ -51,11 +49,10 @@ fn decode(items: &[vigil_shared::ports::Item]) -> Result<Vec<Finding>, ApiError>
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<HashMap<String, String>>,
+    mut p: Params,
 ) -> Result<Json<Value>, ApiError> {
     let store = state.store.as_ref();
     let tenant = &caller.tenant;
-    let mut p = Params::new(q);
     let filter = filter_from(&mut p);
     let cursor = p.cursor("cursor");
     let cursor_mode = cursor.is_some() || p.string("limit").is_some();
@@ -217,10 +214,9 @@ pub async fn enrich_missing(
     State(state): State<AppState>,
     caller: Caller,
     request_id: RequestId,
-    Query(q): Query<HashMap<String, String>>,
+    mut p: Params,
 ) -> Result<Json<Vec<Finding>>, ApiError> {
     caller.require(Role::Analyst)?;
-    let mut p = Params::new(q);
     let limit = p.number("limit", 1, 500, 50);
     p.finish()?;
     let store = state.store.as_ref();

@@ -1,29 +1,22 @@
 //! In-app notifications: unread first, newest first within each, cursor pagination.
-use std::collections::HashMap;
-
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde_json::{Value, json};
 use vigil_shared::domain::notification::Notification;
 use vigil_shared::repo::notifications;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::params::{Params, check_cursor, page_json};
+use crate::params::{Params, page_json};
 use crate::state::AppState;
 
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<HashMap<String, String>>,
+    p: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let mut p = Params::new(q);
-    let (limit, cursor) = p.page(100, 20);
-    p.finish()?;
-    check_cursor(
-        cursor.as_ref(),
-        &notifications::unread_first_query(&caller.tenant),
-    )?;
+    let (limit, cursor) =
+        p.finish_page(100, 20, &notifications::unread_first_query(&caller.tenant))?;
     let page =
         notifications::list_unread_first(state.store.as_ref(), &caller.tenant, limit, cursor)
             .await?;

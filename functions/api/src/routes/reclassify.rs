@@ -1,9 +1,7 @@
 //! Re-classification runs: `POST /admin/reclassify` (admins only) starts one for the
 //! caller's tenant, 409 with the running run's id while another holds the lease.
-use std::collections::HashMap;
-
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use vigil_shared::domain::Role;
@@ -14,7 +12,7 @@ use vigil_shared::service::reclassify_runs::{self, Start};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::RequestId;
-use crate::params::{Params, check_cursor, page_json};
+use crate::params::{Params, page_json};
 use crate::state::AppState;
 
 /// Audited as `reclassify_run.start` by the caller's key.
@@ -46,12 +44,9 @@ pub async fn trigger(
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<HashMap<String, String>>,
+    p: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let mut p = Params::new(q);
-    let (limit, cursor) = p.page(100, 20);
-    p.finish()?;
-    check_cursor(cursor.as_ref(), &runs::list_query(&caller.tenant))?;
+    let (limit, cursor) = p.finish_page(100, 20, &runs::list_query(&caller.tenant))?;
     let store = state.store.as_ref();
     let (items, next) = runs::list(store, &caller.tenant, limit, cursor).await?;
     let now = state.clock.now();

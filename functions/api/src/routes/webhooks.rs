@@ -1,11 +1,9 @@
 //! Webhook endpoints: management (admin), reading (every role), test messages, delivery
 //! history, redelivery and the dead-letter list. A signing secret appears only in the
 //! answers to create and rotate-secret.
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
 use vigil_shared::domain::{Role, TenantId};
@@ -215,8 +213,7 @@ fn message_view(m: &WebhookMessage, attempts: Option<Value>) -> Value {
     v
 }
 
-fn page_params(q: HashMap<String, String>) -> Result<(usize, Option<Cursor>), ApiError> {
-    let mut p = Params::new(q);
+fn page_params(mut p: Params) -> Result<(usize, Option<Cursor>), ApiError> {
     let page = p.page(100, 20);
     p.finish()?;
     Ok(page)
@@ -236,10 +233,10 @@ pub async fn deliveries(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    p: Params,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
-    let (limit, cursor) = page_params(q)?;
+    let (limit, cursor) = page_params(p)?;
     load(&state, &caller.tenant, &id).await?;
     check_cursor(
         cursor.as_ref(),
@@ -255,11 +252,10 @@ pub async fn deliveries(
 pub async fn dead_letters(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<HashMap<String, String>>,
+    p: Params,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
-    let (limit, cursor) = page_params(q)?;
-    check_cursor(cursor.as_ref(), &repo::dead_letters_query(&caller.tenant))?;
+    let (limit, cursor) = p.finish_page(100, 20, &repo::dead_letters_query(&caller.tenant))?;
     let first_page = cursor.is_none();
     let page = repo::dead_letters(state.store.as_ref(), &caller.tenant, limit, cursor).await?;
     let mut out = with_attempts(&state, page).await?;

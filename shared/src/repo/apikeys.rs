@@ -1,4 +1,5 @@
 //! API key records (hash only) under the tenant's partition.
+use super::page::collect_all;
 use super::storage_keys;
 use crate::domain::TenantId;
 use crate::domain::apikey::{ApiKeyRecord, PresentedKey};
@@ -57,18 +58,11 @@ pub async fn list(
     store: &dyn ItemStore,
     tenant: &TenantId,
 ) -> Result<Vec<ApiKeyRecord>, StoreError> {
-    let mut q = Query::new(Index::Primary, storage_keys::apikeys_pk(tenant)).limit(500);
-    let mut out = Vec::new();
-    loop {
-        let page = store.query(&q).await?;
-        for item in &page.items {
-            let mut r = from_item(item)?;
-            r.hash.clear();
-            out.push(r);
-        }
-        match page.next {
-            Some(n) => q.after = Some(n),
-            None => return Ok(out),
-        }
-    }
+    let q = Query::new(Index::Primary, storage_keys::apikeys_pk(tenant)).limit(500);
+    collect_all(store, q, |item| {
+        let mut r = from_item(item)?;
+        r.hash.clear();
+        Ok(r)
+    })
+    .await
 }

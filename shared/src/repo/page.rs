@@ -67,3 +67,37 @@ pub async fn query_filtered(
         }
     }
 }
+
+/// Reads every page of `query`, handing each item to `each` in order; stops at the
+/// first error.
+pub async fn for_each_item(
+    store: &dyn ItemStore,
+    mut query: Query,
+    mut each: impl FnMut(Item) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    loop {
+        let page = store.query(&query).await?;
+        for item in page.items {
+            each(item)?;
+        }
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Every item of `query`, decoded by `decode`.
+pub async fn collect_all<T>(
+    store: &dyn ItemStore,
+    query: Query,
+    mut decode: impl FnMut(&Item) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    for_each_item(store, query, |item| {
+        out.push(decode(&item)?);
+        Ok(())
+    })
+    .await?;
+    Ok(out)
+}

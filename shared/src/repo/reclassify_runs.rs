@@ -4,6 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::page::for_each_item;
 use super::storage_keys::ai_systems::{self as k, counter};
 use crate::domain::TenantId;
 use crate::domain::ai_system::{ReclassifyRun, RunStatus};
@@ -147,19 +148,14 @@ pub async fn get(
     };
     let run = run_from(&record)?;
     let mut counters = std::collections::HashMap::new();
-    let mut q = Query::new(Index::Primary, &pk)
+    let q = Query::new(Index::Primary, &pk)
         .range(KeyRange::Prefix(k::COUNTER_PREFIX.into()))
         .limit(50);
-    loop {
-        let page = store.query(&q).await?;
-        for i in page.items {
-            counters.insert(i.sk, i.count);
-        }
-        match page.next {
-            Some(c) => q.after = Some(c),
-            None => break,
-        }
-    }
+    for_each_item(store, q, |i| {
+        counters.insert(i.sk, i.count);
+        Ok(())
+    })
+    .await?;
     let n = |name: &str| counters.get(name).copied().unwrap_or(0);
     let end = run.finished_at.unwrap_or(now);
     Ok(Some(RunView {

@@ -2,6 +2,7 @@
 //! tenant id (see `storage_keys::webhooks`), so another tenant's ids simply are not found.
 use chrono::{DateTime, Duration, Utc};
 
+use super::page::collect_all;
 use super::storage_keys::{self, webhooks as wk};
 use crate::domain::TenantId;
 use crate::ports::store::{
@@ -136,18 +137,8 @@ pub async fn list_endpoints(
     store: &dyn ItemStore,
     tenant: &TenantId,
 ) -> Result<Vec<Endpoint>, StoreError> {
-    let mut q = Query::new(Index::Primary, wk::endpoints_pk(tenant)).limit(500);
-    let mut out = Vec::new();
-    loop {
-        let page = store.query(&q).await?;
-        for item in &page.items {
-            out.push(endpoint_from(item)?.value);
-        }
-        match page.next {
-            Some(n) => q.after = Some(n),
-            None => return Ok(out),
-        }
-    }
+    let q = Query::new(Index::Primary, wk::endpoints_pk(tenant)).limit(500);
+    collect_all(store, q, |item| Ok(endpoint_from(item)?.value)).await
 }
 
 // ----------------------------------------------------------------- messages

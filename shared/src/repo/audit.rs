@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::item::{decode, encode};
 use super::page::{Filtered, collect_all, for_each_item, query_filtered};
 use super::storage_keys::audit as k;
 use crate::audit::checkpoint::Checkpoint;
@@ -65,11 +66,7 @@ pub struct Prepared {
 
 fn entry_item(tenant: &TenantId, e: &AuditEntry) -> Result<Item, StoreError> {
     let sk = k::entry_sk(e.seq);
-    let mut item = Item::new(
-        k::ledger_pk(tenant),
-        &sk,
-        serde_json::to_value(e).map_err(malformed)?,
-    );
+    let mut item = Item::new(k::ledger_pk(tenant), &sk, encode(e)?);
     item.gsi1 = Some(IndexKey::new(k::by_actor(tenant, e.actor.as_str()), &sk));
     item.gsi2 = Some(IndexKey::new(
         k::by_resource(tenant, &e.resource_type, &e.resource_id),
@@ -104,11 +101,7 @@ pub async fn prepare(
         hash: entry.hash.clone(),
         at: Some(entry.at),
     };
-    let mut head_item = Item::new(
-        k::ledger_pk(tenant),
-        k::HEAD_SK,
-        serde_json::to_value(&data).map_err(malformed)?,
-    );
+    let mut head_item = Item::new(k::ledger_pk(tenant), k::HEAD_SK, encode(&data)?);
     head_item.version = version;
     head_item.gsi1 = Some(IndexKey::new(k::HEADS_INDEX, tenant.as_str()));
     let stats = k::stats_pk(tenant);
@@ -268,7 +261,7 @@ pub async fn list(
 // Checkpoints
 
 fn checkpoint_from(item: &Item) -> Result<Checkpoint, StoreError> {
-    serde_json::from_value(item.data.clone()).map_err(malformed)
+    decode(item)
 }
 
 pub async fn latest_checkpoint(

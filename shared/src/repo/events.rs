@@ -1,6 +1,7 @@
 //! Stored events and the counters kept with them.
 use chrono::{DateTime, Utc};
 
+use super::item::{decode, get_with};
 use super::page::{Filtered, query_filtered};
 use super::storage_keys::{self, counter};
 use crate::domain::{Event, TenantId};
@@ -42,7 +43,7 @@ fn to_item(tenant: &TenantId, e: &Event) -> Result<Item, StoreError> {
 }
 
 pub fn from_item(item: &Item) -> Result<Event, StoreError> {
-    serde_json::from_value(item.data.clone()).map_err(|e| StoreError::Malformed(e.to_string()))
+    decode(item)
 }
 
 /// Stores an event once: the first write wins and bumps the counters in the same atomic
@@ -73,11 +74,13 @@ pub async fn get(
     tenant: &TenantId,
     id: &str,
 ) -> Result<Option<Event>, StoreError> {
-    store
-        .get(&storage_keys::event_pk(tenant, id), storage_keys::EVENT_SK)
-        .await?
-        .map(|i| from_item(&i))
-        .transpose()
+    get_with(
+        store,
+        &storage_keys::event_pk(tenant, id),
+        storage_keys::EVENT_SK,
+        from_item,
+    )
+    .await
 }
 
 /// A user's events in `[from, to]`, oldest first, at most `cap`.

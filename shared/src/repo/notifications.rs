@@ -1,4 +1,5 @@
 //! In-app notifications under the tenant's partition, newest first.
+use super::item::{decode, encode};
 use super::storage_keys::{self, notifications as nk};
 use crate::domain::TenantId;
 use crate::domain::notification::Notification;
@@ -15,11 +16,11 @@ fn sk(n: &Notification) -> String {
 }
 
 fn from_item(item: &Item) -> Result<Notification, StoreError> {
-    serde_json::from_value(item.data.clone()).map_err(|e| StoreError::Malformed(e.to_string()))
+    decode(item)
 }
 
 pub fn to_item(n: &Notification) -> Result<Item, StoreError> {
-    let data = serde_json::to_value(n).map_err(|e| StoreError::Malformed(e.to_string()))?;
+    let data = encode(n)?;
     let mut item = Item::new(nk::pk(&n.tenant), sk(n), data);
     let flag = if n.read { "0" } else { "1" };
     item.gsi1 = Some(IndexKey::new(

@@ -2,6 +2,7 @@
 //! tenant id (see `storage_keys::webhooks`), so another tenant's ids simply are not found.
 use chrono::{DateTime, Duration, Utc};
 
+use super::item::{decode, encode, get_with};
 use super::page::collect_all;
 use super::storage_keys::{self, webhooks as wk};
 use crate::domain::TenantId;
@@ -29,7 +30,7 @@ pub struct Versioned<T> {
 // ---------------------------------------------------------------- endpoints
 
 pub fn endpoint_item(e: &Endpoint, version: u64) -> Result<Item, StoreError> {
-    let data = serde_json::to_value(e).map_err(malformed)?;
+    let data = encode(e)?;
     let mut item = Item::new(wk::endpoints_pk(&e.tenant), &e.id, data);
     item.version = version;
     Ok(item)
@@ -37,7 +38,7 @@ pub fn endpoint_item(e: &Endpoint, version: u64) -> Result<Item, StoreError> {
 
 fn endpoint_from(item: &Item) -> Result<Versioned<Endpoint>, StoreError> {
     Ok(Versioned {
-        value: serde_json::from_value(item.data.clone()).map_err(malformed)?,
+        value: decode(item)?,
         version: item.version,
     })
 }
@@ -62,11 +63,7 @@ pub async fn get_endpoint(
     tenant: &TenantId,
     id: &str,
 ) -> Result<Option<Versioned<Endpoint>>, StoreError> {
-    store
-        .get(&wk::endpoints_pk(tenant), id)
-        .await?
-        .map(|i| endpoint_from(&i))
-        .transpose()
+    get_with(store, &wk::endpoints_pk(tenant), id, endpoint_from).await
 }
 
 /// Writes `e` over the version read; `ConditionFailed` when it changed meanwhile.
@@ -144,7 +141,7 @@ pub async fn list_endpoints(
 // ----------------------------------------------------------------- messages
 
 pub fn message_item(m: &WebhookMessage, version: u64) -> Result<Item, StoreError> {
-    let data = serde_json::to_value(m).map_err(malformed)?;
+    let data = encode(m)?;
     let mut item = Item::new(wk::message_pk(&m.tenant, &m.id), wk::MESSAGE_SK, data);
     item.version = version;
     item.ttl = Some((m.created_at + Duration::days(MESSAGE_TTL_DAYS)).timestamp());
@@ -163,7 +160,7 @@ pub fn message_item(m: &WebhookMessage, version: u64) -> Result<Item, StoreError
 
 fn message_from(item: &Item) -> Result<Versioned<WebhookMessage>, StoreError> {
     Ok(Versioned {
-        value: serde_json::from_value(item.data.clone()).map_err(malformed)?,
+        value: decode(item)?,
         version: item.version,
     })
 }
@@ -188,11 +185,13 @@ pub async fn get_message(
     tenant: &TenantId,
     id: &str,
 ) -> Result<Option<Versioned<WebhookMessage>>, StoreError> {
-    store
-        .get(&wk::message_pk(tenant, id), wk::MESSAGE_SK)
-        .await?
-        .map(|i| message_from(&i))
-        .transpose()
+    get_with(
+        store,
+        &wk::message_pk(tenant, id),
+        wk::MESSAGE_SK,
+        message_from,
+    )
+    .await
 }
 
 pub async fn replace_message(
@@ -209,7 +208,7 @@ pub async fn replace_message(
 }
 
 fn attempt_item(m: &WebhookMessage, a: &Attempt) -> Result<Item, StoreError> {
-    let data = serde_json::to_value(a).map_err(malformed)?;
+    let data = encode(a)?;
     let mut item = Item::new(
         wk::message_pk(&m.tenant, &m.id),
         wk::attempt_sk(a.number),

@@ -136,6 +136,22 @@ async fn change(
     .await?)
 }
 
+/// [`change`] from a JSON body: the role and `If-Match` are judged before the body.
+async fn change_from_body(
+    state: &AppState,
+    caller: &Caller,
+    request_id: &RequestId,
+    id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    to_change: impl FnOnce(Value) -> Result<Change, ApiError>,
+) -> Result<Versioned, ApiError> {
+    caller.require(Role::Analyst)?;
+    if_match(headers)?;
+    let to = to_change(parse_json(body)?)?;
+    change(state, caller, request_id, id, headers, to).await
+}
+
 /// Full replace: every editable field takes the body's value (absent: empty/none).
 pub async fn put(
     State(state): State<AppState>,
@@ -145,17 +161,10 @@ pub async fn put(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Analyst)?;
-    if_match(&headers)?;
-    let spec = AiSystemSpec::from_json(&parse_json(&body)?).map_err(ApiError::Invalid)?;
-    let v = change(
-        &state,
-        &caller,
-        &request_id,
-        &id,
-        &headers,
-        Change::Replace(spec),
-    )
+    let v = change_from_body(&state, &caller, &request_id, &id, &headers, &body, |json| {
+        let spec = AiSystemSpec::from_json(&json).map_err(ApiError::Invalid)?;
+        Ok(Change::Replace(spec))
+    })
     .await?;
     Ok(represented(StatusCode::OK, &v))
 }
@@ -168,18 +177,8 @@ pub async fn patch(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Analyst)?;
-    if_match(&headers)?;
-    let patch = parse_json(&body)?;
-    let v = change(
-        &state,
-        &caller,
-        &request_id,
-        &id,
-        &headers,
-        Change::Patch(patch),
-    )
-    .await?;
+    let to = |json| Ok(Change::Patch(json));
+    let v = change_from_body(&state, &caller, &request_id, &id, &headers, &body, to).await?;
     Ok(represented(StatusCode::OK, &v))
 }
 
@@ -211,18 +210,8 @@ pub async fn patch_monitoring(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Analyst)?;
-    if_match(&headers)?;
-    let value = parse_json(&body)?;
-    let v = change(
-        &state,
-        &caller,
-        &request_id,
-        &id,
-        &headers,
-        Change::Monitoring(value),
-    )
-    .await?;
+    let to = |json| Ok(Change::Monitoring(json));
+    let v = change_from_body(&state, &caller, &request_id, &id, &headers, &body, to).await?;
     Ok(monitoring(&v))
 }
 

@@ -2,7 +2,7 @@
 use chrono::{DateTime, Utc};
 
 use super::item::{decode, get_with};
-use super::page::{Filtered, query_filtered};
+use super::page::{Filtered, field_is, query_filtered};
 use super::storage_keys::{self, counter};
 use crate::domain::{Event, TenantId};
 use crate::ports::store::{
@@ -145,16 +145,9 @@ pub async fn list(
     after: Option<crate::ports::Cursor>,
 ) -> Result<Filtered, StoreError> {
     let q = list_query(tenant, filter).after(after);
-    let f = filter.clone();
-    query_filtered(store, q, limit, 5_000, move |item| {
-        let d = &item.data;
-        let field = |name: &str| d.get(name).and_then(|v| v.as_str());
-        f.event_type
-            .as_deref()
-            .is_none_or(|t| field("event_type") == Some(t))
-            && f.source
-                .as_deref()
-                .is_none_or(|s| field("source") == Some(s))
+    query_filtered(store, q, limit, 5_000, |item| {
+        field_is(item, "event_type", filter.event_type.as_deref())
+            && field_is(item, "source", filter.source.as_deref())
     })
     .await
 }

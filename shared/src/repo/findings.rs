@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::item::{decode, encode, get_with};
-use super::page::{Filtered, query_filtered};
+use super::page::{Filtered, field_is, query_filtered};
 use super::storage_keys::{self, counter};
 use crate::domain::{Finding, FindingStatus, Severity, TenantId};
 use crate::ports::store::{
@@ -178,16 +178,10 @@ pub async fn list(
     after: Option<Cursor>,
 ) -> Result<Filtered, StoreError> {
     let q = list_query(tenant, filter).after(after);
-    let f = filter.clone();
-    query_filtered(store, q, limit, 20_000, move |item| {
-        let d = &item.data;
-        let field = |name: &str| d.get(name).and_then(|v| v.as_str());
-        f.severity
-            .is_none_or(|s| field("severity") == Some(s.as_str()))
-            && f.rule_id
-                .as_deref()
-                .is_none_or(|r| field("rule_id") == Some(r))
-            && f.status.is_none_or(|s| field("status") == Some(s.as_str()))
+    query_filtered(store, q, limit, 20_000, |item| {
+        field_is(item, "severity", filter.severity.map(Severity::as_str))
+            && field_is(item, "rule_id", filter.rule_id.as_deref())
+            && field_is(item, "status", filter.status.map(FindingStatus::as_str))
     })
     .await
 }

@@ -28,6 +28,12 @@ pub fn cursor_in_partition(c: &Cursor, query: &Query) -> bool {
     }
 }
 
+/// Whether `item`'s string field `name` is `wanted`; true when nothing is wanted. The
+/// in-memory half of a list filter.
+pub fn field_is(item: &Item, name: &str, wanted: Option<&str>) -> bool {
+    wanted.is_none_or(|w| item.data.get(name).and_then(|v| v.as_str()) == Some(w))
+}
+
 pub struct Filtered {
     pub items: Vec<Item>,
     pub next: Option<Cursor>,

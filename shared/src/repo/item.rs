@@ -1,9 +1,9 @@
-//! Values to item data and back: the one mapping every repo module shares.
+//! Values to item data and back, and the reads and writes every repo module shares.
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::ports::store::{Item, ItemStore, StoreError};
+use crate::ports::store::{Item, ItemStore, StoreError, WriteOp};
 
 /// A value as item data.
 pub(crate) fn encode(value: &impl Serialize) -> Result<Value, StoreError> {
@@ -23,4 +23,13 @@ pub(crate) async fn get_with<T>(
     from: impl FnOnce(&Item) -> Result<T, StoreError>,
 ) -> Result<Option<T>, StoreError> {
     store.get(pk, sk).await?.map(|i| from(&i)).transpose()
+}
+
+/// Writes `ops` atomically; false when one of their conditions failed.
+pub(crate) async fn write_if(store: &dyn ItemStore, ops: Vec<WriteOp>) -> Result<bool, StoreError> {
+    match store.write(ops).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::ConditionFailed { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
 }

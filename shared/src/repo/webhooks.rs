@@ -2,7 +2,7 @@
 //! tenant id (see `storage_keys::webhooks`), so another tenant's ids simply are not found.
 use chrono::{DateTime, Duration, Utc};
 
-use super::item::{decode, encode, get_with};
+use super::item::{decode, encode, get_with, write_if};
 use super::page::collect_all;
 use super::storage_keys::{self, webhooks as wk};
 use crate::domain::TenantId;
@@ -115,18 +115,12 @@ pub async fn delete_endpoint(
     tenant: &TenantId,
     id: &str,
 ) -> Result<bool, StoreError> {
-    match store
-        .write(vec![WriteOp::Delete {
-            pk: wk::endpoints_pk(tenant),
-            sk: id.to_string(),
-            condition: Condition::Exists,
-        }])
-        .await
-    {
-        Ok(()) => Ok(true),
-        Err(StoreError::ConditionFailed { .. }) => Ok(false),
-        Err(e) => Err(e),
-    }
+    let delete = WriteOp::Delete {
+        pk: wk::endpoints_pk(tenant),
+        sk: id.to_string(),
+        condition: Condition::Exists,
+    };
+    write_if(store, vec![delete]).await
 }
 
 /// Every endpoint of a tenant (a tenant has few).
@@ -167,17 +161,8 @@ fn message_from(item: &Item) -> Result<Versioned<WebhookMessage>, StoreError> {
 
 /// Stores a new message; false when it exists already (a repeated fan-out).
 pub async fn create_message(store: &dyn ItemStore, m: &WebhookMessage) -> Result<bool, StoreError> {
-    match store
-        .write(vec![WriteOp::put(
-            message_item(m, 1)?,
-            Condition::NotExists,
-        )])
-        .await
-    {
-        Ok(()) => Ok(true),
-        Err(StoreError::ConditionFailed { .. }) => Ok(false),
-        Err(e) => Err(e),
-    }
+    let put = WriteOp::put(message_item(m, 1)?, Condition::NotExists);
+    write_if(store, vec![put]).await
 }
 
 pub async fn get_message(

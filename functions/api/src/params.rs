@@ -1,10 +1,17 @@
-//! Query-string parsing with field-level errors.
+//! Query-string parsing with field-level errors, and the cursor pagination every list
+//! shares (its parameters, the partition check, the page it answers).
 use std::collections::HashMap;
 
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequestParts, Query as QueryString};
+use axum::http::request::Parts;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
 use vigil_shared::domain::FieldError;
-use vigil_shared::ports::Cursor;
-use vigil_shared::repo::page::decode_cursor;
+use vigil_shared::ports::{Cursor, Query};
+use vigil_shared::repo::page::{cursor_in_partition, decode_cursor, encode_cursor};
 
 use crate::error::ApiError;
 
@@ -12,6 +19,17 @@ use crate::error::ApiError;
 pub struct Params {
     map: HashMap<String, String>,
     errors: Vec<FieldError>,
+}
+
+/// A handler takes its query string as `Params` (a query string axum cannot read at
+/// all is its plain 400, as with `Query`).
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = QueryRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let QueryString(map) = QueryString::from_request_parts(parts, state).await?;
+        Ok(Self::new(map))
+    }
 }
 
 /// Whether a bare date bounds a range from its start or to its end.
@@ -101,6 +119,25 @@ impl Params {
         }
     }
 
+    /// A list's `limit` (1 to `max`, `default` when absent) and `cursor`.
+    pub fn page(&mut self, max: usize, default: usize) -> (usize, Option<Cursor>) {
+        let limit = self.number("limit", 1, max, default);
+        (limit, self.cursor("cursor"))
+    }
+
+    /// [`Self::page`], then [`Self::finish`], then [`check_cursor`] against `query`.
+    pub fn finish_page(
+        mut self,
+        max: usize,
+        default: usize,
+        query: &Query,
+    ) -> Result<(usize, Option<Cursor>), ApiError> {
+        let (limit, cursor) = self.page(max, default);
+        self.finish()?;
+        check_cursor(cursor.as_ref(), query)?;
+        Ok((limit, cursor))
+    }
+
     pub fn fail(&mut self, name: &str, message: impl Into<String>) {
         self.errors.push(FieldError::new(name, message));
     }
@@ -112,4 +149,32 @@ impl Params {
             Err(ApiError::Invalid(self.errors))
         }
     }
+}
+
+/// Refuses a cursor outside the partition `query` reads: a forged cursor must not move a
+/// list to another tenant's keys.
+pub fn check_cursor(cursor: Option<&Cursor>, query: &Query) -> Result<(), ApiError> {
+    match cursor {
+        Some(c) if !cursor_in_partition(c, query) => {
+            Err(ApiError::field("cursor", "does not belong to this query"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// One page of a list: its items, the limit when the list reports it, and the cursor of
+/// the next page.
+pub fn page_json(
+    items: impl Serialize,
+    limit: Option<usize>,
+    next: Option<&Cursor>,
+) -> Json<Value> {
+    let mut page = json!({
+        "items": items,
+        "next_cursor": next.map(encode_cursor),
+    });
+    if let Some(limit) = limit {
+        page["limit"] = json!(limit);
+    }
+    Json(page)
 }

@@ -10,9 +10,7 @@ use vigil_shared::domain::{Finding, TenantId};
 use vigil_shared::enrich::Enricher;
 use vigil_shared::messages::{EnrichMessage, EnrichReason};
 use vigil_shared::ports::{Clock, DomainEvent, EventBus, ItemStore};
-use vigil_shared::runtime::{
-    BuildError, Disposition, HandlerError, MessageMeta, Stage, StagePorts,
-};
+use vigil_shared::runtime::{BuildError, Disposition, MessageMeta, Stage, StagePorts, StageResult};
 use vigil_shared::service::findings;
 
 /// The bus event announcing a finding; its id is stable so consumers can de-duplicate.
@@ -81,11 +79,7 @@ impl Stage for EnrichStage {
     const NAME: &'static str = "enrich";
     type Message = EnrichMessage;
 
-    async fn handle(
-        &self,
-        msg: EnrichMessage,
-        _meta: &MessageMeta,
-    ) -> Result<Disposition, HandlerError> {
+    async fn handle(&self, msg: EnrichMessage, _meta: &MessageMeta) -> StageResult {
         let now = self.clock.now();
         let Some(finding) = findings::enrich(
             self.store.as_ref(),

@@ -7,9 +7,7 @@ use vigil_shared::config::Config;
 use vigil_shared::messages::EventMessage;
 use vigil_shared::ports::{ItemStore, OutMessage, Queue, QueueName};
 use vigil_shared::repo::events;
-use vigil_shared::runtime::{
-    BuildError, Disposition, HandlerError, MessageMeta, Stage, StagePorts,
-};
+use vigil_shared::runtime::{BuildError, Disposition, MessageMeta, Stage, StagePorts, StageResult};
 
 pub struct IngestStage {
     pub store: Arc<dyn ItemStore>,
@@ -29,11 +27,7 @@ impl Stage for IngestStage {
     const NAME: &'static str = "ingest";
     type Message = EventMessage;
 
-    async fn handle(
-        &self,
-        msg: EventMessage,
-        _meta: &MessageMeta,
-    ) -> Result<Disposition, HandlerError> {
+    async fn handle(&self, msg: EventMessage, _meta: &MessageMeta) -> StageResult {
         let forward = if events::insert(self.store.as_ref(), &msg.tenant, &msg.event).await? {
             msg
         } else {

@@ -30,7 +30,7 @@ use vigil_shared::repo::reclassify_runs::{self as runs, BatchTally};
 use vigil_shared::repo::{drift_events, notifications};
 use vigil_shared::retry::on_conflict;
 use vigil_shared::runtime::{
-    BuildError, Disposition, HandlerError, MessageMeta, SqsBatch, Stage, StagePorts,
+    BuildError, Disposition, HandlerError, MessageMeta, SqsBatch, Stage, StagePorts, StageResult,
 };
 use vigil_shared::service::reclassify_runs::{self, Start};
 use vigil_shared::service::{Origin, ServiceError};
@@ -485,11 +485,7 @@ impl Stage for ReclassifyStage {
     const NAME: &'static str = "reclassify";
     type Message = ReclassifyMessage;
 
-    async fn handle(
-        &self,
-        msg: ReclassifyMessage,
-        meta: &MessageMeta,
-    ) -> Result<Disposition, HandlerError> {
+    async fn handle(&self, msg: ReclassifyMessage, meta: &MessageMeta) -> StageResult {
         match msg {
             ReclassifyMessage::Scan {
                 tenant,

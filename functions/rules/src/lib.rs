@@ -10,9 +10,7 @@ use vigil_shared::messages::{EnrichMessage, EnrichReason, EventMessage};
 use vigil_shared::ports::{Clock, ItemStore, OutMessage, Queue, QueueName, StoreError};
 use vigil_shared::repo::events;
 use vigil_shared::rules::{self, RuleContext, RulesConfig, USER_LOOKAROUND};
-use vigil_shared::runtime::{
-    BuildError, Disposition, HandlerError, MessageMeta, Stage, StagePorts,
-};
+use vigil_shared::runtime::{BuildError, Disposition, MessageMeta, Stage, StagePorts, StageResult};
 use vigil_shared::service::findings::record_match;
 
 /// Most of one user's events read around an event; beyond it counts saturate anyway.
@@ -115,11 +113,7 @@ impl Stage for RulesStage {
     const NAME: &'static str = "rules";
     type Message = EventMessage;
 
-    async fn handle(
-        &self,
-        msg: EventMessage,
-        meta: &MessageMeta,
-    ) -> Result<Disposition, HandlerError> {
+    async fn handle(&self, msg: EventMessage, meta: &MessageMeta) -> StageResult {
         let matches = self.matches_for(&msg.tenant, &msg.event).await?;
         let mut enrich = self
             .apply(

@@ -15,6 +15,7 @@ use vigil_shared::config::Config;
 use vigil_shared::ports::{Clock, ItemStore, OutMessage, Queue, QueueName};
 use vigil_shared::runtime::{
     BuildError, Disposition, HandlerError, MessageMeta, Stage, StageMessage, StagePorts,
+    StageResult,
 };
 use vigil_shared::webhooks::delivery::DispatchError;
 use vigil_shared::webhooks::fanout::{self, BusEvent, NotAnEvent};
@@ -145,11 +146,7 @@ impl Stage for WebhookStage {
     const NAME: &'static str = "webhook";
     type Message = Incoming;
 
-    async fn handle(
-        &self,
-        msg: Incoming,
-        _meta: &MessageMeta,
-    ) -> Result<Disposition, HandlerError> {
+    async fn handle(&self, msg: Incoming, _meta: &MessageMeta) -> StageResult {
         match msg {
             Incoming::Event(e) => {
                 self.fan_out(&e).await?;

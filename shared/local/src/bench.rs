@@ -16,7 +16,7 @@ use vigil_shared::config::Config;
 use vigil_shared::domain::{Role, TenantId};
 use vigil_shared::messages::EventMessage;
 use vigil_shared::ports::QueueName;
-use vigil_shared::runtime::{Disposition, DynStage, HandlerError, MessageMeta, Worker};
+use vigil_shared::runtime::{Disposition, DynStage, MessageMeta, StageResult, Worker};
 use vigil_shared::service::{Origin, api_keys};
 
 use super::LocalSystem;
@@ -46,11 +46,7 @@ impl DynStage for Timed {
         self.inner.name()
     }
 
-    async fn handle_body(
-        &self,
-        body: &str,
-        meta: MessageMeta,
-    ) -> Result<Disposition, HandlerError> {
+    async fn handle_body(&self, body: &str, meta: MessageMeta) -> StageResult {
         let disposition = self.inner.handle_body(body, meta).await?;
         if disposition != Disposition::Done {
             return Ok(disposition);

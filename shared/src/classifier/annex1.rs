@@ -6,21 +6,19 @@ use super::questionnaire::Q;
 use super::rule::{Cite, Rule, from_annex_i};
 
 pub fn products() -> Vec<Rule> {
-    vec![Rule {
-        id: "art6_1_annex1",
-        cite: Cite {
+    vec![Rule::new(
+        "art6_1_annex1",
+        Cite {
             article: "6(1)",
             annex: Some("I"),
             point: None,
             sub_point: None,
         },
-        summary: "Product or safety component of a product covered by Annex I legislation that must undergo third-party conformity assessment",
-        trigger: all([
+        "Product or safety component of a product covered by Annex I legislation that must undergo third-party conformity assessment",
+        all([
             is(Q::AnnexIProductOrSafetyComponent),
             is(Q::ThirdPartyConformityAssessment),
         ]),
-        exceptions: vec![],
-        out_of_scope: None,
-        applies_from: from_annex_i(),
-    }]
+        from_annex_i(),
+    )]
 }

@@ -12,15 +12,13 @@ fn rule(
     summary: &'static str,
     trigger: super::logic::Cond,
 ) -> Rule {
-    Rule {
+    Rule::new(
         id,
-        cite: Cite::annex("6(2)", "III", point, sub_point),
+        Cite::annex("6(2)", "III", point, sub_point),
         summary,
         trigger,
-        exceptions: vec![],
-        out_of_scope: None,
-        applies_from: from_general(),
-    }
+        from_general(),
+    )
 }
 
 fn except(mut r: Rule, q: Q, summary: &'static str) -> Rule {

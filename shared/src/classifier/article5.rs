@@ -6,13 +6,14 @@ use super::rule::{Cite, Exception, Rule, from_prohibitions};
 
 pub fn practices() -> Vec<Rule> {
     let rule = |id, article, summary, trigger, exceptions: Vec<Exception>| Rule {
-        id,
-        cite: Cite::article(article),
-        summary,
-        trigger,
         exceptions,
-        out_of_scope: None,
-        applies_from: from_prohibitions(),
+        ..Rule::new(
+            id,
+            Cite::article(article),
+            summary,
+            trigger,
+            from_prohibitions(),
+        )
     };
     vec![
         rule(

@@ -22,13 +22,8 @@ pub struct DutyRule {
 pub fn duties() -> Vec<DutyRule> {
     let duty = |id, article, summary, trigger, exceptions: Vec<Exception>, addressee| DutyRule {
         rule: Rule {
-            id,
-            cite: Cite::article(article),
-            summary,
-            trigger,
             exceptions,
-            out_of_scope: None,
-            applies_from: from_general(),
+            ..Rule::new(id, Cite::article(article), summary, trigger, from_general())
         },
         addressee,
     };

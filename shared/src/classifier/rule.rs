@@ -123,6 +123,25 @@ pub enum Verdict {
 }
 
 impl Rule {
+    /// A rule without exceptions or an out-of-scope case.
+    pub fn new(
+        id: &'static str,
+        cite: Cite,
+        summary: &'static str,
+        trigger: Cond,
+        applies_from: NaiveDate,
+    ) -> Self {
+        Self {
+            id,
+            cite,
+            summary,
+            trigger,
+            exceptions: vec![],
+            out_of_scope: None,
+            applies_from,
+        }
+    }
+
     pub fn evaluate(&self, a: &Answers) -> Verdict {
         let t = self.trigger.eval(a);
         if t.value == Answer::No {

@@ -1,6 +1,7 @@
 //! Stored AI systems: one item each, a name reservation per tenant, and indexes for
 //! listing (all, by risk level) and for re-classification (monitored systems).
 //! The item version is the API's ETag.
+use super::item::{decode, encode, get_with};
 use super::page::{Filtered, query_filtered};
 use super::storage_keys::ai_systems as k;
 use crate::classifier::RiskLevel;
@@ -29,7 +30,7 @@ pub struct Versioned {
 }
 
 pub fn to_item(s: &AiSystem, version: u64) -> Result<Item, StoreError> {
-    let data = serde_json::to_value(s).map_err(|e| StoreError::Malformed(e.to_string()))?;
+    let data = encode(s)?;
     let t = &s.tenant;
     let mut item = Item::new(k::system_pk(t, &s.id), k::SYSTEM_SK, data);
     item.version = version;
@@ -46,7 +47,7 @@ pub fn to_item(s: &AiSystem, version: u64) -> Result<Item, StoreError> {
 }
 
 pub fn from_item(item: &Item) -> Result<AiSystem, StoreError> {
-    serde_json::from_value(item.data.clone()).map_err(|e| StoreError::Malformed(e.to_string()))
+    decode(item)
 }
 
 pub async fn get(
@@ -54,16 +55,13 @@ pub async fn get(
     tenant: &TenantId,
     id: &str,
 ) -> Result<Option<Versioned>, StoreError> {
-    store
-        .get(&k::system_pk(tenant, id), k::SYSTEM_SK)
-        .await?
-        .map(|i| {
-            Ok(Versioned {
-                system: from_item(&i)?,
-                version: i.version,
-            })
+    get_with(store, &k::system_pk(tenant, id), k::SYSTEM_SK, |i| {
+        Ok(Versioned {
+            system: from_item(i)?,
+            version: i.version,
         })
-        .transpose()
+    })
+    .await
 }
 
 fn name_item(s: &AiSystem) -> Item {

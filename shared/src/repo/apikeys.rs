@@ -1,16 +1,18 @@
 //! API key records (hash only) under the tenant's partition.
+use super::item::{decode, encode, get_with};
+use super::page::collect_all;
 use super::storage_keys;
 use crate::domain::TenantId;
 use crate::domain::apikey::{ApiKeyRecord, PresentedKey};
 use crate::ports::store::{Condition, Index, Item, ItemStore, Query, StoreError, WriteOp};
 
 fn from_item(item: &Item) -> Result<ApiKeyRecord, StoreError> {
-    serde_json::from_value(item.data.clone()).map_err(|e| StoreError::Malformed(e.to_string()))
+    decode(item)
 }
 
 /// The put of a new key record; `ConditionFailed` if the id is taken.
 pub fn create_op(record: &ApiKeyRecord) -> Result<WriteOp, StoreError> {
-    let data = serde_json::to_value(record).map_err(|e| StoreError::Malformed(e.to_string()))?;
+    let data = encode(record)?;
     Ok(WriteOp::put(
         Item::new(storage_keys::apikeys_pk(&record.tenant), &record.id, data),
         Condition::NotExists,
@@ -23,15 +25,15 @@ pub async fn get(
     tenant: &TenantId,
     id: &str,
 ) -> Result<Option<(ApiKeyRecord, u64)>, StoreError> {
-    match store.get(&storage_keys::apikeys_pk(tenant), id).await? {
-        None => Ok(None),
-        Some(item) => Ok(Some((from_item(&item)?, item.version))),
-    }
+    get_with(store, &storage_keys::apikeys_pk(tenant), id, |i| {
+        Ok((from_item(i)?, i.version))
+    })
+    .await
 }
 
 /// The write of `record` over the version read.
 pub fn replace_op(record: &ApiKeyRecord, read_version: u64) -> Result<WriteOp, StoreError> {
-    let data = serde_json::to_value(record).map_err(|e| StoreError::Malformed(e.to_string()))?;
+    let data = encode(record)?;
     let mut item = Item::new(storage_keys::apikeys_pk(&record.tenant), &record.id, data);
     item.version = read_version + 1;
     Ok(WriteOp::put(item, Condition::Version(read_version)))
@@ -57,18 +59,11 @@ pub async fn list(
     store: &dyn ItemStore,
     tenant: &TenantId,
 ) -> Result<Vec<ApiKeyRecord>, StoreError> {
-    let mut q = Query::new(Index::Primary, storage_keys::apikeys_pk(tenant)).limit(500);
-    let mut out = Vec::new();
-    loop {
-        let page = store.query(&q).await?;
-        for item in &page.items {
-            let mut r = from_item(item)?;
-            r.hash.clear();
-            out.push(r);
-        }
-        match page.next {
-            Some(n) => q.after = Some(n),
-            None => return Ok(out),
-        }
-    }
+    let q = Query::new(Index::Primary, storage_keys::apikeys_pk(tenant)).limit(500);
+    collect_all(store, q, |item| {
+        let mut r = from_item(item)?;
+        r.hash.clear();
+        Ok(r)
+    })
+    .await
 }

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::page::{Filtered, query_filtered};
+use super::item::{decode, encode};
+use super::page::{Filtered, collect_all, for_each_item, query_filtered};
 use super::storage_keys::audit as k;
 use crate::audit::checkpoint::Checkpoint;
 use crate::audit::entry::{AuditDraft, AuditEntry, GENESIS_HASH, decode_hash};
@@ -65,11 +66,7 @@ pub struct Prepared {
 
 fn entry_item(tenant: &TenantId, e: &AuditEntry) -> Result<Item, StoreError> {
     let sk = k::entry_sk(e.seq);
-    let mut item = Item::new(
-        k::ledger_pk(tenant),
-        &sk,
-        serde_json::to_value(e).map_err(malformed)?,
-    );
+    let mut item = Item::new(k::ledger_pk(tenant), &sk, encode(e)?);
     item.gsi1 = Some(IndexKey::new(k::by_actor(tenant, e.actor.as_str()), &sk));
     item.gsi2 = Some(IndexKey::new(
         k::by_resource(tenant, &e.resource_type, &e.resource_id),
@@ -104,11 +101,7 @@ pub async fn prepare(
         hash: entry.hash.clone(),
         at: Some(entry.at),
     };
-    let mut head_item = Item::new(
-        k::ledger_pk(tenant),
-        k::HEAD_SK,
-        serde_json::to_value(&data).map_err(malformed)?,
-    );
+    let mut head_item = Item::new(k::ledger_pk(tenant), k::HEAD_SK, encode(&data)?);
     head_item.version = version;
     head_item.gsi1 = Some(IndexKey::new(k::HEADS_INDEX, tenant.as_str()));
     let stats = k::stats_pk(tenant);
@@ -156,17 +149,15 @@ pub async fn read_range(
     if to < from {
         return Ok(out);
     }
-    let mut q = Query::new(Index::Primary, k::ledger_pk(tenant))
+    let q = Query::new(Index::Primary, k::ledger_pk(tenant))
         .range(KeyRange::Between(k::entry_sk(from), k::entry_sk(to)))
         .limit(1000);
-    loop {
-        let page = store.query(&q).await?;
-        out.extend(page.items.iter().filter_map(stored));
-        match page.next {
-            Some(n) => q.after = Some(n),
-            None => return Ok(out),
-        }
-    }
+    for_each_item(store, q, |item| {
+        out.extend(stored(&item));
+        Ok(())
+    })
+    .await?;
+    Ok(out)
 }
 
 /// Stored leaf hashes of entries 1..=size; an entry that is missing or unreadable makes
@@ -270,7 +261,7 @@ pub async fn list(
 // Checkpoints
 
 fn checkpoint_from(item: &Item) -> Result<Checkpoint, StoreError> {
-    serde_json::from_value(item.data.clone()).map_err(malformed)
+    decode(item)
 }
 
 pub async fn latest_checkpoint(
@@ -294,41 +285,25 @@ pub async fn checkpoints(
     tenant: &TenantId,
     max_size: u64,
 ) -> Result<Vec<Checkpoint>, StoreError> {
-    let mut q = Query::new(Index::Primary, k::checkpoints_pk(tenant))
+    let q = Query::new(Index::Primary, k::checkpoints_pk(tenant))
         .range(KeyRange::Between(
             k::checkpoint_sk(0),
             k::checkpoint_sk(max_size),
         ))
         .limit(1000);
-    let mut out = Vec::new();
-    loop {
-        let page = store.query(&q).await?;
-        for i in &page.items {
-            out.push(checkpoint_from(i)?);
-        }
-        match page.next {
-            Some(n) => q.after = Some(n),
-            None => return Ok(out),
-        }
-    }
+    collect_all(store, q, checkpoint_from).await
 }
 
 /// Tenant ids whose ledger has entries (from the heads index).
 pub async fn ledgers(store: &dyn ItemStore) -> Result<Vec<TenantId>, StoreError> {
-    let mut q = Query::new(Index::Gsi1, k::HEADS_INDEX).limit(500);
+    let q = Query::new(Index::Gsi1, k::HEADS_INDEX).limit(500);
     let mut out = Vec::new();
-    loop {
-        let page = store.query(&q).await?;
-        for i in &page.items {
-            if let Some(t) = i.gsi1.as_ref().and_then(|g| TenantId::parse(&g.sk).ok()) {
-                out.push(t);
-            }
-        }
-        match page.next {
-            Some(n) => q.after = Some(n),
-            None => return Ok(out),
-        }
-    }
+    for_each_item(store, q, |i| {
+        out.extend(i.gsi1.as_ref().and_then(|g| TenantId::parse(&g.sk).ok()));
+        Ok(())
+    })
+    .await?;
+    Ok(out)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -343,28 +318,23 @@ pub struct Stats {
 }
 
 pub async fn stats(store: &dyn ItemStore, tenant: &TenantId) -> Result<Stats, StoreError> {
-    let mut q = Query::new(Index::Primary, k::stats_pk(tenant)).limit(1000);
+    let q = Query::new(Index::Primary, k::stats_pk(tenant)).limit(1000);
     let (mut by_action, mut by_actor, mut by_day) =
         (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
-    loop {
-        let page = store.query(&q).await?;
-        for i in &page.items {
-            let (map, key) = if let Some(x) = i.sk.strip_prefix("action#") {
-                (&mut by_action, x)
-            } else if let Some(x) = i.sk.strip_prefix("actor#") {
-                (&mut by_actor, x)
-            } else if let Some(x) = i.sk.strip_prefix("day#") {
-                (&mut by_day, x)
-            } else {
-                continue;
-            };
-            map.insert(key.to_string(), i.count);
-        }
-        match page.next {
-            Some(n) => q.after = Some(n),
-            None => break,
-        }
-    }
+    for_each_item(store, q, |i| {
+        let (map, key) = if let Some(x) = i.sk.strip_prefix("action#") {
+            (&mut by_action, x)
+        } else if let Some(x) = i.sk.strip_prefix("actor#") {
+            (&mut by_actor, x)
+        } else if let Some(x) = i.sk.strip_prefix("day#") {
+            (&mut by_day, x)
+        } else {
+            return Ok(());
+        };
+        map.insert(key.to_string(), i.count);
+        Ok(())
+    })
+    .await?;
     let h = head(store, tenant).await?;
     let last_verification = match store.get(&k::ledger_pk(tenant), k::VERIFIED_SK).await? {
         Some(i) => Some(serde_json::from_value(i.data).map_err(malformed)?),

@@ -1,5 +1,6 @@
 //! Drift events, one partition per AI system, newest run last in key order. The key is
 //! deterministic per (run, system) so a conditional put records each drift once.
+use super::item::{decode, encode, get_with};
 use super::storage_keys::ai_systems as k;
 use crate::domain::TenantId;
 use crate::domain::ai_system::DriftEvent;
@@ -10,7 +11,7 @@ fn sk(run_id: &str, id: &str) -> String {
 }
 
 pub fn put_op(e: &DriftEvent) -> Result<WriteOp, StoreError> {
-    let data = serde_json::to_value(e).map_err(|e| StoreError::Malformed(e.to_string()))?;
+    let data = encode(e)?;
     let item = Item::new(
         k::drift_pk(&e.tenant, &e.system_id),
         sk(&e.run_id, &e.id),
@@ -20,7 +21,7 @@ pub fn put_op(e: &DriftEvent) -> Result<WriteOp, StoreError> {
 }
 
 pub fn from_item(item: &Item) -> Result<DriftEvent, StoreError> {
-    serde_json::from_value(item.data.clone()).map_err(|e| StoreError::Malformed(e.to_string()))
+    decode(item)
 }
 
 pub async fn get(
@@ -30,11 +31,13 @@ pub async fn get(
     run_id: &str,
     id: &str,
 ) -> Result<Option<DriftEvent>, StoreError> {
-    store
-        .get(&k::drift_pk(tenant, system_id), &sk(run_id, id))
-        .await?
-        .map(|i| from_item(&i))
-        .transpose()
+    get_with(
+        store,
+        &k::drift_pk(tenant, system_id),
+        &sk(run_id, id),
+        from_item,
+    )
+    .await
 }
 
 pub fn list_query(tenant: &TenantId, system_id: &str) -> Query {

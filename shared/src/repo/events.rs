@@ -1,7 +1,8 @@
 //! Stored events and the counters kept with them.
 use chrono::{DateTime, Utc};
 
-use super::page::{Filtered, query_filtered};
+use super::item::{decode, get_with};
+use super::page::{Filtered, field_is, query_filtered};
 use super::storage_keys::{self, counter};
 use crate::domain::{Event, TenantId};
 use crate::ports::store::{
@@ -42,7 +43,7 @@ fn to_item(tenant: &TenantId, e: &Event) -> Result<Item, StoreError> {
 }
 
 pub fn from_item(item: &Item) -> Result<Event, StoreError> {
-    serde_json::from_value(item.data.clone()).map_err(|e| StoreError::Malformed(e.to_string()))
+    decode(item)
 }
 
 /// Stores an event once: the first write wins and bumps the counters in the same atomic
@@ -73,11 +74,13 @@ pub async fn get(
     tenant: &TenantId,
     id: &str,
 ) -> Result<Option<Event>, StoreError> {
-    store
-        .get(&storage_keys::event_pk(tenant, id), storage_keys::EVENT_SK)
-        .await?
-        .map(|i| from_item(&i))
-        .transpose()
+    get_with(
+        store,
+        &storage_keys::event_pk(tenant, id),
+        storage_keys::EVENT_SK,
+        from_item,
+    )
+    .await
 }
 
 /// A user's events in `[from, to]`, oldest first, at most `cap`.
@@ -142,16 +145,9 @@ pub async fn list(
     after: Option<crate::ports::Cursor>,
 ) -> Result<Filtered, StoreError> {
     let q = list_query(tenant, filter).after(after);
-    let f = filter.clone();
-    query_filtered(store, q, limit, 5_000, move |item| {
-        let d = &item.data;
-        let field = |name: &str| d.get(name).and_then(|v| v.as_str());
-        f.event_type
-            .as_deref()
-            .is_none_or(|t| field("event_type") == Some(t))
-            && f.source
-                .as_deref()
-                .is_none_or(|s| field("source") == Some(s))
+    query_filtered(store, q, limit, 5_000, |item| {
+        field_is(item, "event_type", filter.event_type.as_deref())
+            && field_is(item, "source", filter.source.as_deref())
     })
     .await
 }

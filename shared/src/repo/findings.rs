@@ -3,7 +3,8 @@
 //! is decided in `service::findings`.
 use chrono::{DateTime, Utc};
 
-use super::page::{Filtered, query_filtered};
+use super::item::{decode, encode, get_with};
+use super::page::{Filtered, field_is, query_filtered};
 use super::storage_keys::{self, counter};
 use crate::domain::{Finding, FindingStatus, Severity, TenantId};
 use crate::ports::store::{
@@ -32,7 +33,7 @@ impl FindingFilter {
 }
 
 fn to_item(tenant: &TenantId, f: &Finding, version: u64) -> Result<Item, StoreError> {
-    let data = serde_json::to_value(f).map_err(|e| StoreError::Malformed(e.to_string()))?;
+    let data = encode(f)?;
     let sk = storage_keys::timed(f.first_seen, &f.id);
     let mut item = Item::new(
         storage_keys::finding_pk(tenant, &f.id),
@@ -56,7 +57,7 @@ fn to_item(tenant: &TenantId, f: &Finding, version: u64) -> Result<Item, StoreEr
 }
 
 pub fn from_item(item: &Item) -> Result<Finding, StoreError> {
-    serde_json::from_value(item.data.clone()).map_err(|e| StoreError::Malformed(e.to_string()))
+    decode(item)
 }
 
 /// A finding with the version it was read at.
@@ -71,19 +72,14 @@ pub async fn get(
     tenant: &TenantId,
     id: &str,
 ) -> Result<Option<Versioned>, StoreError> {
-    store
-        .get(
-            &storage_keys::finding_pk(tenant, id),
-            storage_keys::FINDING_SK,
-        )
-        .await?
-        .map(|i| {
-            Ok(Versioned {
-                finding: from_item(&i)?,
-                version: i.version,
-            })
+    let pk = storage_keys::finding_pk(tenant, id);
+    get_with(store, &pk, storage_keys::FINDING_SK, |i| {
+        Ok(Versioned {
+            finding: from_item(i)?,
+            version: i.version,
         })
-        .transpose()
+    })
+    .await
 }
 
 /// Counter moves for a finding going from `before` (None: new) to `after`.
@@ -182,16 +178,10 @@ pub async fn list(
     after: Option<Cursor>,
 ) -> Result<Filtered, StoreError> {
     let q = list_query(tenant, filter).after(after);
-    let f = filter.clone();
-    query_filtered(store, q, limit, 20_000, move |item| {
-        let d = &item.data;
-        let field = |name: &str| d.get(name).and_then(|v| v.as_str());
-        f.severity
-            .is_none_or(|s| field("severity") == Some(s.as_str()))
-            && f.rule_id
-                .as_deref()
-                .is_none_or(|r| field("rule_id") == Some(r))
-            && f.status.is_none_or(|s| field("status") == Some(s.as_str()))
+    query_filtered(store, q, limit, 20_000, |item| {
+        field_is(item, "severity", filter.severity.map(Severity::as_str))
+            && field_is(item, "rule_id", filter.rule_id.as_deref())
+            && field_is(item, "status", filter.status.map(FindingStatus::as_str))
     })
     .await
 }

@@ -3,6 +3,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::item::encode;
 use super::storage_keys;
 use crate::domain::TenantId;
 use crate::ports::store::{Condition, Item, ItemStore, StoreError, WriteOp};
@@ -74,7 +75,7 @@ pub async fn record(
         body: answer.body,
         expires_at,
     };
-    let data = serde_json::to_value(&rec).map_err(|e| StoreError::Malformed(e.to_string()))?;
+    let data = encode(&rec)?;
     let mut item = Item::new(
         storage_keys::idempotency_pk(tenant),
         sort_key(scope, key),

@@ -1,10 +1,11 @@
 //! In-app notifications under the tenant's partition, newest first.
+use super::item::{decode, encode};
 use super::storage_keys::{self, notifications as nk};
 use crate::domain::TenantId;
 use crate::domain::notification::Notification;
 use crate::ports::store::{
-    Condition, Cursor, Index, IndexKey, Item, ItemStore, KeyRange, Query, StoreError, WriteOp,
-    cursor_for,
+    Condition, Cursor, Index, IndexKey, Item, ItemStore, KeyRange, Page, Query, StoreError,
+    WriteOp, cursor_for,
 };
 
 /// Notifications are kept this long.
@@ -15,11 +16,11 @@ fn sk(n: &Notification) -> String {
 }
 
 fn from_item(item: &Item) -> Result<Notification, StoreError> {
-    serde_json::from_value(item.data.clone()).map_err(|e| StoreError::Malformed(e.to_string()))
+    decode(item)
 }
 
 pub fn to_item(n: &Notification) -> Result<Item, StoreError> {
-    let data = serde_json::to_value(n).map_err(|e| StoreError::Malformed(e.to_string()))?;
+    let data = encode(n)?;
     let mut item = Item::new(nk::pk(&n.tenant), sk(n), data);
     let flag = if n.read { "0" } else { "1" };
     item.gsi1 = Some(IndexKey::new(
@@ -56,11 +57,15 @@ pub async fn list(
         .newest_first()
         .limit(limit)
         .after(after);
-    let page = store.query(&q).await?;
+    page_of(store.query(&q).await?, Index::Primary)
+}
+
+/// A store page as a page of notifications, continuing after its last item on `index`.
+fn page_of(page: Page, index: Index) -> Result<NotificationPage, StoreError> {
     let next = page
         .next
         .as_ref()
-        .and(page.items.last().map(|i| cursor_for(i, Index::Primary)));
+        .and(page.items.last().map(|i| cursor_for(i, index)));
     Ok(NotificationPage {
         items: page.items.iter().map(from_item).collect::<Result<_, _>>()?,
         next,
@@ -115,15 +120,7 @@ pub async fn list_unread_first(
     after: Option<Cursor>,
 ) -> Result<NotificationPage, StoreError> {
     let q = unread_first_query(tenant).limit(limit).after(after);
-    let page = store.query(&q).await?;
-    let next = page
-        .next
-        .as_ref()
-        .and(page.items.last().map(|i| cursor_for(i, Index::Gsi1)));
-    Ok(NotificationPage {
-        items: page.items.iter().map(from_item).collect::<Result<_, _>>()?,
-        next,
-    })
+    page_of(store.query(&q).await?, Index::Gsi1)
 }
 
 /// Finds a notification by id through the id index.

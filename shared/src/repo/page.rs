@@ -28,6 +28,12 @@ pub fn cursor_in_partition(c: &Cursor, query: &Query) -> bool {
     }
 }
 
+/// Whether `item`'s string field `name` is `wanted`; true when nothing is wanted. The
+/// in-memory half of a list filter.
+pub fn field_is(item: &Item, name: &str, wanted: Option<&str>) -> bool {
+    wanted.is_none_or(|w| item.data.get(name).and_then(|v| v.as_str()) == Some(w))
+}
+
 pub struct Filtered {
     pub items: Vec<Item>,
     pub next: Option<Cursor>,
@@ -66,4 +72,38 @@ pub async fn query_filtered(
             None => return Ok(Filtered { items, next: None }),
         }
     }
+}
+
+/// Reads every page of `query`, handing each item to `each` in order; stops at the
+/// first error.
+pub async fn for_each_item(
+    store: &dyn ItemStore,
+    mut query: Query,
+    mut each: impl FnMut(Item) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    loop {
+        let page = store.query(&query).await?;
+        for item in page.items {
+            each(item)?;
+        }
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Every item of `query`, decoded by `decode`.
+pub async fn collect_all<T>(
+    store: &dyn ItemStore,
+    query: Query,
+    mut decode: impl FnMut(&Item) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    for_each_item(store, query, |item| {
+        out.push(decode(&item)?);
+        Ok(())
+    })
+    .await?;
+    Ok(out)
 }

@@ -4,6 +4,8 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::item::{decode, encode};
+use super::page::for_each_item;
 use super::storage_keys::ai_systems::{self as k, counter};
 use crate::domain::TenantId;
 use crate::domain::ai_system::{ReclassifyRun, RunStatus};
@@ -22,7 +24,7 @@ pub struct Lease {
 }
 
 fn run_item(run: &ReclassifyRun, version: u64) -> Result<Item, StoreError> {
-    let data = serde_json::to_value(run).map_err(|e| StoreError::Malformed(e.to_string()))?;
+    let data = encode(run)?;
     let mut item = Item::new(k::run_pk(&run.tenant, &run.id), k::RUN_SK, data);
     item.version = version;
     item.gsi1 = Some(IndexKey::new(k::runs(&run.tenant), run.id.clone()));
@@ -30,7 +32,7 @@ fn run_item(run: &ReclassifyRun, version: u64) -> Result<Item, StoreError> {
 }
 
 fn run_from(item: &Item) -> Result<ReclassifyRun, StoreError> {
-    serde_json::from_value(item.data.clone()).map_err(|e| StoreError::Malformed(e.to_string()))
+    decode(item)
 }
 
 fn malformed(e: serde_json::Error) -> StoreError {
@@ -57,11 +59,7 @@ pub fn lease_op(
     lease: &Lease,
     held: Option<u64>,
 ) -> Result<WriteOp, StoreError> {
-    let mut item = Item::new(
-        k::lease_pk(tenant),
-        k::LEASE_SK,
-        serde_json::to_value(lease).map_err(malformed)?,
-    );
+    let mut item = Item::new(k::lease_pk(tenant), k::LEASE_SK, encode(lease)?);
     Ok(match held {
         None => WriteOp::put(item, Condition::NotExists),
         Some(v) => {
@@ -147,19 +145,14 @@ pub async fn get(
     };
     let run = run_from(&record)?;
     let mut counters = std::collections::HashMap::new();
-    let mut q = Query::new(Index::Primary, &pk)
+    let q = Query::new(Index::Primary, &pk)
         .range(KeyRange::Prefix(k::COUNTER_PREFIX.into()))
         .limit(50);
-    loop {
-        let page = store.query(&q).await?;
-        for i in page.items {
-            counters.insert(i.sk, i.count);
-        }
-        match page.next {
-            Some(c) => q.after = Some(c),
-            None => break,
-        }
-    }
+    for_each_item(store, q, |i| {
+        counters.insert(i.sk, i.count);
+        Ok(())
+    })
+    .await?;
     let n = |name: &str| counters.get(name).copied().unwrap_or(0);
     let end = run.finished_at.unwrap_or(now);
     Ok(Some(RunView {

@@ -1,6 +1,7 @@
 //! The statistics summary, read from counters maintained on write.
 use serde::Serialize;
 
+use super::page::collect_all;
 use super::storage_keys::{self, counter};
 use crate::domain::{Severity, TenantId};
 use crate::ports::store::{Index, ItemStore, KeyRange, Query, StoreError};
@@ -33,22 +34,13 @@ async fn prefix(
     tenant: &TenantId,
     p: &str,
 ) -> Result<Vec<(String, i64)>, StoreError> {
-    let mut q = Query::new(Index::Primary, storage_keys::stats_pk(tenant))
+    let q = Query::new(Index::Primary, storage_keys::stats_pk(tenant))
         .range(KeyRange::Prefix(p.to_string()))
         .limit(1000);
-    let mut out = Vec::new();
-    loop {
-        let page = store.query(&q).await?;
-        out.extend(
-            page.items
-                .into_iter()
-                .map(|i| (i.sk.trim_start_matches(p).to_string(), i.count)),
-        );
-        match page.next {
-            Some(n) => q.after = Some(n),
-            None => return Ok(out),
-        }
-    }
+    collect_all(store, q, |i| {
+        Ok((i.sk.trim_start_matches(p).to_string(), i.count))
+    })
+    .await
 }
 
 async fn single(store: &dyn ItemStore, tenant: &TenantId, sk: &str) -> Result<i64, StoreError> {

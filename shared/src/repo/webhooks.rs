@@ -2,6 +2,8 @@
 //! tenant id (see `storage_keys::webhooks`), so another tenant's ids simply are not found.
 use chrono::{DateTime, Duration, Utc};
 
+use super::item::{decode, encode, get_with, write_if};
+use super::page::collect_all;
 use super::storage_keys::{self, webhooks as wk};
 use crate::domain::TenantId;
 use crate::ports::store::{
@@ -28,7 +30,7 @@ pub struct Versioned<T> {
 // ---------------------------------------------------------------- endpoints
 
 pub fn endpoint_item(e: &Endpoint, version: u64) -> Result<Item, StoreError> {
-    let data = serde_json::to_value(e).map_err(malformed)?;
+    let data = encode(e)?;
     let mut item = Item::new(wk::endpoints_pk(&e.tenant), &e.id, data);
     item.version = version;
     Ok(item)
@@ -36,7 +38,7 @@ pub fn endpoint_item(e: &Endpoint, version: u64) -> Result<Item, StoreError> {
 
 fn endpoint_from(item: &Item) -> Result<Versioned<Endpoint>, StoreError> {
     Ok(Versioned {
-        value: serde_json::from_value(item.data.clone()).map_err(malformed)?,
+        value: decode(item)?,
         version: item.version,
     })
 }
@@ -61,11 +63,7 @@ pub async fn get_endpoint(
     tenant: &TenantId,
     id: &str,
 ) -> Result<Option<Versioned<Endpoint>>, StoreError> {
-    store
-        .get(&wk::endpoints_pk(tenant), id)
-        .await?
-        .map(|i| endpoint_from(&i))
-        .transpose()
+    get_with(store, &wk::endpoints_pk(tenant), id, endpoint_from).await
 }
 
 /// Writes `e` over the version read; `ConditionFailed` when it changed meanwhile.
@@ -117,18 +115,12 @@ pub async fn delete_endpoint(
     tenant: &TenantId,
     id: &str,
 ) -> Result<bool, StoreError> {
-    match store
-        .write(vec![WriteOp::Delete {
-            pk: wk::endpoints_pk(tenant),
-            sk: id.to_string(),
-            condition: Condition::Exists,
-        }])
-        .await
-    {
-        Ok(()) => Ok(true),
-        Err(StoreError::ConditionFailed { .. }) => Ok(false),
-        Err(e) => Err(e),
-    }
+    let delete = WriteOp::Delete {
+        pk: wk::endpoints_pk(tenant),
+        sk: id.to_string(),
+        condition: Condition::Exists,
+    };
+    write_if(store, vec![delete]).await
 }
 
 /// Every endpoint of a tenant (a tenant has few).
@@ -136,24 +128,14 @@ pub async fn list_endpoints(
     store: &dyn ItemStore,
     tenant: &TenantId,
 ) -> Result<Vec<Endpoint>, StoreError> {
-    let mut q = Query::new(Index::Primary, wk::endpoints_pk(tenant)).limit(500);
-    let mut out = Vec::new();
-    loop {
-        let page = store.query(&q).await?;
-        for item in &page.items {
-            out.push(endpoint_from(item)?.value);
-        }
-        match page.next {
-            Some(n) => q.after = Some(n),
-            None => return Ok(out),
-        }
-    }
+    let q = Query::new(Index::Primary, wk::endpoints_pk(tenant)).limit(500);
+    collect_all(store, q, |item| Ok(endpoint_from(item)?.value)).await
 }
 
 // ----------------------------------------------------------------- messages
 
 pub fn message_item(m: &WebhookMessage, version: u64) -> Result<Item, StoreError> {
-    let data = serde_json::to_value(m).map_err(malformed)?;
+    let data = encode(m)?;
     let mut item = Item::new(wk::message_pk(&m.tenant, &m.id), wk::MESSAGE_SK, data);
     item.version = version;
     item.ttl = Some((m.created_at + Duration::days(MESSAGE_TTL_DAYS)).timestamp());
@@ -172,24 +154,15 @@ pub fn message_item(m: &WebhookMessage, version: u64) -> Result<Item, StoreError
 
 fn message_from(item: &Item) -> Result<Versioned<WebhookMessage>, StoreError> {
     Ok(Versioned {
-        value: serde_json::from_value(item.data.clone()).map_err(malformed)?,
+        value: decode(item)?,
         version: item.version,
     })
 }
 
 /// Stores a new message; false when it exists already (a repeated fan-out).
 pub async fn create_message(store: &dyn ItemStore, m: &WebhookMessage) -> Result<bool, StoreError> {
-    match store
-        .write(vec![WriteOp::put(
-            message_item(m, 1)?,
-            Condition::NotExists,
-        )])
-        .await
-    {
-        Ok(()) => Ok(true),
-        Err(StoreError::ConditionFailed { .. }) => Ok(false),
-        Err(e) => Err(e),
-    }
+    let put = WriteOp::put(message_item(m, 1)?, Condition::NotExists);
+    write_if(store, vec![put]).await
 }
 
 pub async fn get_message(
@@ -197,11 +170,13 @@ pub async fn get_message(
     tenant: &TenantId,
     id: &str,
 ) -> Result<Option<Versioned<WebhookMessage>>, StoreError> {
-    store
-        .get(&wk::message_pk(tenant, id), wk::MESSAGE_SK)
-        .await?
-        .map(|i| message_from(&i))
-        .transpose()
+    get_with(
+        store,
+        &wk::message_pk(tenant, id),
+        wk::MESSAGE_SK,
+        message_from,
+    )
+    .await
 }
 
 pub async fn replace_message(
@@ -218,7 +193,7 @@ pub async fn replace_message(
 }
 
 fn attempt_item(m: &WebhookMessage, a: &Attempt) -> Result<Item, StoreError> {
-    let data = serde_json::to_value(a).map_err(malformed)?;
+    let data = encode(a)?;
     let mut item = Item::new(
         wk::message_pk(&m.tenant, &m.id),
         wk::attempt_sk(a.number),

@@ -8,7 +8,7 @@ pub mod worker;
 pub use sqs::SqsBatch;
 pub use stage::{
     BuildError, Disposition, DynStage, HandlerError, MessageMeta, Stage, StageMessage, StagePorts,
-    retry_delay,
+    StageResult, retry_delay,
 };
 pub use worker::{PollStats, Worker};
 #[cfg(test)]

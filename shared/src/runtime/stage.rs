@@ -97,6 +97,10 @@ pub trait StageMessage {
     fn request_id(&self) -> Option<&str>;
 }
 
+/// What handling one message comes to: how the runner goes on with it, or a transient
+/// failure to retry.
+pub type StageResult = Result<Disposition, HandlerError>;
+
 /// A queue-fed stage over its typed message.
 #[async_trait]
 pub trait Stage: Send + Sync {
@@ -105,11 +109,7 @@ pub trait Stage: Send + Sync {
     type Message: DeserializeOwned + StageMessage + Send + 'static;
 
     /// Processes one message. Must be idempotent: any message may arrive again.
-    async fn handle(
-        &self,
-        message: Self::Message,
-        meta: &MessageMeta,
-    ) -> Result<Disposition, HandlerError>;
+    async fn handle(&self, message: Self::Message, meta: &MessageMeta) -> StageResult;
 }
 
 /// A stage with its message type erased, as the runners hold it. Every [`Stage`] is one.
@@ -120,8 +120,7 @@ pub trait DynStage: Send + Sync {
     /// Parses `body` and handles it. An unparseable body answers
     /// [`Disposition::DeadLetter`]. Records the message's tenant and request id on the
     /// current span (the runners' `message` span).
-    async fn handle_body(&self, body: &str, meta: MessageMeta)
-    -> Result<Disposition, HandlerError>;
+    async fn handle_body(&self, body: &str, meta: MessageMeta) -> StageResult;
 }
 
 #[async_trait]
@@ -130,11 +129,7 @@ impl<S: Stage> DynStage for S {
         S::NAME
     }
 
-    async fn handle_body(
-        &self,
-        body: &str,
-        mut meta: MessageMeta,
-    ) -> Result<Disposition, HandlerError> {
+    async fn handle_body(&self, body: &str, mut meta: MessageMeta) -> StageResult {
         let message: S::Message = match serde_json::from_str(body) {
             Ok(m) => m,
             Err(e) => {

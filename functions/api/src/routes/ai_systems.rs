@@ -2,11 +2,9 @@
 //! RFC 7396), archive (DELETE), monitoring settings, drift events and `POST /classify`.
 //! Reads carry an `ETag` (the item version); writes honour `If-Match` (412 on mismatch).
 //! Bodies parse into an [`AiSystemSpec`]; `service::ai_systems` does the rest.
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
@@ -15,14 +13,13 @@ use vigil_shared::classifier::{Answers, RiskLevel, classify};
 use vigil_shared::domain::{AiSystemSpec, FieldError, Role};
 use vigil_shared::repo::ai_systems::{self, SystemFilter, Versioned};
 use vigil_shared::repo::drift_events;
-use vigil_shared::repo::page::{cursor_in_partition, encode_cursor};
 use vigil_shared::service::ai_systems::{self as service, Change};
 
 use super::parse_json;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::{RequestId, if_match, with_etag};
-use crate::params::Params;
+use crate::params::{Params, check_cursor, page_json};
 use crate::state::AppState;
 
 fn view(v: &Versioned) -> Value {
@@ -63,9 +60,8 @@ pub async fn create(
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<HashMap<String, String>>,
+    mut p: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let mut p = Params::new(q);
     let filter = SystemFilter {
         level: p.parsed(
             "risk_level",
@@ -82,14 +78,8 @@ pub async fn list(
             "true, false",
         ),
     };
-    let limit = p.number("limit", 1, 100, 20);
-    let cursor = p.cursor("cursor");
-    p.finish()?;
-    if let Some(c) = &cursor {
-        if !cursor_in_partition(c, &ai_systems::list_query(&caller.tenant, &filter)) {
-            return Err(ApiError::field("cursor", "does not belong to this query"));
-        }
-    }
+    let (limit, cursor) =
+        p.finish_page(100, 20, &ai_systems::list_query(&caller.tenant, &filter))?;
     let got =
         ai_systems::list(state.store.as_ref(), &caller.tenant, &filter, limit, cursor).await?;
     let items = got
@@ -104,11 +94,7 @@ pub async fn list(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(json!({
-        "items": items,
-        "limit": limit,
-        "next_cursor": got.next.as_ref().map(encode_cursor),
-    })))
+    Ok(page_json(items, Some(limit), got.next.as_ref()))
 }
 
 async fn load(state: &AppState, caller: &Caller, id: &str) -> Result<Versioned, ApiError> {
@@ -150,6 +136,22 @@ async fn change(
     .await?)
 }
 
+/// [`change`] from a JSON body: the role and `If-Match` are judged before the body.
+async fn change_from_body(
+    state: &AppState,
+    caller: &Caller,
+    request_id: &RequestId,
+    id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    to_change: impl FnOnce(Value) -> Result<Change, ApiError>,
+) -> Result<Versioned, ApiError> {
+    caller.require(Role::Analyst)?;
+    if_match(headers)?;
+    let to = to_change(parse_json(body)?)?;
+    change(state, caller, request_id, id, headers, to).await
+}
+
 /// Full replace: every editable field takes the body's value (absent: empty/none).
 pub async fn put(
     State(state): State<AppState>,
@@ -159,17 +161,10 @@ pub async fn put(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Analyst)?;
-    if_match(&headers)?;
-    let spec = AiSystemSpec::from_json(&parse_json(&body)?).map_err(ApiError::Invalid)?;
-    let v = change(
-        &state,
-        &caller,
-        &request_id,
-        &id,
-        &headers,
-        Change::Replace(spec),
-    )
+    let v = change_from_body(&state, &caller, &request_id, &id, &headers, &body, |json| {
+        let spec = AiSystemSpec::from_json(&json).map_err(ApiError::Invalid)?;
+        Ok(Change::Replace(spec))
+    })
     .await?;
     Ok(represented(StatusCode::OK, &v))
 }
@@ -182,18 +177,8 @@ pub async fn patch(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Analyst)?;
-    if_match(&headers)?;
-    let patch = parse_json(&body)?;
-    let v = change(
-        &state,
-        &caller,
-        &request_id,
-        &id,
-        &headers,
-        Change::Patch(patch),
-    )
-    .await?;
+    let to = |json| Ok(Change::Patch(json));
+    let v = change_from_body(&state, &caller, &request_id, &id, &headers, &body, to).await?;
     Ok(represented(StatusCode::OK, &v))
 }
 
@@ -225,18 +210,8 @@ pub async fn patch_monitoring(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Analyst)?;
-    if_match(&headers)?;
-    let value = parse_json(&body)?;
-    let v = change(
-        &state,
-        &caller,
-        &request_id,
-        &id,
-        &headers,
-        Change::Monitoring(value),
-    )
-    .await?;
+    let to = |json| Ok(Change::Monitoring(json));
+    let v = change_from_body(&state, &caller, &request_id, &id, &headers, &body, to).await?;
     Ok(monitoring(&v))
 }
 
@@ -244,26 +219,19 @@ pub async fn drift_events(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    mut p: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let mut p = Params::new(q);
-    let limit = p.number("limit", 1, 100, 20);
-    let cursor = p.cursor("cursor");
+    let (limit, cursor) = p.page(100, 20);
     p.finish()?;
     // Another tenant's system is simply not found.
     load(&state, &caller, &id).await?;
-    if let Some(c) = &cursor {
-        if !cursor_in_partition(c, &drift_events::list_query(&caller.tenant, &id)) {
-            return Err(ApiError::field("cursor", "does not belong to this query"));
-        }
-    }
+    check_cursor(
+        cursor.as_ref(),
+        &drift_events::list_query(&caller.tenant, &id),
+    )?;
     let (items, next) =
         drift_events::list(state.store.as_ref(), &caller.tenant, &id, limit, cursor).await?;
-    Ok(Json(json!({
-        "items": items,
-        "limit": limit,
-        "next_cursor": next.as_ref().map(encode_cursor),
-    })))
+    Ok(page_json(items, Some(limit), next.as_ref()))
 }
 
 /// Classifies answers without storing anything. `as_of` (YYYY-MM-DD) defaults to today.

@@ -14,12 +14,11 @@ use vigil_shared::audit::ledger as audit_ledger;
 use vigil_shared::audit::{AuditError, CheckpointSigner};
 use vigil_shared::domain::Role;
 use vigil_shared::repo::audit::{self as ledger, EntryFilter};
-use vigil_shared::repo::page::{cursor_in_partition, encode_cursor};
 
 use super::parse_json;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::params::{DayEdge, Params};
+use crate::params::{DayEdge, Params, page_json};
 use crate::state::AppState;
 
 fn signer(state: &AppState) -> Result<&CheckpointSigner, ApiError> {
@@ -33,10 +32,9 @@ fn signer(state: &AppState) -> Result<&CheckpointSigner, ApiError> {
 pub async fn entries(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<HashMap<String, String>>,
+    mut p: Params,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Analyst)?;
-    let mut p = Params::new(q);
     let filter = EntryFilter {
         actor: p.string("actor"),
         action: p.string("action"),
@@ -45,21 +43,10 @@ pub async fn entries(
         from: p.time("from", DayEdge::Start),
         to: p.time("to", DayEdge::End),
     };
-    let limit = p.number("limit", 1, 500, 50);
-    let cursor = p.cursor("cursor");
-    p.finish()?;
-    if let Some(c) = &cursor {
-        if !cursor_in_partition(c, &ledger::list_query(&caller.tenant, &filter)) {
-            return Err(ApiError::field("cursor", "does not belong to this query"));
-        }
-    }
+    let (limit, cursor) = p.finish_page(500, 50, &ledger::list_query(&caller.tenant, &filter))?;
     let (items, next) =
         ledger::list(state.store.as_ref(), &caller.tenant, &filter, limit, cursor).await?;
-    Ok(Json(json!({
-        "items": items,
-        "limit": limit,
-        "next_cursor": next.as_ref().map(encode_cursor),
-    })))
+    Ok(page_json(items, Some(limit), next.as_ref()))
 }
 
 /// `GET /audit/stats`.
@@ -115,9 +102,8 @@ fn seq_param(p: &mut Params, name: &str) -> Option<u64> {
 pub async fn inclusion(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<HashMap<String, String>>,
+    mut p: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let mut p = Params::new(q);
     let seq = seq_param(&mut p, "seq");
     let tree_size = seq_param(&mut p, "tree_size");
     if seq.is_none() && p.string("seq").is_none() {
@@ -134,9 +120,8 @@ pub async fn inclusion(
 pub async fn consistency(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<HashMap<String, String>>,
+    mut p: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let mut p = Params::new(q);
     let from = seq_param(&mut p, "from");
     let to = seq_param(&mut p, "to");
     p.finish()?;
@@ -223,10 +208,9 @@ pub async fn verify(
 pub async fn export(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<HashMap<String, String>>,
+    mut p: Params,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
-    let mut p = Params::new(q);
     let format = p
         .parsed(
             "format",
@@ -301,10 +285,9 @@ pub async fn export(
 pub async fn state_at(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<HashMap<String, String>>,
+    mut p: Params,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Analyst)?;
-    let mut p = Params::new(q);
     let resource = p.string("resource");
     let at_seq = seq_param(&mut p, "at_seq");
     let parts = resource.as_deref().and_then(|r| r.split_once('/'));

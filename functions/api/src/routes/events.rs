@@ -1,9 +1,7 @@
 //! `POST /events` and `GET /events`.
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -13,13 +11,12 @@ use vigil_shared::messages::EventMessage;
 use vigil_shared::ports::{OutMessage, QueueName};
 use vigil_shared::repo::events::{self, EventFilter};
 use vigil_shared::repo::idempotency;
-use vigil_shared::repo::page::{cursor_in_partition, encode_cursor};
 
 use super::parse_json;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::RequestId;
-use crate::params::{DayEdge, Params};
+use crate::params::{DayEdge, Params, page_json};
 use crate::state::AppState;
 
 /// Largest accepted request body.
@@ -120,9 +117,8 @@ pub async fn post(
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<HashMap<String, String>>,
+    mut p: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let mut p = Params::new(q);
     let filter = EventFilter {
         user: p.string("user"),
         event_type: p.string("event_type"),
@@ -134,23 +130,12 @@ pub async fn list(
             .time("to", DayEdge::End)
             .or_else(|| p.time("to_timestamp", DayEdge::End)),
     };
-    let limit = p.number("limit", 1, 500, 50);
-    let cursor = p.cursor("cursor");
-    p.finish()?;
-    // A cursor must point into the partition this query reads (tenant isolation).
-    if let Some(c) = &cursor {
-        if !cursor_in_partition(c, &events::list_query(&caller.tenant, &filter)) {
-            return Err(ApiError::field("cursor", "does not belong to this query"));
-        }
-    }
+    let (limit, cursor) = p.finish_page(500, 50, &events::list_query(&caller.tenant, &filter))?;
     let page = events::list(state.store.as_ref(), &caller.tenant, &filter, limit, cursor).await?;
     let items = page
         .items
         .iter()
         .map(events::from_item)
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(json!({
-        "items": items,
-        "next_cursor": page.next.as_ref().map(encode_cursor),
-    })))
+    Ok(page_json(items, None, page.next.as_ref()))
 }

@@ -1,13 +1,11 @@
 //! Findings: listing (seed page parameters and cursors), detail, triage, enrichment.
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde_json::{Value, json};
 use vigil_shared::domain::{FieldError, Finding, FindingStatus, Role, Severity};
 use vigil_shared::repo::findings::{self as repo, FindingFilter};
-use vigil_shared::repo::page::{cursor_in_partition, encode_cursor};
+use vigil_shared::repo::page::encode_cursor;
 use vigil_shared::repo::stats;
 use vigil_shared::service::findings::{self, Triage};
 
@@ -15,7 +13,7 @@ use super::parse_json;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::RequestId;
-use crate::params::{DayEdge, Params};
+use crate::params::{DayEdge, Params, check_cursor, page_json};
 use crate::state::AppState;
 
 /// Deepest page the offset-style parameters may reach; cursors go further.
@@ -51,11 +49,10 @@ fn decode(items: &[vigil_shared::ports::Item]) -> Result<Vec<Finding>, ApiError>
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<HashMap<String, String>>,
+    mut p: Params,
 ) -> Result<Json<Value>, ApiError> {
     let store = state.store.as_ref();
     let tenant = &caller.tenant;
-    let mut p = Params::new(q);
     let filter = filter_from(&mut p);
     let cursor = p.cursor("cursor");
     let cursor_mode = cursor.is_some() || p.string("limit").is_some();
@@ -70,17 +67,13 @@ pub async fn list(
     }
     p.finish()?;
     if cursor_mode {
-        if let Some(c) = &cursor {
-            if !cursor_in_partition(c, &repo::list_query(tenant, &filter)) {
-                return Err(ApiError::field("cursor", "does not belong to this query"));
-            }
-        }
+        check_cursor(cursor.as_ref(), &repo::list_query(tenant, &filter))?;
         let got = repo::list(store, tenant, &filter, limit, cursor).await?;
-        return Ok(Json(json!({
-            "items": decode(&got.items)?,
-            "limit": limit,
-            "next_cursor": got.next.as_ref().map(encode_cursor),
-        })));
+        return Ok(page_json(
+            decode(&got.items)?,
+            Some(limit),
+            got.next.as_ref(),
+        ));
     }
     // Offset pages, as the seed's API serves them.
     let skip = (page - 1) * page_size;
@@ -221,10 +214,9 @@ pub async fn enrich_missing(
     State(state): State<AppState>,
     caller: Caller,
     request_id: RequestId,
-    Query(q): Query<HashMap<String, String>>,
+    mut p: Params,
 ) -> Result<Json<Vec<Finding>>, ApiError> {
     caller.require(Role::Analyst)?;
-    let mut p = Params::new(q);
     let limit = p.number("limit", 1, 500, 50);
     p.finish()?;
     let store = state.store.as_ref();

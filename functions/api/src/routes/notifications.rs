@@ -1,40 +1,26 @@
 //! In-app notifications: unread first, newest first within each, cursor pagination.
-use std::collections::HashMap;
-
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde_json::{Value, json};
 use vigil_shared::domain::notification::Notification;
 use vigil_shared::repo::notifications;
-use vigil_shared::repo::page::{cursor_in_partition, encode_cursor};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::params::Params;
+use crate::params::{Params, page_json};
 use crate::state::AppState;
 
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<HashMap<String, String>>,
+    p: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let mut p = Params::new(q);
-    let limit = p.number("limit", 1, 100, 20);
-    let cursor = p.cursor("cursor");
-    p.finish()?;
-    if let Some(c) = &cursor {
-        if !cursor_in_partition(c, &notifications::unread_first_query(&caller.tenant)) {
-            return Err(ApiError::field("cursor", "does not belong to this query"));
-        }
-    }
+    let (limit, cursor) =
+        p.finish_page(100, 20, &notifications::unread_first_query(&caller.tenant))?;
     let page =
         notifications::list_unread_first(state.store.as_ref(), &caller.tenant, limit, cursor)
             .await?;
-    Ok(Json(json!({
-        "items": page.items,
-        "limit": limit,
-        "next_cursor": page.next.as_ref().map(encode_cursor),
-    })))
+    Ok(page_json(page.items, Some(limit), page.next.as_ref()))
 }
 
 pub async fn read(

@@ -1,21 +1,18 @@
 //! Re-classification runs: `POST /admin/reclassify` (admins only) starts one for the
 //! caller's tenant, 409 with the running run's id while another holds the lease.
-use std::collections::HashMap;
-
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use vigil_shared::domain::Role;
 use vigil_shared::domain::ai_system::RunTrigger;
-use vigil_shared::repo::page::{cursor_in_partition, encode_cursor};
 use vigil_shared::repo::reclassify_runs as runs;
 use vigil_shared::service::reclassify_runs::{self, Start};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::RequestId;
-use crate::params::Params;
+use crate::params::{Params, page_json};
 use crate::state::AppState;
 
 /// Audited as `reclassify_run.start` by the caller's key.
@@ -47,17 +44,9 @@ pub async fn trigger(
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<HashMap<String, String>>,
+    p: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let mut p = Params::new(q);
-    let limit = p.number("limit", 1, 100, 20);
-    let cursor = p.cursor("cursor");
-    p.finish()?;
-    if let Some(c) = &cursor {
-        if !cursor_in_partition(c, &runs::list_query(&caller.tenant)) {
-            return Err(ApiError::field("cursor", "does not belong to this query"));
-        }
-    }
+    let (limit, cursor) = p.finish_page(100, 20, &runs::list_query(&caller.tenant))?;
     let store = state.store.as_ref();
     let (items, next) = runs::list(store, &caller.tenant, limit, cursor).await?;
     let now = state.clock.now();
@@ -67,11 +56,7 @@ pub async fn list(
             views.push(v);
         }
     }
-    Ok(Json(json!({
-        "items": views,
-        "limit": limit,
-        "next_cursor": next.as_ref().map(encode_cursor),
-    })))
+    Ok(page_json(views, Some(limit), next.as_ref()))
 }
 
 pub async fn get(

@@ -1,16 +1,13 @@
 //! Webhook endpoints: management (admin), reading (every role), test messages, delivery
 //! history, redelivery and the dead-letter list. A signing secret appears only in the
 //! answers to create and rotate-secret.
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
 use vigil_shared::domain::{Role, TenantId};
 use vigil_shared::ports::{Cursor, OutMessage, QueueName};
-use vigil_shared::repo::page::{cursor_in_partition, encode_cursor};
 use vigil_shared::repo::webhooks as repo;
 use vigil_shared::service::webhooks::{self as service, NewSpec};
 use vigil_shared::webhooks::delivery::{DeliveryJob, MessageStatus, WebhookMessage};
@@ -21,7 +18,7 @@ use super::parse_json;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::RequestId;
-use crate::params::Params;
+use crate::params::{Params, check_cursor, page_json};
 use crate::state::AppState;
 
 async fn load(
@@ -216,12 +213,10 @@ fn message_view(m: &WebhookMessage, attempts: Option<Value>) -> Value {
     v
 }
 
-fn page_params(q: HashMap<String, String>) -> Result<(usize, Option<Cursor>), ApiError> {
-    let mut p = Params::new(q);
-    let limit = p.number("limit", 1, 100, 20);
-    let cursor = p.cursor("cursor");
+fn page_params(mut p: Params) -> Result<(usize, Option<Cursor>), ApiError> {
+    let page = p.page(100, 20);
     p.finish()?;
-    Ok((limit, cursor))
+    Ok(page)
 }
 
 async fn with_attempts(state: &AppState, page: repo::MessagePage) -> Result<Json<Value>, ApiError> {
@@ -230,10 +225,7 @@ async fn with_attempts(state: &AppState, page: repo::MessagePage) -> Result<Json
         let attempts = repo::attempts(state.store.as_ref(), &m.tenant, &m.id).await?;
         items.push(message_view(m, Some(json!(attempts))));
     }
-    Ok(Json(json!({
-        "items": items,
-        "next_cursor": page.next.as_ref().map(encode_cursor),
-    })))
+    Ok(page_json(items, None, page.next.as_ref()))
 }
 
 /// An endpoint's messages, newest first, each with its attempts.
@@ -241,16 +233,15 @@ pub async fn deliveries(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    p: Params,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
-    let (limit, cursor) = page_params(q)?;
+    let (limit, cursor) = page_params(p)?;
     load(&state, &caller.tenant, &id).await?;
-    if let Some(c) = &cursor {
-        if !cursor_in_partition(c, &repo::endpoint_messages_query(&caller.tenant, &id)) {
-            return Err(ApiError::field("cursor", "does not belong to this query"));
-        }
-    }
+    check_cursor(
+        cursor.as_ref(),
+        &repo::endpoint_messages_query(&caller.tenant, &id),
+    )?;
     let page =
         repo::messages_for_endpoint(state.store.as_ref(), &caller.tenant, &id, limit, cursor)
             .await?;
@@ -261,15 +252,10 @@ pub async fn deliveries(
 pub async fn dead_letters(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<HashMap<String, String>>,
+    p: Params,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
-    let (limit, cursor) = page_params(q)?;
-    if let Some(c) = &cursor {
-        if !cursor_in_partition(c, &repo::dead_letters_query(&caller.tenant)) {
-            return Err(ApiError::field("cursor", "does not belong to this query"));
-        }
-    }
+    let (limit, cursor) = p.finish_page(100, 20, &repo::dead_letters_query(&caller.tenant))?;
     let first_page = cursor.is_none();
     let page = repo::dead_letters(state.store.as_ref(), &caller.tenant, limit, cursor).await?;
     let mut out = with_attempts(&state, page).await?;

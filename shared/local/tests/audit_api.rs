@@ -5,7 +5,8 @@ mod common;
 
 use std::collections::HashSet;
 
-use common::{event, spawn_app};
+use common::{failed_logins, spawn_app};
+use reqwest::Method;
 use serde_json::{Value, json};
 use vigil_shared::audit::merkle::{verify_consistency, verify_inclusion};
 use vigil_shared::audit::{AuditEntry, entry::decode_hash};
@@ -17,34 +18,16 @@ fn key_id(plaintext: &str) -> String {
     plaintext.rsplit('_').nth(1).unwrap().to_string()
 }
 
-fn failed_logins(user: &str, n: i64) -> Value {
-    Value::Array(
-        (0..n)
-            .map(|i| {
-                let mut e = event(
-                    "login_failed",
-                    user,
-                    i * 3,
-                    json!({"ip": "203.0.113.9", "location": "USA"}),
-                );
-                e["id"] = json!(format!("{user}-fail-{i}"));
-                e
-            })
-            .collect(),
-    )
-}
-
+/// [`common::TestApp::send`] with the request id `req-test-1`, which the audit keeps.
 async fn send(
     app: &common::TestApp,
-    method: reqwest::Method,
+    method: Method,
     key: &str,
     path: &str,
     body: Option<Value>,
 ) -> reqwest::Response {
     let mut r = app
-        .http
-        .request(method, format!("{}{path}", app.base))
-        .bearer_auth(key)
+        .request(method, key, path)
         .header("x-request-id", "req-test-1");
     if let Some(b) = body {
         r = r.json(&b);
@@ -68,8 +51,6 @@ async fn all_entries(app: &common::TestApp, key: &str, query: &str) -> Vec<Value
         }
     }
 }
-
-use reqwest::Method;
 
 #[tokio::test]
 async fn mutations_are_recorded_with_actor_and_request_id_and_can_be_queried() {
@@ -629,9 +610,7 @@ async fn ai_system_changes_are_audited_with_snapshots() {
     assert_eq!(r.status(), 200);
     // A stale If-Match changes nothing and records nothing.
     let r = app
-        .http
-        .put(format!("{}{path}", app.base))
-        .bearer_auth(&analyst)
+        .request(Method::PUT, &analyst, &path)
         .header("if-match", "\"1\"")
         .json(&json!({"name": "stale"}))
         .send()

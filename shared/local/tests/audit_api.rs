@@ -35,6 +35,17 @@ async fn send(
     r.send().await.unwrap()
 }
 
+/// Creates the AI system "CV screener" with `key`; returns its id.
+async fn create_cv_screener(app: &common::TestApp, key: &str) -> String {
+    let body = json!({"name": "CV screener", "answers": {"employment_recruitment": true}});
+    let r = send(app, Method::POST, key, "/ai-systems", Some(body)).await;
+    assert_eq!(r.status(), 201);
+    r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 async fn all_entries(app: &common::TestApp, key: &str, query: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
@@ -567,19 +578,7 @@ async fn ai_system_changes_are_audited_with_snapshots() {
     let app = spawn_app().await;
     let analyst = app.key("acme", Role::Analyst).await;
     let actor = json!(format!("key:{}", key_id(&analyst)));
-    let r = send(
-        &app,
-        Method::POST,
-        &analyst,
-        "/ai-systems",
-        Some(json!({"name": "CV screener", "answers": {"employment_recruitment": true}})),
-    )
-    .await;
-    assert_eq!(r.status(), 201);
-    let id = r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = create_cv_screener(&app, &analyst).await;
     let path = format!("/ai-systems/{id}");
     let r = send(
         &app,
@@ -672,19 +671,7 @@ async fn reclassification_runs_and_drift_are_audited() {
     let app = spawn_app().await;
     let tenant = TenantId::parse("acme").unwrap();
     let admin_actor = json!(format!("key:{}", key_id(&app.admin)));
-    let r = send(
-        &app,
-        Method::POST,
-        &app.admin,
-        "/ai-systems",
-        Some(json!({"name": "CV screener", "answers": {"employment_recruitment": true}})),
-    )
-    .await;
-    assert_eq!(r.status(), 201);
-    let id = r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = create_cv_screener(&app, &app.admin).await;
 
     // Started through the API: the caller's key.
     let r = send(&app, Method::POST, &app.admin, "/admin/reclassify", None).await;

@@ -167,12 +167,11 @@ async fn embedded_schedule_and_sqs_payloads() {
 
 #[tokio::test]
 async fn moto_schedule_and_sqs_payloads() {
-    let Some(url) = vigil_testkit::moto_url("moto_schedule_and_sqs_payloads") else {
+    let Some(stack) =
+        vigil_testkit::MotoStack::for_test("moto_schedule_and_sqs_payloads", "rc").await
+    else {
         return;
     };
-    let stack = vigil_testkit::MotoStack::provision(&url, "rc")
-        .await
-        .unwrap();
     scenario(
         Arc::new(stack.store()),
         Arc::new(stack.queue()),

@@ -4,13 +4,11 @@
 //! that does not exist) is dropped without a batch item failure, and a malformed SQS
 //! payload is answered with an invocation error. Needs `VIGIL_MOTO_URL`; skipped without
 //! it unless `VIGIL_REQUIRE_MOTO=1`.
-use chrono::Utc;
 use serde_json::json;
-use vigil_shared::classifier::{Answers, Q, classify};
+use vigil_shared::classifier::{Answers, Q};
 use vigil_shared::domain::TenantId;
-use vigil_shared::domain::ai_system::{AiSystem, Monitoring};
 use vigil_shared::repo::ai_systems;
-use vigil_testkit::{Function, MotoStack, samples_for};
+use vigil_testkit::{Function, MotoStack, fixtures, samples_for};
 
 /// 32 zero bytes, base64: an Ed25519 seed for the checkpoints.
 const AUDIT_KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
@@ -21,22 +19,11 @@ async fn bootstrap_answers_its_samples_and_survives_a_bad_payload() {
         return;
     };
     // One stored AI system, so the sweep has a tenant to start a run for.
-    let now = Utc::now();
-    let answers = Answers::with_defaults().yes(Q::Creditworthiness);
-    let system = AiSystem {
-        id: AiSystem::new_id(),
-        tenant: TenantId::parse("demo").unwrap(),
-        name: "scorer".into(),
-        description: String::new(),
-        purpose: String::new(),
-        owner: String::new(),
-        classification: Some(classify(&answers, now.date_naive())),
-        answers: Some(answers),
-        monitoring: Monitoring::default(),
-        archived: false,
-        created_at: now,
-        updated_at: now,
-    };
+    let system = fixtures::ai_system(
+        &TenantId::parse("demo").unwrap(),
+        "scorer",
+        Answers::with_defaults().yes(Q::Creditworthiness),
+    );
     ai_systems::create(&stack.store(), &system)
         .await
         .expect("seed an AI system");

@@ -392,46 +392,21 @@ async fn roles_limit_what_a_key_can_do() {
         .unwrap()
         .to_string();
     let finding = format!("/findings/{id}");
-    let (s, _) = app
-        .call(
-            Method::PATCH,
-            &viewer,
-            &finding,
-            Some(json!({"status": "resolved"})),
-        )
-        .await;
-    assert_eq!(s, 403);
-    let (s, f) = app
-        .call(
-            Method::PATCH,
-            &analyst,
-            &finding,
-            Some(json!({"status": "acknowledged", "note": "looking"})),
-        )
-        .await;
+    let patch =
+        async |key: &str, body: Value| app.call(Method::PATCH, key, &finding, Some(body)).await;
+    assert_eq!(patch(&viewer, json!({"status": "resolved"})).await.0, 403);
+    let (s, f) = patch(
+        &analyst,
+        json!({"status": "acknowledged", "note": "looking"}),
+    )
+    .await;
     assert_eq!(s, 200);
     assert_eq!(
         (f["status"].as_str(), f["note"].as_str()),
         (Some("acknowledged"), Some("looking"))
     );
-    let (s, _) = app
-        .call(
-            Method::PATCH,
-            &analyst,
-            &finding,
-            Some(json!({"status": "done"})),
-        )
-        .await;
-    assert_eq!(s, 422);
-    let (s, _) = app
-        .call(
-            Method::PATCH,
-            &analyst,
-            &finding,
-            Some(json!({"status": "resolved"})),
-        )
-        .await;
-    assert_eq!(s, 200);
+    assert_eq!(patch(&analyst, json!({"status": "done"})).await.0, 422);
+    assert_eq!(patch(&analyst, json!({"status": "resolved"})).await.0, 200);
     let summary = app.get_json(&viewer, "/stats/summary").await;
     assert_eq!(summary["open_findings_by_rule"], json!([]));
 

@@ -254,47 +254,27 @@ async fn endpoints_are_managed_by_admins_and_never_show_their_secret_again() {
     }
     assert_eq!(all["items"].as_array().unwrap().len(), 1);
 
-    // Analysts and viewers read; only admins manage.
+    // Analysts and viewers read; only admins manage. Another tenant's admin cannot see
+    // or touch it.
     let analyst = app.key("acme", Role::Analyst).await;
     let viewer = app.key("acme", Role::Viewer).await;
-    assert_eq!(
-        app.get(&viewer, &format!("/webhooks/{id}")).await.status(),
-        200
-    );
-    assert_eq!(app.get(&analyst, "/webhooks").await.status(), 200);
-    let (s, _) = app
-        .call(
-            Method::POST,
-            &analyst,
-            "/webhooks",
-            Some(json!({"url": rx.url()})),
-        )
-        .await;
-    assert_eq!(s, 403);
-    let (s, _) = app
-        .call(Method::DELETE, &viewer, &format!("/webhooks/{id}"), None)
-        .await;
-    assert_eq!(s, 403);
-
-    // Another tenant's admin cannot see or touch it.
     let other = app.key("globex", Role::Admin).await;
-    assert_eq!(
-        app.get(&other, &format!("/webhooks/{id}")).await.status(),
-        404
-    );
-    let (s, _) = app
-        .call(
-            Method::POST,
-            &other,
-            &format!("/webhooks/{id}/rotate-secret"),
-            None,
-        )
-        .await;
-    assert_eq!(s, 404);
-    let (s, _) = app
-        .call(Method::DELETE, &other, &format!("/webhooks/{id}"), None)
-        .await;
-    assert_eq!(s, 404);
+    let endpoint = format!("/webhooks/{id}");
+    let rotate = format!("/webhooks/{id}/rotate-secret");
+    let (endpoint, rotate) = (endpoint.as_str(), rotate.as_str());
+    let create = Some(json!({"url": rx.url()}));
+    for (who, key, method, path, body, want) in [
+        ("viewer", &viewer, Method::GET, endpoint, None, 200),
+        ("analyst", &analyst, Method::GET, "/webhooks", None, 200),
+        ("analyst", &analyst, Method::POST, "/webhooks", create, 403),
+        ("viewer", &viewer, Method::DELETE, endpoint, None, 403),
+        ("other tenant", &other, Method::GET, endpoint, None, 404),
+        ("other tenant", &other, Method::POST, rotate, None, 404),
+        ("other tenant", &other, Method::DELETE, endpoint, None, 404),
+    ] {
+        let (s, answer) = app.call(method.clone(), key, path, body).await;
+        assert_eq!(s, want, "{who}: {method} {path}: {answer}");
+    }
 
     // PATCH is a merge patch; null removes a field.
     let (s, patched) = app

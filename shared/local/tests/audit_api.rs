@@ -35,6 +35,14 @@ async fn send(
     r.send().await.unwrap()
 }
 
+/// Creates a key with `role` through the API, as the admin; returns what the API answered.
+async fn create_key(app: &common::TestApp, role: &str) -> Value {
+    let body = json!({"role": role});
+    let r = send(app, Method::POST, &app.admin, "/keys", Some(body)).await;
+    assert_eq!(r.status(), 201);
+    r.json().await.unwrap()
+}
+
 /// Creates the AI system "CV screener" with `key`; returns its id.
 async fn create_cv_screener(app: &common::TestApp, key: &str) -> String {
     let body = json!({"name": "CV screener", "answers": {"employment_recruitment": true}});
@@ -70,28 +78,11 @@ async fn mutations_are_recorded_with_actor_and_request_id_and_can_be_queried() {
     let actor = format!("key:{admin_id}");
 
     // API key create and revoke, through the API.
-    let r = send(
-        &app,
-        Method::POST,
-        &app.admin,
-        "/keys",
-        Some(json!({"role": "analyst"})),
-    )
-    .await;
-    assert_eq!(r.status(), 201);
-    let analyst = r.json::<Value>().await.unwrap()["key"]
+    let analyst = create_key(&app, "analyst").await["key"]
         .as_str()
         .unwrap()
         .to_string();
-    let r = send(
-        &app,
-        Method::POST,
-        &app.admin,
-        "/keys",
-        Some(json!({"role": "viewer"})),
-    )
-    .await;
-    let viewer_body: Value = r.json().await.unwrap();
+    let viewer_body = create_key(&app, "viewer").await;
     let viewer = viewer_body["key"].as_str().unwrap().to_string();
     let viewer_id = viewer_body["id"].as_str().unwrap().to_string();
 

@@ -641,30 +641,18 @@ async fn exhausted_messages_are_dead_lettered_and_redelivered_on_request() {
         "exhausted"
     );
     let msg = items[0]["id"].as_str().unwrap().to_string();
+    let redeliver = format!("/webhooks/{id}/deliveries/{msg}/redeliver");
     // Another tenant sees none of it.
     let other = app.key("globex", Role::Admin).await;
     assert_eq!(
         app.get_json(&other, "/webhooks/dead-letters").await["items"],
         json!([])
     );
-    let (s, _) = app
-        .call(
-            Method::POST,
-            &other,
-            &format!("/webhooks/{id}/deliveries/{msg}/redeliver"),
-            None,
-        )
-        .await;
+    let (s, _) = app.call(Method::POST, &other, &redeliver, None).await;
     assert_eq!(s, 404);
 
     rx.otherwise(200);
-    let (s, body) = app
-        .as_admin(
-            Method::POST,
-            &format!("/webhooks/{id}/deliveries/{msg}/redeliver"),
-            None,
-        )
-        .await;
+    let (s, body) = app.as_admin(Method::POST, &redeliver, None).await;
     assert_eq!(s, 202, "{body}");
     deliver(&app).await;
     let got = rx.got();
@@ -678,22 +666,10 @@ async fn exhausted_messages_are_dead_lettered_and_redelivered_on_request() {
     assert_eq!(d[0]["status"], "delivered");
     assert_eq!(d[0]["attempts"].as_array().unwrap().len(), 5);
     // A delivered message is not pending: redelivering it again is allowed, pending is not.
-    let (s, _) = app
-        .as_admin(
-            Method::POST,
-            &format!("/webhooks/{id}/deliveries/{msg}/redeliver"),
-            None,
-        )
-        .await;
+    let (s, _) = app.as_admin(Method::POST, &redeliver, None).await;
     assert_eq!(s, 202);
-    let (s, _) = app
-        .as_admin(
-            Method::POST,
-            &format!("/webhooks/{id}/deliveries/{msg}/redeliver"),
-            None,
-        )
-        .await;
-    assert_eq!(s, 409);
+    let (s, _) = app.as_admin(Method::POST, &redeliver, None).await;
+    assert_eq!(s, 409, "the redelivery just queued is pending");
 }
 
 #[tokio::test]

@@ -4,6 +4,8 @@
 //!
 //! The moto family needs `VIGIL_MOTO_URL`; without it those tests print a skip line and
 //! pass, unless `VIGIL_REQUIRE_MOTO=1`.
+mod support;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,7 +13,7 @@ use vigil_shared::retry::Contention;
 
 use chrono::Utc;
 use serde_json::{Value, json};
-use vigil_shared::adapters::aws::{DynamoStore, provision, sdk_config};
+use vigil_shared::adapters::aws::{DynamoStore, provision};
 use vigil_shared::adapters::embedded::{EmbeddedDb, EmbeddedStore};
 use vigil_shared::audit::ledger as audit_ledger;
 use vigil_shared::audit::{
@@ -33,61 +35,44 @@ async fn embedded(_test: &str) -> Option<Store> {
 }
 
 async fn moto(test: &str) -> Option<Store> {
-    let url = match std::env::var("VIGIL_MOTO_URL") {
-        Ok(u) if !u.trim().is_empty() => u.trim().to_string(),
-        _ => {
-            assert!(
-                std::env::var("VIGIL_REQUIRE_MOTO").as_deref() != Ok("1"),
-                "VIGIL_REQUIRE_MOTO=1 but VIGIL_MOTO_URL is not set: cannot run {test}"
-            );
-            eprintln!("SKIP moto::{test}: VIGIL_MOTO_URL is not set");
-            return None;
-        }
-    };
-    let config = sdk_config(Some(&url)).await;
+    let config = support::moto_sdk(&format!("moto::{test}")).await?;
     let client = aws_sdk_dynamodb::Client::new(&config);
     let table = format!("vigil-audit-{}", uuid::Uuid::new_v4().simple());
     provision::create_table(&client, &table)
         .await
         .expect("create table on moto");
-    Some(Arc::new(OneWriteAtATime {
-        inner: Arc::new(DynamoStore::new(client, table)),
-        lock: tokio::sync::Mutex::new(()),
-    }))
+    Some(Arc::new(Watched::new(
+        Arc::new(DynamoStore::new(client, table)),
+        true,
+    )))
 }
 
+/// A store that counts the writes that lost a race (to show the concurrency test really
+/// contends) and, when `one_at_a_time`, makes its writes one at a time.
+///
 /// moto's TransactWriteItems is not isolated between its server threads: a cancelled
 /// transaction restores a snapshot of the whole table taken when it began, erasing what
 /// other requests committed meanwhile (DynamoDB itself isolates transactions). So against
 /// moto the write calls themselves go one at a time; reads, prepares and the lost
 /// conditional races they cause stay concurrent.
-struct OneWriteAtATime {
+struct Watched {
     inner: Store,
-    lock: tokio::sync::Mutex<()>,
-}
-
-#[async_trait::async_trait]
-impl ItemStore for OneWriteAtATime {
-    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
-        self.inner.get(pk, sk).await
-    }
-    async fn query(&self, q: &Query) -> Result<Page, StoreError> {
-        self.inner.query(q).await
-    }
-    async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
-        let _one = self.lock.lock().await;
-        self.inner.write(ops).await
-    }
-}
-
-/// Counts writes that lost a race, to show the concurrency test really contends.
-struct Counting {
-    inner: Store,
+    one_at_a_time: Option<tokio::sync::Mutex<()>>,
     lost: AtomicUsize,
 }
 
+impl Watched {
+    fn new(inner: Store, one_at_a_time: bool) -> Self {
+        Self {
+            inner,
+            one_at_a_time: one_at_a_time.then(|| tokio::sync::Mutex::new(())),
+            lost: AtomicUsize::new(0),
+        }
+    }
+}
+
 #[async_trait::async_trait]
-impl ItemStore for Counting {
+impl ItemStore for Watched {
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
         self.inner.get(pk, sk).await
     }
@@ -95,6 +80,10 @@ impl ItemStore for Counting {
         self.inner.query(q).await
     }
     async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        let _one = match &self.one_at_a_time {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
         let r = self.inner.write(ops).await;
         if r.as_ref().is_err_and(Contention::is_contention) {
             self.lost.fetch_add(1, Ordering::Relaxed);
@@ -361,10 +350,7 @@ async fn truncated_tail_with_rewound_head_is_caught_by_the_checkpoint(store: Sto
 async fn concurrent_appenders_lose_nothing(store: Store) {
     const WRITERS: u64 = 8;
     const EACH: u64 = 6;
-    let counting = Arc::new(Counting {
-        inner: store,
-        lost: AtomicUsize::new(0),
-    });
+    let counting = Arc::new(Watched::new(store, false));
     let store: Store = counting.clone();
     let mut set = tokio::task::JoinSet::new();
     // Every writer prepares its first entry on the same head before any writes, so at

@@ -4,12 +4,15 @@
 //! The AWS family needs `VIGIL_MOTO_URL` (e.g. `http://127.0.0.1:5000`). Without it
 //! those tests print a skip line and pass, unless `VIGIL_REQUIRE_MOTO=1`, when they fail.
 //! Every AWS test creates its own table, queues or bus, so tests run in parallel.
+mod support;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use vigil_shared::adapters::aws::{DynamoStore, EventBridgeBus, SqsQueue, provision, sdk_config};
+use support::moto_sdk;
+use vigil_shared::adapters::aws::{DynamoStore, EventBridgeBus, SqsQueue, provision};
 use vigil_shared::adapters::embedded::{EmbeddedBus, EmbeddedDb, EmbeddedQueue, EmbeddedStore};
 use vigil_shared::ports::{
     Clock, Condition, DomainEvent, EventBus, Index, IndexKey, Item, ItemStore, KeyRange,
@@ -74,21 +77,6 @@ async fn embedded_bus(_test: &str) -> Option<(Box<dyn EventBus>, Env)> {
     Some((Box::new(EmbeddedBus::new(db)), env))
 }
 
-/// The moto endpoint, or `None` (after printing why) when the AWS tests should skip.
-fn moto_url(test: &str) -> Option<String> {
-    match std::env::var("VIGIL_MOTO_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url.trim().to_string()),
-        _ => {
-            assert!(
-                std::env::var("VIGIL_REQUIRE_MOTO").as_deref() != Ok("1"),
-                "VIGIL_REQUIRE_MOTO=1 but VIGIL_MOTO_URL is not set: cannot run {test} against moto"
-            );
-            eprintln!("SKIP aws::{test}: VIGIL_MOTO_URL is not set");
-            None
-        }
-    }
-}
-
 fn unique_name() -> String {
     format!("vigil-test-{}", uuid::Uuid::new_v4().simple())
 }
@@ -101,8 +89,7 @@ fn real_env() -> Env {
 }
 
 async fn aws_store(test: &str) -> Option<(Box<dyn ItemStore>, Env)> {
-    let url = moto_url(test)?;
-    let config = sdk_config(Some(&url)).await;
+    let config = moto_sdk(&format!("aws::{test}")).await?;
     let client = aws_sdk_dynamodb::Client::new(&config);
     let table = unique_name();
     provision::create_table(&client, &table)
@@ -112,8 +99,7 @@ async fn aws_store(test: &str) -> Option<(Box<dyn ItemStore>, Env)> {
 }
 
 async fn aws_queue(test: &str) -> Option<(Box<dyn Queue>, Env)> {
-    let url = moto_url(test)?;
-    let config = sdk_config(Some(&url)).await;
+    let config = moto_sdk(&format!("aws::{test}")).await?;
     let client = aws_sdk_sqs::Client::new(&config);
     let urls = provision::create_queues(&client, &unique_name())
         .await
@@ -122,8 +108,7 @@ async fn aws_queue(test: &str) -> Option<(Box<dyn Queue>, Env)> {
 }
 
 async fn aws_bus(test: &str) -> Option<(Box<dyn EventBus>, Env)> {
-    let url = moto_url(test)?;
-    let config = sdk_config(Some(&url)).await;
+    let config = moto_sdk(&format!("aws::{test}")).await?;
     let client = aws_sdk_eventbridge::Client::new(&config);
     let name = unique_name();
     provision::create_bus(&client, &name)

@@ -1,20 +1,17 @@
 //! Keys read from Secrets Manager at cold start (on moto): the sealing and audit signing
 //! keys derive from generated secret strings, and the model key is read as is.
-use vigil_shared::adapters::aws::provision;
+mod support;
+
+use vigil_shared::adapters::aws::sdk_config;
 use vigil_shared::config::Config;
 use vigil_shared::wiring;
 
 #[tokio::test]
 async fn keys_come_from_secrets_manager() {
-    let Ok(url) = std::env::var("VIGIL_MOTO_URL") else {
-        assert!(
-            std::env::var("VIGIL_REQUIRE_MOTO").as_deref() != Ok("1"),
-            "VIGIL_MOTO_URL is not set"
-        );
-        eprintln!("SKIP secrets: VIGIL_MOTO_URL is not set");
+    let Some(url) = support::moto_url("secrets") else {
         return;
     };
-    let sdk = provision::sdk_config(Some(&url)).await;
+    let sdk = sdk_config(Some(&url)).await;
     let sm = aws_sdk_secretsmanager::Client::new(&sdk);
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let mut arns = Vec::new();

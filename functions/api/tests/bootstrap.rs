@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use vigil_shared::domain::{Role, TenantId};
 use vigil_shared::ports::{Queue, QueueName};
 use vigil_shared::service::{Origin, api_keys};
-use vigil_testkit::{Function, InvocationError, MotoStack, moto_url, sample, samples_for};
+use vigil_testkit::{Function, MotoStack, sample, samples_for};
 
 /// The sample with its `authorization` header (if any) replaced by `key`.
 fn with_key(name: &str, key: &str) -> Value {
@@ -36,12 +36,9 @@ fn status_and_body(resp: &Value) -> (u64, Value) {
 
 #[tokio::test]
 async fn bootstrap_answers_its_samples_and_survives_a_bad_payload() {
-    let Some(url) = moto_url("api bootstrap") else {
+    let Some(stack) = MotoStack::for_test("api bootstrap", "api").await else {
         return;
     };
-    let stack = MotoStack::provision(&url, "api")
-        .await
-        .expect("provision moto");
     let tenant = TenantId::parse("demo").unwrap();
     let (_, key) = api_keys::create(
         &stack.store(),
@@ -52,9 +49,7 @@ async fn bootstrap_answers_its_samples_and_survives_a_bad_payload() {
     )
     .await
     .expect("seed an API key");
-    let mut f = Function::start(env!("CARGO_BIN_EXE_vigil-api"), &stack.env())
-        .await
-        .expect("bootstrap starts");
+    let mut f = Function::start_on(env!("CARGO_BIN_EXE_vigil-api"), &stack, &[]).await;
 
     assert_eq!(
         samples_for("api"),
@@ -64,10 +59,7 @@ async fn bootstrap_answers_its_samples_and_survives_a_bad_payload() {
             "api-post-events.json"
         ]
     );
-    let resp = f
-        .invoke(with_key("api-health.json", &key))
-        .await
-        .expect("answered");
+    let resp = f.answer(with_key("api-health.json", &key)).await;
     let (status, body) = status_and_body(&resp);
     assert_eq!(
         (status, body["status"].as_str()),
@@ -75,10 +67,7 @@ async fn bootstrap_answers_its_samples_and_survives_a_bad_payload() {
         "{resp}"
     );
 
-    let resp = f
-        .invoke(with_key("api-post-events.json", &key))
-        .await
-        .expect("answered");
+    let resp = f.answer(with_key("api-post-events.json", &key)).await;
     let (status, body) = status_and_body(&resp);
     assert_eq!(status, 202, "{resp} {}", f.process.logs());
     assert_eq!(body["accepted"], 2);
@@ -89,30 +78,17 @@ async fn bootstrap_answers_its_samples_and_survives_a_bad_payload() {
         .expect("receive from the ingest queue");
     assert_eq!(queued.len(), 2, "both events are on the ingest queue");
 
-    let resp = f
-        .invoke(with_key("api-get-findings.json", &key))
-        .await
-        .expect("answered");
+    let resp = f.answer(with_key("api-get-findings.json", &key)).await;
     let (status, body) = status_and_body(&resp);
     assert_eq!(status, 200, "{resp}");
     assert_eq!(body["page_size"], 20);
 
     // The samples' placeholder key is no key.
-    let resp = f
-        .invoke(sample("api-get-findings.json"))
-        .await
-        .expect("answered");
+    let resp = f.answer(sample("api-get-findings.json")).await;
     assert_eq!(resp["statusCode"], 401, "{resp}");
 
-    let err = f
-        .invoke(json!({"not": "an API Gateway event"}))
-        .await
-        .expect_err("not an API Gateway event");
-    assert!(matches!(err, InvocationError::Function { .. }), "{err}");
-    assert!(f.alive(), "a bad payload must not kill the function");
-    let resp = f
-        .invoke(with_key("api-health.json", &key))
-        .await
-        .expect("answered");
+    f.assert_rejected_and_alive(json!({"not": "an API Gateway event"}))
+        .await;
+    let resp = f.answer(with_key("api-health.json", &key)).await;
     assert_eq!(resp["statusCode"], 200, "still serving: {resp}");
 }

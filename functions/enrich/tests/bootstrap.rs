@@ -4,33 +4,18 @@
 //! invocation error. Needs `VIGIL_MOTO_URL`; skipped without it unless
 //! `VIGIL_REQUIRE_MOTO=1`.
 use serde_json::json;
-use vigil_testkit::{Function, InvocationError, MotoStack, moto_url, sample, samples_for};
+use vigil_testkit::{Function, MotoStack, samples_for};
 
 #[tokio::test]
 async fn bootstrap_answers_its_samples_and_survives_a_bad_payload() {
-    let Some(url) = moto_url("enrich bootstrap") else {
+    let Some(stack) = MotoStack::for_test("enrich bootstrap", "enrich").await else {
         return;
     };
-    let stack = MotoStack::provision(&url, "enrich")
-        .await
-        .expect("provision moto");
-    let mut f = Function::start(env!("CARGO_BIN_EXE_vigil-enrich"), &stack.env())
-        .await
-        .expect("bootstrap starts");
+    let mut f = Function::start_on(env!("CARGO_BIN_EXE_vigil-enrich"), &stack, &[]).await;
 
     assert_eq!(samples_for("enrich"), ["enrich-sqs.json"]);
-    let out = f.invoke(sample("enrich-sqs.json")).await.expect("answered");
-    assert_eq!(
-        out,
-        json!({"batchItemFailures": []}),
-        "{}",
-        f.process.logs()
-    );
+    f.assert_batch_succeeds("enrich-sqs.json").await;
 
-    let err = f
-        .invoke(json!({"Records": "not a list"}))
-        .await
-        .expect_err("not an SQS event");
-    assert!(matches!(err, InvocationError::Function { .. }), "{err}");
-    assert!(f.alive(), "a bad payload must not kill the function");
+    f.assert_rejected_and_alive(json!({"Records": "not a list"}))
+        .await;
 }

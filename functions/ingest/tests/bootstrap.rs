@@ -6,28 +6,17 @@ use std::time::Duration;
 
 use serde_json::json;
 use vigil_shared::ports::{Queue, QueueName};
-use vigil_testkit::{Function, InvocationError, MotoStack, moto_url, sample, samples_for};
+use vigil_testkit::{Function, MotoStack, samples_for};
 
 #[tokio::test]
 async fn bootstrap_answers_its_samples_and_survives_a_bad_payload() {
-    let Some(url) = moto_url("ingest bootstrap") else {
+    let Some(stack) = MotoStack::for_test("ingest bootstrap", "ingest").await else {
         return;
     };
-    let stack = MotoStack::provision(&url, "ingest")
-        .await
-        .expect("provision moto");
-    let mut f = Function::start(env!("CARGO_BIN_EXE_vigil-ingest"), &stack.env())
-        .await
-        .expect("bootstrap starts");
+    let mut f = Function::start_on(env!("CARGO_BIN_EXE_vigil-ingest"), &stack, &[]).await;
 
     assert_eq!(samples_for("ingest"), ["ingest-sqs.json"]);
-    let out = f.invoke(sample("ingest-sqs.json")).await.expect("answered");
-    assert_eq!(
-        out,
-        json!({"batchItemFailures": []}),
-        "{}",
-        f.process.logs()
-    );
+    f.assert_batch_succeeds("ingest-sqs.json").await;
     let forwarded = stack
         .queue()
         .receive(QueueName::Rules, 10, Duration::from_secs(30))
@@ -39,14 +28,9 @@ async fn bootstrap_answers_its_samples_and_survives_a_bad_payload() {
         "each stored event goes on to the rules queue"
     );
 
-    let err = f
-        .invoke(json!({"Records": "not a list"}))
-        .await
-        .expect_err("not an SQS event");
-    assert!(matches!(err, InvocationError::Function { .. }), "{err}");
-    assert!(f.alive(), "a bad payload must not kill the function");
+    f.assert_rejected_and_alive(json!({"Records": "not a list"}))
+        .await;
 
     // Still serving; a redelivered batch is a no-op that succeeds.
-    let out = f.invoke(sample("ingest-sqs.json")).await.expect("answered");
-    assert_eq!(out, json!({"batchItemFailures": []}));
+    f.assert_batch_succeeds("ingest-sqs.json").await;
 }

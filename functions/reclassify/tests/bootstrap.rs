@@ -4,60 +4,42 @@
 //! that does not exist) is dropped without a batch item failure, and a malformed SQS
 //! payload is answered with an invocation error. Needs `VIGIL_MOTO_URL`; skipped without
 //! it unless `VIGIL_REQUIRE_MOTO=1`.
-use chrono::Utc;
 use serde_json::json;
-use vigil_shared::classifier::{Answers, Q, classify};
+use vigil_shared::classifier::{Answers, Q};
 use vigil_shared::domain::TenantId;
-use vigil_shared::domain::ai_system::{AiSystem, Monitoring};
 use vigil_shared::repo::ai_systems;
-use vigil_testkit::{Function, InvocationError, MotoStack, moto_url, sample, samples_for};
+use vigil_testkit::{Function, MotoStack, fixtures, samples_for};
 
 /// 32 zero bytes, base64: an Ed25519 seed for the checkpoints.
 const AUDIT_KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
 #[tokio::test]
 async fn bootstrap_answers_its_samples_and_survives_a_bad_payload() {
-    let Some(url) = moto_url("reclassify bootstrap") else {
+    let Some(stack) = MotoStack::for_test("reclassify bootstrap", "reclassify").await else {
         return;
     };
-    let stack = MotoStack::provision(&url, "reclassify")
-        .await
-        .expect("provision moto");
     // One stored AI system, so the sweep has a tenant to start a run for.
-    let now = Utc::now();
-    let answers = Answers::with_defaults().yes(Q::Creditworthiness);
-    let system = AiSystem {
-        id: AiSystem::new_id(),
-        tenant: TenantId::parse("demo").unwrap(),
-        name: "scorer".into(),
-        description: String::new(),
-        purpose: String::new(),
-        owner: String::new(),
-        classification: Some(classify(&answers, now.date_naive())),
-        answers: Some(answers),
-        monitoring: Monitoring::default(),
-        archived: false,
-        created_at: now,
-        updated_at: now,
-    };
+    let system = fixtures::ai_system(
+        &TenantId::parse("demo").unwrap(),
+        "scorer",
+        Answers::with_defaults().yes(Q::Creditworthiness),
+    );
     ai_systems::create(&stack.store(), &system)
         .await
         .expect("seed an AI system");
 
-    let mut env = stack.env();
-    env.push(("VIGIL_AUDIT_SIGNING_KEY".into(), AUDIT_KEY.into()));
-    let mut f = Function::start(env!("CARGO_BIN_EXE_vigil-reclassify"), &env)
-        .await
-        .expect("bootstrap starts");
+    let mut f = Function::start_on(
+        env!("CARGO_BIN_EXE_vigil-reclassify"),
+        &stack,
+        &[("VIGIL_AUDIT_SIGNING_KEY", AUDIT_KEY)],
+    )
+    .await;
 
     assert_eq!(
         samples_for("reclassify"),
         ["reclassify-schedule.json", "reclassify-sqs.json"]
     );
-    let out = f
-        .invoke(sample("reclassify-schedule.json"))
-        .await
-        .expect("answered");
+    let out = f.answer_sample("reclassify-schedule.json").await;
     assert_eq!(
         out["started"].as_array().map(Vec::len),
         Some(1),
@@ -65,21 +47,8 @@ async fn bootstrap_answers_its_samples_and_survives_a_bad_payload() {
         f.process.logs()
     );
 
-    let out = f
-        .invoke(sample("reclassify-sqs.json"))
-        .await
-        .expect("answered");
-    assert_eq!(
-        out,
-        json!({"batchItemFailures": []}),
-        "{}",
-        f.process.logs()
-    );
+    f.assert_batch_succeeds("reclassify-sqs.json").await;
 
-    let err = f
-        .invoke(json!({"Records": "not a list"}))
-        .await
-        .expect_err("not an SQS event");
-    assert!(matches!(err, InvocationError::Function { .. }), "{err}");
-    assert!(f.alive(), "a bad payload must not kill the function");
+    f.assert_rejected_and_alive(json!({"Records": "not a list"}))
+        .await;
 }

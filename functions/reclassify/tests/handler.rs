@@ -7,38 +7,24 @@ use chrono::Utc;
 use serde_json::Value;
 use vigil_reclassify::Reclassifier;
 use vigil_shared::adapters::embedded::{EmbeddedBus, EmbeddedDb, EmbeddedQueue, EmbeddedStore};
-use vigil_shared::classifier::{Answers, Q, classify};
+use vigil_shared::classifier::{Answers, Q};
 use vigil_shared::domain::TenantId;
-use vigil_shared::domain::ai_system::{AiSystem, Monitoring};
 use vigil_shared::ports::{Clock, EventBus, ItemStore, ManualClock, Queue, QueueName};
 use vigil_shared::reclassify::ReclassifySettings;
 use vigil_shared::repo::{ai_systems, drift_events, reclassify_runs};
-
-fn sample(name: &str) -> Value {
-    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use vigil_testkit::{fixtures, sample};
 
 /// A system whose stored result came from an older classifier.
 async fn stale_system(store: &dyn ItemStore, tenant: &TenantId, name: &str) -> String {
-    let now = Utc::now();
-    let answers = Answers::with_defaults().yes(Q::Creditworthiness);
-    let mut c = classify(&answers, now.date_naive());
-    c.classifier_version = "older".into();
-    let s = AiSystem {
-        id: AiSystem::new_id(),
-        tenant: tenant.clone(),
-        name: name.into(),
-        description: String::new(),
-        purpose: String::new(),
-        owner: String::new(),
-        answers: Some(answers),
-        classification: Some(c),
-        monitoring: Monitoring::default(),
-        archived: false,
-        created_at: now,
-        updated_at: now,
-    };
+    let mut s = fixtures::ai_system(
+        tenant,
+        name,
+        Answers::with_defaults().yes(Q::Creditworthiness),
+    );
+    s.classification
+        .as_mut()
+        .expect("classified")
+        .classifier_version = "older".into();
     ai_systems::create(store, &s).await.unwrap();
     s.id
 }
@@ -167,12 +153,11 @@ async fn embedded_schedule_and_sqs_payloads() {
 
 #[tokio::test]
 async fn moto_schedule_and_sqs_payloads() {
-    let Some(url) = vigil_testkit::moto_url("moto_schedule_and_sqs_payloads") else {
+    let Some(stack) =
+        vigil_testkit::MotoStack::for_test("moto_schedule_and_sqs_payloads", "rc").await
+    else {
         return;
     };
-    let stack = vigil_testkit::MotoStack::provision(&url, "rc")
-        .await
-        .unwrap();
     scenario(
         Arc::new(stack.store()),
         Arc::new(stack.queue()),

@@ -6,28 +6,17 @@ use std::time::Duration;
 
 use serde_json::json;
 use vigil_shared::ports::{Queue, QueueName};
-use vigil_testkit::{Function, InvocationError, MotoStack, moto_url, sample, samples_for};
+use vigil_testkit::{Function, MotoStack, samples_for};
 
 #[tokio::test]
 async fn bootstrap_answers_its_samples_and_survives_a_bad_payload() {
-    let Some(url) = moto_url("rules bootstrap") else {
+    let Some(stack) = MotoStack::for_test("rules bootstrap", "rules").await else {
         return;
     };
-    let stack = MotoStack::provision(&url, "rules")
-        .await
-        .expect("provision moto");
-    let mut f = Function::start(env!("CARGO_BIN_EXE_vigil-rules"), &stack.env())
-        .await
-        .expect("bootstrap starts");
+    let mut f = Function::start_on(env!("CARGO_BIN_EXE_vigil-rules"), &stack, &[]).await;
 
     assert_eq!(samples_for("rules"), ["rules-sqs.json"]);
-    let out = f.invoke(sample("rules-sqs.json")).await.expect("answered");
-    assert_eq!(
-        out,
-        json!({"batchItemFailures": []}),
-        "{}",
-        f.process.logs()
-    );
+    f.assert_batch_succeeds("rules-sqs.json").await;
     let queued = stack
         .queue()
         .receive(QueueName::Enrich, 10, Duration::from_secs(30))
@@ -38,10 +27,6 @@ async fn bootstrap_answers_its_samples_and_survives_a_bad_payload() {
         "the admin grant raised a finding to enrich"
     );
 
-    let err = f
-        .invoke(json!({"Records": [{"body": 42}]}))
-        .await
-        .expect_err("not an SQS event");
-    assert!(matches!(err, InvocationError::Function { .. }), "{err}");
-    assert!(f.alive(), "a bad payload must not kill the function");
+    f.assert_rejected_and_alive(json!({"Records": [{"body": 42}]}))
+        .await;
 }

@@ -4,30 +4,13 @@ mod common;
 
 use chrono::Duration;
 use common::{TestApp, spawn_app};
+use reqwest::Method;
 use serde_json::{Value, json};
 use vigil_shared::classifier::RiskLevel;
 use vigil_shared::domain::{Role, TenantId};
 use vigil_shared::ports::Clock;
 use vigil_shared::repo::ai_systems;
 use vigil_shared::runtime::{DynStage, MessageMeta};
-
-async fn send(
-    app: &TestApp,
-    method: &str,
-    key: &str,
-    path: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut r = app
-        .http
-        .request(m, format!("{}{path}", app.base))
-        .bearer_auth(key);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    r.send().await.unwrap()
-}
 
 fn recruiter() -> Value {
     json!({
@@ -39,13 +22,17 @@ fn recruiter() -> Value {
 }
 
 async fn create(app: &TestApp, body: Value) -> Value {
-    let r = send(app, "POST", &app.admin, "/ai-systems", Some(body)).await;
+    let r = app
+        .send(Method::POST, &app.admin, "/ai-systems", Some(body))
+        .await;
     assert_eq!(r.status(), 201);
     r.json().await.unwrap()
 }
 
 async fn run(app: &TestApp) -> Value {
-    let r = send(app, "POST", &app.admin, "/admin/reclassify", None).await;
+    let r = app
+        .send(Method::POST, &app.admin, "/admin/reclassify", None)
+        .await;
     assert_eq!(r.status(), 202, "{:?}", r.text().await);
     let id = r.json::<Value>().await.unwrap()["run_id"]
         .as_str()
@@ -83,7 +70,9 @@ async fn drift_events(app: &TestApp, id: &str) -> Vec<Value> {
 #[tokio::test]
 async fn registry_crud_with_etags_merge_patch_and_typed_answers() {
     let app = spawn_app().await;
-    let r = send(&app, "POST", &app.admin, "/ai-systems", Some(recruiter())).await;
+    let r = app
+        .send(Method::POST, &app.admin, "/ai-systems", Some(recruiter()))
+        .await;
     assert_eq!(r.status(), 201);
     assert_eq!(r.headers()["etag"], "\"1\"");
     let s: Value = r.json().await.unwrap();
@@ -97,31 +86,30 @@ async fn registry_crud_with_etags_merge_patch_and_typed_answers() {
     let mut bad = recruiter();
     bad["name"] = json!("other");
     bad["answers"]["social_scoring"] = json!("false");
-    let r = send(&app, "POST", &app.admin, "/ai-systems", Some(bad)).await;
+    let r = app
+        .send(Method::POST, &app.admin, "/ai-systems", Some(bad))
+        .await;
     assert_eq!(r.status(), 422);
     let p: Value = r.json().await.unwrap();
     assert_eq!(p["errors"][0]["field"], "answers.social_scoring");
 
     // Names are unique per tenant.
-    let r = send(&app, "POST", &app.admin, "/ai-systems", Some(recruiter())).await;
+    let r = app
+        .send(Method::POST, &app.admin, "/ai-systems", Some(recruiter()))
+        .await;
     assert_eq!(r.status(), 422);
 
     // PATCH (merge patch) with a stale If-Match is refused; with the current one it applies.
     let path = format!("/ai-systems/{id}");
     let stale = app
-        .http
-        .patch(format!("{}{path}", app.base))
-        .bearer_auth(&app.admin)
+        .request(Method::PATCH, &app.admin, &path)
         .header("If-Match", "\"7\"")
         .json(&json!({"owner": "x"}))
         .send()
         .await
         .unwrap();
     assert_eq!(stale.status(), 412);
-    let ok = app
-        .http
-        .patch(format!("{}{path}", app.base))
-        .bearer_auth(&app.admin)
+    let ok = app.request(Method::PATCH, &app.admin, &path)
         .header("If-Match", "\"1\"")
         .header("Content-Type", "application/merge-patch+json")
         .body(json!({"answers": {"profiles_natural_persons": false, "narrow_procedural_task": true}, "description": "v2"}).to_string())
@@ -143,14 +131,14 @@ async fn registry_crud_with_etags_merge_patch_and_typed_answers() {
     );
 
     // PUT replaces everything.
-    let r = send(
-        &app,
-        "PUT",
-        &app.admin,
-        &path,
-        Some(json!({"name": "CV screener", "answers": {}})),
-    )
-    .await;
+    let r = app
+        .send(
+            Method::PUT,
+            &app.admin,
+            &path,
+            Some(json!({"name": "CV screener", "answers": {}})),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let s: Value = r.json().await.unwrap();
     assert_eq!(s["purpose"], "");
@@ -158,17 +146,23 @@ async fn registry_crud_with_etags_merge_patch_and_typed_answers() {
 
     // Viewers read but do not write; other tenants see nothing.
     let viewer = app.key("acme", Role::Viewer).await;
-    assert_eq!(send(&app, "GET", &viewer, &path, None).await.status(), 200);
     assert_eq!(
-        send(&app, "PATCH", &viewer, &path, Some(json!({})))
+        app.send(Method::GET, &viewer, &path, None).await.status(),
+        200
+    );
+    assert_eq!(
+        app.send(Method::PATCH, &viewer, &path, Some(json!({})))
             .await
             .status(),
         403
     );
     let other = app.key("globex", Role::Admin).await;
-    assert_eq!(send(&app, "GET", &other, &path, None).await.status(), 404);
     assert_eq!(
-        send(&app, "GET", &other, &format!("{path}/drift-events"), None)
+        app.send(Method::GET, &other, &path, None).await.status(),
+        404
+    );
+    assert_eq!(
+        app.send(Method::GET, &other, &format!("{path}/drift-events"), None)
             .await
             .status(),
         404
@@ -184,9 +178,8 @@ async fn registry_crud_with_etags_merge_patch_and_typed_answers() {
         .await;
     assert_eq!(limited["items"].as_array().unwrap().len(), 2);
     assert_eq!(
-        send(
-            &app,
-            "GET",
+        app.send(
+            Method::GET,
             &app.admin,
             "/ai-systems?risk_level=severe",
             None
@@ -198,7 +191,9 @@ async fn registry_crud_with_etags_merge_patch_and_typed_answers() {
 
     // DELETE archives: gone from listings, name free again.
     assert_eq!(
-        send(&app, "DELETE", &app.admin, &path, None).await.status(),
+        app.send(Method::DELETE, &app.admin, &path, None)
+            .await
+            .status(),
         204
     );
     let s = app.get_json(&app.admin, &path).await;
@@ -213,14 +208,14 @@ async fn registry_crud_with_etags_merge_patch_and_typed_answers() {
 #[tokio::test]
 async fn classify_endpoint_stores_nothing() {
     let app = spawn_app().await;
-    let r = send(
-        &app,
-        "POST",
-        &app.admin,
-        "/classify",
-        Some(json!({"answers": {"untargeted_facial_scraping": true}})),
-    )
-    .await;
+    let r = app
+        .send(
+            Method::POST,
+            &app.admin,
+            "/classify",
+            Some(json!({"answers": {"untargeted_facial_scraping": true}})),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let c: Value = r.json().await.unwrap();
     assert_eq!(c["classification"]["level"], "unacceptable");
@@ -228,14 +223,14 @@ async fn classify_endpoint_stores_nothing() {
         c["classification"]["reasons"][0]["citation"]["reference"],
         "Article 5(1)(e)"
     );
-    let r = send(
-        &app,
-        "POST",
-        &app.admin,
-        "/classify",
-        Some(json!({"answers": {"real_time": "true"}})),
-    )
-    .await;
+    let r = app
+        .send(
+            Method::POST,
+            &app.admin,
+            "/classify",
+            Some(json!({"answers": {"real_time": "true"}})),
+        )
+        .await;
     assert_eq!(r.status(), 422);
     let list = app.get_json(&app.admin, "/ai-systems").await;
     assert!(list["items"].as_array().unwrap().is_empty());
@@ -297,14 +292,14 @@ async fn disabled_and_unanswered_systems_are_skipped() {
     let app = spawn_app().await;
     let off = create(&app, recruiter()).await;
     let id = off["id"].as_str().unwrap();
-    let r = send(
-        &app,
-        "PATCH",
-        &app.admin,
-        &format!("/ai-systems/{id}/monitoring"),
-        Some(json!({"monitoring_enabled": false})),
-    )
-    .await;
+    let r = app
+        .send(
+            Method::PATCH,
+            &app.admin,
+            &format!("/ai-systems/{id}/monitoring"),
+            Some(json!({"monitoring_enabled": false})),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         app.get_json(&app.admin, &format!("/ai-systems/{id}/monitoring"))
@@ -357,14 +352,14 @@ async fn status_changes_when_obligations_start_to_apply() {
     }
     all_no.insert("education_monitors_tests".into(), json!(true));
     all_no.insert("profiles_natural_persons".into(), json!(true));
-    let r = send(
-        &app,
-        "PATCH",
-        &app.admin,
-        &format!("/ai-systems/{id}"),
-        Some(json!({"answers": all_no})),
-    )
-    .await;
+    let r = app
+        .send(
+            Method::PATCH,
+            &app.admin,
+            &format!("/ai-systems/{id}"),
+            Some(json!({"answers": all_no})),
+        )
+        .await;
     let s: Value = r.json().await.unwrap();
     assert_eq!(s["classification"]["status"], "obligations_pending");
     app.clock.advance(Duration::days(160)); // past 2 August 2026
@@ -382,26 +377,32 @@ async fn one_run_at_a_time_lease_expiry_and_roles() {
     for role in [Role::Viewer, Role::Analyst] {
         let k = app.key("acme", role).await;
         assert_eq!(
-            send(&app, "POST", &k, "/admin/reclassify", None)
+            app.send(Method::POST, &k, "/admin/reclassify", None)
                 .await
                 .status(),
             403
         );
     }
-    let first = send(&app, "POST", &app.admin, "/admin/reclassify", None).await;
+    let first = app
+        .send(Method::POST, &app.admin, "/admin/reclassify", None)
+        .await;
     assert_eq!(first.status(), 202);
     let first = first.json::<Value>().await.unwrap()["run_id"]
         .as_str()
         .unwrap()
         .to_string();
-    let second = send(&app, "POST", &app.admin, "/admin/reclassify", None).await;
+    let second = app
+        .send(Method::POST, &app.admin, "/admin/reclassify", None)
+        .await;
     assert_eq!(second.status(), 409);
     let p: Value = second.json().await.unwrap();
     assert_eq!(p["run_id"], first.as_str());
 
     // The first run "crashes" (its messages are never processed) and its lease expires.
     app.clock.advance(Duration::minutes(61));
-    let third = send(&app, "POST", &app.admin, "/admin/reclassify", None).await;
+    let third = app
+        .send(Method::POST, &app.admin, "/admin/reclassify", None)
+        .await;
     assert_eq!(third.status(), 202);
     let third = third.json::<Value>().await.unwrap()["run_id"]
         .as_str()
@@ -422,7 +423,7 @@ async fn one_run_at_a_time_lease_expiry_and_roles() {
     assert_eq!(runs["items"][0]["id"], third.as_str(), "newest first");
     // The lease is free again once the run completed.
     assert_eq!(
-        send(&app, "POST", &app.admin, "/admin/reclassify", None)
+        app.send(Method::POST, &app.admin, "/admin/reclassify", None)
             .await
             .status(),
         202
@@ -488,14 +489,14 @@ async fn notifications_unread_first_read_and_read_all() {
         .clone();
     assert_eq!(list.len(), 3);
     let oldest = list[2]["id"].as_str().unwrap().to_string();
-    let r = send(
-        &app,
-        "POST",
-        &app.admin,
-        &format!("/notifications/{oldest}/read"),
-        None,
-    )
-    .await;
+    let r = app
+        .send(
+            Method::POST,
+            &app.admin,
+            &format!("/notifications/{oldest}/read"),
+            None,
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let list = app.get_json(&app.admin, "/notifications?limit=2").await;
     let items = list["items"].as_array().unwrap();
@@ -507,9 +508,8 @@ async fn notifications_unread_first_read_and_read_all() {
     assert_eq!(rest["items"][0]["id"], oldest.as_str());
     assert_eq!(rest["items"][0]["read"], true);
     assert_eq!(
-        send(
-            &app,
-            "POST",
+        app.send(
+            Method::POST,
             &app.admin,
             "/notifications/nt_nope/read",
             None
@@ -518,7 +518,9 @@ async fn notifications_unread_first_read_and_read_all() {
         .status(),
         404
     );
-    let r = send(&app, "POST", &app.admin, "/notifications/read-all", None).await;
+    let r = app
+        .send(Method::POST, &app.admin, "/notifications/read-all", None)
+        .await;
     assert_eq!(r.json::<Value>().await.unwrap()["marked_read"], 2);
     let list = app.get_json(&app.admin, "/notifications").await["items"]
         .as_array()

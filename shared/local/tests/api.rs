@@ -3,28 +3,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{event, spawn_app, spawn_app_with};
+use common::{event, failed_logins, spawn_app, spawn_app_with};
+use reqwest::Method;
 use serde_json::{Value, json};
 use vigil_shared::domain::Role;
 use vigil_shared::ports::{Queue, QueueName};
 use vigil_shared::runtime::MessageMeta;
-
-fn failed_logins(user: &str, n: i64) -> Value {
-    Value::Array(
-        (0..n)
-            .map(|i| {
-                let mut e = event(
-                    "login_failed",
-                    user,
-                    i * 3,
-                    json!({"ip": "203.0.113.9", "location": "USA"}),
-                );
-                e["id"] = json!(format!("{user}-fail-{i}"));
-                e
-            })
-            .collect(),
-    )
-}
 
 #[tokio::test]
 async fn health_needs_no_key() {
@@ -257,9 +241,7 @@ async fn late_events_count_in_the_window_they_belong_to() {
 async fn bad_inputs_get_problem_details_naming_the_field() {
     let app = spawn_app().await;
     let r = app
-        .http
-        .post(format!("{}/events", app.base))
-        .bearer_auth(&app.admin)
+        .request(Method::POST, &app.admin, "/events")
         .body("{not json")
         .send()
         .await
@@ -309,9 +291,7 @@ async fn bad_inputs_get_problem_details_naming_the_field() {
     assert_eq!(app.post_events(&app.admin, &too_many).await.status(), 422);
     let big = "x".repeat(1024 * 1024 + 1);
     let r = app
-        .http
-        .post(format!("{}/events", app.base))
-        .bearer_auth(&app.admin)
+        .request(Method::POST, &app.admin, "/events")
         .body(big)
         .send()
         .await
@@ -364,13 +344,13 @@ async fn tenants_never_see_each_other() {
         404
     );
     let r = app
-        .http
-        .patch(format!("{}/findings/{id}", app.base))
-        .bearer_auth(&other)
-        .json(&json!({"status": "resolved"}))
-        .send()
-        .await
-        .unwrap();
+        .send(
+            Method::PATCH,
+            &other,
+            &format!("/findings/{id}"),
+            Some(json!({"status": "resolved"})),
+        )
+        .await;
     assert_eq!(r.status(), 404);
     assert!(app.findings(&other, "").await.is_empty());
     assert_eq!(app.get_json(&other, "/events").await["items"], json!([]));
@@ -411,64 +391,43 @@ async fn roles_limit_what_a_key_can_do() {
         .as_str()
         .unwrap()
         .to_string();
-    let patch = |key: &str, body: Value| {
-        app.http
-            .patch(format!("{}/findings/{id}", app.base))
-            .bearer_auth(key.to_string())
-            .json(&body)
-            .send()
-    };
-    assert_eq!(
-        patch(&viewer, json!({"status": "resolved"}))
-            .await
-            .unwrap()
-            .status(),
-        403
-    );
-    let r = patch(
+    let finding = format!("/findings/{id}");
+    let patch =
+        async |key: &str, body: Value| app.call(Method::PATCH, key, &finding, Some(body)).await;
+    assert_eq!(patch(&viewer, json!({"status": "resolved"})).await.0, 403);
+    let (s, f) = patch(
         &analyst,
         json!({"status": "acknowledged", "note": "looking"}),
     )
-    .await
-    .unwrap();
-    assert_eq!(r.status(), 200);
-    let f: Value = r.json().await.unwrap();
+    .await;
+    assert_eq!(s, 200);
     assert_eq!(
         (f["status"].as_str(), f["note"].as_str()),
         (Some("acknowledged"), Some("looking"))
     );
-    assert_eq!(
-        patch(&analyst, json!({"status": "done"}))
-            .await
-            .unwrap()
-            .status(),
-        422
-    );
-    let r = patch(&analyst, json!({"status": "resolved"}))
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(patch(&analyst, json!({"status": "done"})).await.0, 422);
+    assert_eq!(patch(&analyst, json!({"status": "resolved"})).await.0, 200);
     let summary = app.get_json(&viewer, "/stats/summary").await;
     assert_eq!(summary["open_findings_by_rule"], json!([]));
 
     // Keys: admin only; the secret is shown once.
     let r = app
-        .http
-        .post(format!("{}/keys", app.base))
-        .bearer_auth(&analyst)
-        .json(&json!({"role": "viewer"}))
-        .send()
-        .await
-        .unwrap();
+        .send(
+            Method::POST,
+            &analyst,
+            "/keys",
+            Some(json!({"role": "viewer"})),
+        )
+        .await;
     assert_eq!(r.status(), 403);
     let r = app
-        .http
-        .post(format!("{}/keys", app.base))
-        .bearer_auth(&app.admin)
-        .json(&json!({"role": "viewer", "name": "ci"}))
-        .send()
-        .await
-        .unwrap();
+        .send(
+            Method::POST,
+            &app.admin,
+            "/keys",
+            Some(json!({"role": "viewer", "name": "ci"})),
+        )
+        .await;
     assert_eq!(r.status(), 201);
     let created: Value = r.json().await.unwrap();
     let new_key = created["key"].as_str().unwrap().to_string();
@@ -483,12 +442,8 @@ async fn roles_limit_what_a_key_can_do() {
     );
     let kid = created["id"].as_str().unwrap();
     let r = app
-        .http
-        .delete(format!("{}/keys/{kid}", app.base))
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap();
+        .send(Method::DELETE, &app.admin, &format!("/keys/{kid}"), None)
+        .await;
     assert_eq!(r.status(), 204);
     assert_eq!(app.get(&new_key, "/findings").await.status(), 401);
 }
@@ -501,9 +456,7 @@ async fn an_idempotency_key_replays_the_first_answer() {
         event("login_failed", "a", 1, json!({}))
     ]);
     let send = |b: &Value| {
-        app.http
-            .post(format!("{}/events", app.base))
-            .bearer_auth(&app.admin)
+        app.request(Method::POST, &app.admin, "/events")
             .header("Idempotency-Key", "req-1")
             .json(b)
             .send()
@@ -676,20 +629,22 @@ async fn a_failing_model_falls_back_to_the_heuristic_after_bounded_retries() {
     // On demand: the seed's endpoints.
     let id = f["id"].as_str().unwrap();
     let r = app
-        .http
-        .post(format!("{}/findings/{id}/enrich_with_ai", app.base))
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap();
+        .send(
+            Method::POST,
+            &app.admin,
+            &format!("/findings/{id}/enrich_with_ai"),
+            None,
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let r = app
-        .http
-        .post(format!("{}/findings/enrich_all_missing?limit=10", app.base))
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .unwrap();
+        .send(
+            Method::POST,
+            &app.admin,
+            "/findings/enrich_all_missing?limit=10",
+            None,
+        )
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         r.json::<Value>().await.unwrap(),
@@ -702,9 +657,7 @@ async fn a_failing_model_falls_back_to_the_heuristic_after_bounded_retries() {
 async fn the_ingest_request_id_travels_to_the_domain_events() {
     let app = spawn_app().await;
     let r = app
-        .http
-        .post(format!("{}/events", app.base))
-        .bearer_auth(&app.admin)
+        .request(Method::POST, &app.admin, "/events")
         .header("x-request-id", "req-trace-1")
         .json(&failed_logins("alice", 5))
         .send()

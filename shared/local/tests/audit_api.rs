@@ -5,7 +5,8 @@ mod common;
 
 use std::collections::HashSet;
 
-use common::{event, spawn_app};
+use common::{failed_logins, spawn_app};
+use reqwest::Method;
 use serde_json::{Value, json};
 use vigil_shared::audit::merkle::{verify_consistency, verify_inclusion};
 use vigil_shared::audit::{AuditEntry, entry::decode_hash};
@@ -17,39 +18,40 @@ fn key_id(plaintext: &str) -> String {
     plaintext.rsplit('_').nth(1).unwrap().to_string()
 }
 
-fn failed_logins(user: &str, n: i64) -> Value {
-    Value::Array(
-        (0..n)
-            .map(|i| {
-                let mut e = event(
-                    "login_failed",
-                    user,
-                    i * 3,
-                    json!({"ip": "203.0.113.9", "location": "USA"}),
-                );
-                e["id"] = json!(format!("{user}-fail-{i}"));
-                e
-            })
-            .collect(),
-    )
-}
-
+/// [`common::TestApp::send`] with the request id `req-test-1`, which the audit keeps.
 async fn send(
     app: &common::TestApp,
-    method: reqwest::Method,
+    method: Method,
     key: &str,
     path: &str,
     body: Option<Value>,
 ) -> reqwest::Response {
     let mut r = app
-        .http
-        .request(method, format!("{}{path}", app.base))
-        .bearer_auth(key)
+        .request(method, key, path)
         .header("x-request-id", "req-test-1");
     if let Some(b) = body {
         r = r.json(&b);
     }
     r.send().await.unwrap()
+}
+
+/// Creates a key with `role` through the API, as the admin; returns what the API answered.
+async fn create_key(app: &common::TestApp, role: &str) -> Value {
+    let body = json!({"role": role});
+    let r = send(app, Method::POST, &app.admin, "/keys", Some(body)).await;
+    assert_eq!(r.status(), 201);
+    r.json().await.unwrap()
+}
+
+/// Creates the AI system "CV screener" with `key`; returns its id.
+async fn create_cv_screener(app: &common::TestApp, key: &str) -> String {
+    let body = json!({"name": "CV screener", "answers": {"employment_recruitment": true}});
+    let r = send(app, Method::POST, key, "/ai-systems", Some(body)).await;
+    assert_eq!(r.status(), 201);
+    r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 async fn all_entries(app: &common::TestApp, key: &str, query: &str) -> Vec<Value> {
@@ -69,8 +71,6 @@ async fn all_entries(app: &common::TestApp, key: &str, query: &str) -> Vec<Value
     }
 }
 
-use reqwest::Method;
-
 #[tokio::test]
 async fn mutations_are_recorded_with_actor_and_request_id_and_can_be_queried() {
     let app = spawn_app().await;
@@ -78,28 +78,11 @@ async fn mutations_are_recorded_with_actor_and_request_id_and_can_be_queried() {
     let actor = format!("key:{admin_id}");
 
     // API key create and revoke, through the API.
-    let r = send(
-        &app,
-        Method::POST,
-        &app.admin,
-        "/keys",
-        Some(json!({"role": "analyst"})),
-    )
-    .await;
-    assert_eq!(r.status(), 201);
-    let analyst = r.json::<Value>().await.unwrap()["key"]
+    let analyst = create_key(&app, "analyst").await["key"]
         .as_str()
         .unwrap()
         .to_string();
-    let r = send(
-        &app,
-        Method::POST,
-        &app.admin,
-        "/keys",
-        Some(json!({"role": "viewer"})),
-    )
-    .await;
-    let viewer_body: Value = r.json().await.unwrap();
+    let viewer_body = create_key(&app, "viewer").await;
     let viewer = viewer_body["key"].as_str().unwrap().to_string();
     let viewer_id = viewer_body["id"].as_str().unwrap().to_string();
 
@@ -586,19 +569,7 @@ async fn ai_system_changes_are_audited_with_snapshots() {
     let app = spawn_app().await;
     let analyst = app.key("acme", Role::Analyst).await;
     let actor = json!(format!("key:{}", key_id(&analyst)));
-    let r = send(
-        &app,
-        Method::POST,
-        &analyst,
-        "/ai-systems",
-        Some(json!({"name": "CV screener", "answers": {"employment_recruitment": true}})),
-    )
-    .await;
-    assert_eq!(r.status(), 201);
-    let id = r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = create_cv_screener(&app, &analyst).await;
     let path = format!("/ai-systems/{id}");
     let r = send(
         &app,
@@ -629,9 +600,7 @@ async fn ai_system_changes_are_audited_with_snapshots() {
     assert_eq!(r.status(), 200);
     // A stale If-Match changes nothing and records nothing.
     let r = app
-        .http
-        .put(format!("{}{path}", app.base))
-        .bearer_auth(&analyst)
+        .request(Method::PUT, &analyst, &path)
         .header("if-match", "\"1\"")
         .json(&json!({"name": "stale"}))
         .send()
@@ -693,19 +662,7 @@ async fn reclassification_runs_and_drift_are_audited() {
     let app = spawn_app().await;
     let tenant = TenantId::parse("acme").unwrap();
     let admin_actor = json!(format!("key:{}", key_id(&app.admin)));
-    let r = send(
-        &app,
-        Method::POST,
-        &app.admin,
-        "/ai-systems",
-        Some(json!({"name": "CV screener", "answers": {"employment_recruitment": true}})),
-    )
-    .await;
-    assert_eq!(r.status(), 201);
-    let id = r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = create_cv_screener(&app, &app.admin).await;
 
     // Started through the API: the caller's key.
     let r = send(&app, Method::POST, &app.admin, "/admin/reclassify", None).await;

@@ -17,12 +17,9 @@ use vigil_shared::service::{Origin, api_keys};
 
 #[tokio::test]
 async fn events_become_enriched_findings_on_dynamodb_and_sqs() {
-    let Some(url) = vigil_testkit::moto_url("aws pipeline") else {
+    let Some(stack) = vigil_testkit::MotoStack::for_test("aws pipeline", "e2e").await else {
         return;
     };
-    let stack = vigil_testkit::MotoStack::provision(&url, "e2e")
-        .await
-        .unwrap();
     let store = Arc::new(stack.store());
     let queue = Arc::new(stack.queue());
     let bus = Arc::new(stack.event_bus());
@@ -67,6 +64,16 @@ async fn events_become_enriched_findings_on_dynamodb_and_sqs() {
         })
         .collect();
     let http = reqwest::Client::new();
+    let get_json = async |path: &str| -> Value {
+        let r = http
+            .get(format!("{base}{path}"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().await.unwrap()
+    };
     for _ in 0..2 {
         // Sent twice: the client ids make it one set of events.
         let r = http
@@ -127,40 +134,16 @@ async fn events_become_enriched_findings_on_dynamodb_and_sqs() {
         idle_rounds = if received == 0 { idle_rounds + 1 } else { 0 };
     }
 
-    let findings: Value = http
-        .get(format!("{base}/findings"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let findings = get_json("/findings").await;
     let items = findings["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{findings:#}");
     assert_eq!(items[0]["severity"], "high");
     assert_eq!(items[0]["event_ids"].as_array().unwrap().len(), 5);
     assert_eq!(items[0]["enriched_by"], "heuristic");
-    let summary: Value = http
-        .get(format!("{base}/stats/summary"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let summary = get_json("/stats/summary").await;
     assert_eq!(summary["total_events"], 5, "{summary:#}");
     assert_eq!(summary["total_findings"], 1, "{summary:#}");
-    let page: Value = http
-        .get(format!("{base}/events?user=alice&limit=2"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = get_json("/events?user=alice&limit=2").await;
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
     assert!(page["next_cursor"].is_string());
 }

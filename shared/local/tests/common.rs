@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use reqwest::Method;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use vigil_api::router;
@@ -37,6 +38,25 @@ pub fn at(minutes: i64) -> String {
 
 pub fn event(kind: &str, user: &str, minutes: i64, raw: Value) -> Value {
     json!({"event_type": kind, "user": user, "timestamp": at(minutes), "raw_data": raw})
+}
+
+/// `n` failed logins of `user`, three minutes apart, from one address: eight or more
+/// within the window raise a critical `login_failed_burst` finding.
+pub fn failed_logins(user: &str, n: i64) -> Value {
+    Value::Array(
+        (0..n)
+            .map(|i| {
+                let mut e = event(
+                    "login_failed",
+                    user,
+                    i * 3,
+                    json!({"ip": "203.0.113.9", "location": "USA"}),
+                );
+                e["id"] = json!(format!("{user}-fail-{i}"));
+                e
+            })
+            .collect(),
+    )
 }
 
 pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
@@ -90,23 +110,55 @@ impl TestApp {
         .1
     }
 
-    pub async fn post_events(&self, key: &str, body: &Value) -> reqwest::Response {
+    /// A `method` request to `path` with `key` as its bearer token, to add to.
+    pub fn request(&self, method: Method, key: &str, path: &str) -> reqwest::RequestBuilder {
         self.http
-            .post(format!("{}/events", self.base))
+            .request(method, format!("{}{path}", self.base))
             .bearer_auth(key)
-            .json(body)
-            .send()
+    }
+
+    /// Sends a `method` request to `path` with `key` and the JSON `body`, if any.
+    pub async fn send(
+        &self,
+        method: Method,
+        key: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut req = self.request(method, key, path);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// [`TestApp::send`], answered with its status and its JSON body (`Null` when the
+    /// body is no JSON).
+    pub async fn call(
+        &self,
+        method: Method,
+        key: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let r = self.send(method, key, path, body).await;
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// [`TestApp::call`] with the tenant admin's key.
+    pub async fn as_admin(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call(method, &self.admin, path, body).await
+    }
+
+    pub async fn post_events(&self, key: &str, body: &Value) -> reqwest::Response {
+        self.send(Method::POST, key, "/events", Some(body.clone()))
             .await
-            .unwrap()
     }
 
     pub async fn get(&self, key: &str, path: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap()
+        self.send(Method::GET, key, path, None).await
     }
 
     pub async fn get_json(&self, key: &str, path: &str) -> Value {

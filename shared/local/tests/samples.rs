@@ -10,6 +10,7 @@ use tower::ServiceExt;
 use vigil_shared::domain::Role;
 use vigil_shared::ports::{Queue, QueueName};
 use vigil_shared::runtime::SqsBatch;
+use vigil_testkit::sample;
 
 /// The Lambda adapter over the local system's stage for `queue`.
 fn lambda(app: &common::TestApp, queue: QueueName) -> SqsBatch {
@@ -21,46 +22,43 @@ fn lambda(app: &common::TestApp, queue: QueueName) -> SqsBatch {
     )
 }
 
-fn sample(name: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../events")
-        .join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
 fn sqs(name: &str) -> SqsEvent {
-    serde_json::from_str(&sample(name)).unwrap()
+    serde_json::from_value(sample(name)).unwrap()
 }
 
-#[tokio::test]
-async fn ingest_and_rules_samples_run_through_their_handlers() {
+/// The app with its clock on 2026-11-25, the day the samples' events happened.
+async fn app_on_the_samples_day() -> common::TestApp {
     let app = common::spawn_app().await;
-    // The samples' events happened on 2026-11-25; move the clock there.
     app.clock.set(
         chrono::DateTime::parse_from_rfc3339("2026-11-25T12:00:00Z")
             .unwrap()
             .to_utc(),
     );
+    app
+}
+
+/// What is waiting on `queue`.
+async fn waiting(app: &common::TestApp, queue: QueueName) -> Vec<vigil_shared::ports::Delivery> {
+    app.system
+        .queue
+        .receive(queue, 10, std::time::Duration::from_secs(30))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn ingest_and_rules_samples_run_through_their_handlers() {
+    let app = app_on_the_samples_day().await;
     let ingest = lambda(&app, QueueName::Ingest);
     let resp = ingest.handle(sqs("ingest-sqs.json")).await;
     assert!(resp.batch_item_failures.is_empty());
-    let forwarded = app
-        .system
-        .queue
-        .receive(QueueName::Rules, 10, std::time::Duration::from_secs(30))
-        .await
-        .unwrap();
+    let forwarded = waiting(&app, QueueName::Rules).await;
     assert_eq!(forwarded.len(), 3);
 
     let rules = lambda(&app, QueueName::Rules);
     let resp = rules.handle(sqs("rules-sqs.json")).await;
     assert!(resp.batch_item_failures.is_empty());
-    let queued = app
-        .system
-        .queue
-        .receive(QueueName::Enrich, 10, std::time::Duration::from_secs(30))
-        .await
-        .unwrap();
+    let queued = waiting(&app, QueueName::Enrich).await;
     assert!(
         !queued.is_empty(),
         "the admin grant raised a finding to enrich"
@@ -89,7 +87,7 @@ fn bad_id() -> String {
 /// Runs an API Gateway sample through the router as lambda_http would deliver it, with
 /// the sample's placeholder key swapped for a real one.
 async fn api(app: &common::TestApp, name: &str, key: &str) -> (u16, Value) {
-    let req = lambda_http::request::from_str(&sample(name)).unwrap();
+    let req = lambda_http::request::from_str(&sample(name).to_string()).unwrap();
     let (mut parts, body) = req.into_parts();
     if parts.headers.contains_key("authorization") {
         parts
@@ -113,12 +111,7 @@ async fn api(app: &common::TestApp, name: &str, key: &str) -> (u16, Value) {
 
 #[tokio::test]
 async fn api_gateway_samples_reach_their_routes() {
-    let app = common::spawn_app().await;
-    app.clock.set(
-        chrono::DateTime::parse_from_rfc3339("2026-11-25T12:00:00Z")
-            .unwrap()
-            .to_utc(),
-    );
+    let app = app_on_the_samples_day().await;
     let analyst = app.key("demo", Role::Analyst).await;
     let (status, body) = api(&app, "api-health.json", &analyst).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")));

@@ -29,12 +29,10 @@ async fn receive(State(log): State<Log>, headers: HeaderMap) -> StatusCode {
 
 #[tokio::test]
 async fn envelopes_fan_out_and_retries_use_sqs_visibility() {
-    let Some(url) = vigil_testkit::moto_url("webhook delivery on SQS") else {
+    let Some(stack) = vigil_testkit::MotoStack::for_test("webhook delivery on SQS", "wh").await
+    else {
         return;
     };
-    let stack = vigil_testkit::MotoStack::provision(&url, "wh")
-        .await
-        .unwrap();
     let store = Arc::new(stack.store());
     let queue = Arc::new(stack.queue());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);

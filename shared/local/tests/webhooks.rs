@@ -13,13 +13,15 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
-use common::{TestApp, event, spawn_app, spawn_app_with};
+use common::{TestApp, failed_logins, spawn_app, spawn_app_with};
+use reqwest::Method;
 use serde_json::{Value, json};
 use vigil_local::webhooks::LocalWebhooks;
+use vigil_shared::domain::notification::Notification;
 use vigil_shared::domain::{Role, TenantId};
 use vigil_shared::ports::{Clock, DomainEvent, EventBus};
 use vigil_shared::repo::notifications;
-use vigil_shared::webhooks::signing::{SigningSecret, verify};
+use vigil_shared::webhooks::signing::{SigningSecret, VerifyError, verify};
 use vigil_shared::webhooks::{UrlPolicy, WebhookSettings};
 use vigil_webhook::WebhookStage;
 
@@ -129,49 +131,46 @@ async fn free_addr() -> SocketAddr {
 
 // ------------------------------------------------------------------- helpers
 
-const DEV: [(&str, &str); 2] = [
-    ("VIGIL_WEBHOOK_ALLOW_LOOPBACK_HTTP", "true"),
-    ("VIGIL_WEBHOOK_RETRY_SCHEDULE", "1s,2s,3s"),
-];
-
+/// An app that delivers to loopback over plain HTTP, retrying after 1 s, 2 s and 3 s.
 async fn dev_app() -> TestApp {
-    spawn_app_with(&DEV).await
+    dev_app_retrying("1s,2s,3s").await
+}
+
+/// An app that delivers to loopback over plain HTTP, retrying on `schedule`.
+async fn dev_app_retrying(schedule: &str) -> TestApp {
+    spawn_app_with(&[
+        ("VIGIL_WEBHOOK_ALLOW_LOOPBACK_HTTP", "true"),
+        ("VIGIL_WEBHOOK_RETRY_SCHEDULE", schedule),
+    ])
+    .await
 }
 
 fn hooks(app: &TestApp) -> LocalWebhooks {
     app.system.webhooks()
 }
 
-async fn send(
-    app: &TestApp,
-    key: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = app
-        .http
-        .request(method, format!("{}{path}", app.base))
-        .bearer_auth(key);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+/// Runs the fan-out and the delivery worker until nothing is due now.
+async fn deliver(app: &TestApp) {
+    hooks(app).drain().await.unwrap();
+}
+
+/// Moves the clock on by `by`, then [`deliver`]s what has come due.
+async fn deliver_after(app: &TestApp, by: Duration) {
+    app.clock.advance(by);
+    deliver(app).await;
+}
+
+/// A new receiver and an endpoint (for every event type) delivering to it; returns
+/// (receiver, endpoint id, secret).
+async fn subscribed(app: &TestApp) -> (TestReceiver, String, String) {
+    let rx = TestReceiver::start().await;
+    let (id, secret) = create_endpoint(app, json!({"url": rx.url()})).await;
+    (rx, id, secret)
 }
 
 /// Creates an endpoint; returns (id, secret).
 async fn create_endpoint(app: &TestApp, spec: Value) -> (String, String) {
-    let (status, body) = send(
-        app,
-        &app.admin,
-        reqwest::Method::POST,
-        "/webhooks",
-        Some(spec),
-    )
-    .await;
+    let (status, body) = app.as_admin(Method::POST, "/webhooks", Some(spec)).await;
     assert_eq!(status, 201, "{body}");
     (
         body["id"].as_str().unwrap().to_string(),
@@ -194,6 +193,15 @@ async fn publish(app: &TestApp, id: &str, kind: &str, severity: &str) {
         .unwrap();
 }
 
+/// The notifications of tenant `acme`.
+async fn acme_notifications(app: &TestApp) -> Vec<Notification> {
+    let tenant = TenantId::parse("acme").unwrap();
+    notifications::list(app.system.store.as_ref(), &tenant, 10, None)
+        .await
+        .unwrap()
+        .items
+}
+
 async fn deliveries(app: &TestApp, endpoint: &str) -> Vec<Value> {
     app.get_json(&app.admin, &format!("/webhooks/{endpoint}/deliveries"))
         .await["items"]
@@ -202,10 +210,10 @@ async fn deliveries(app: &TestApp, endpoint: &str) -> Vec<Value> {
         .clone()
 }
 
-fn assert_signed(r: &Received, secret: &str, now: i64) {
-    let s = SigningSecret::parse(secret).unwrap();
+/// Whether `r` carries a valid signature by `secret` at `now` (300 s tolerance).
+fn check_signature(r: &Received, secret: &str, now: i64) -> Result<(), VerifyError> {
     verify(
-        &s,
+        &SigningSecret::parse(secret).unwrap(),
         r.id(),
         &r.headers["webhook-timestamp"],
         &r.headers["webhook-signature"],
@@ -213,7 +221,10 @@ fn assert_signed(r: &Received, secret: &str, now: i64) {
         now,
         300,
     )
-    .unwrap();
+}
+
+fn assert_signed(r: &Received, secret: &str, now: i64) {
+    check_signature(r, secret, now).unwrap();
 }
 
 // --------------------------------------------------------------------- tests
@@ -222,14 +233,15 @@ fn assert_signed(r: &Received, secret: &str, now: i64) {
 async fn endpoints_are_managed_by_admins_and_never_show_their_secret_again() {
     let app = dev_app().await;
     let rx = TestReceiver::start().await;
-    let (status, created) = send(
-        &app,
-        &app.admin,
-        reqwest::Method::POST,
-        "/webhooks",
-        Some(json!({"url": rx.url(), "event_types": ["finding.created"], "description": "soc"})),
-    )
-    .await;
+    let (status, created) = app
+        .as_admin(
+            Method::POST,
+            "/webhooks",
+            Some(
+                json!({"url": rx.url(), "event_types": ["finding.created"], "description": "soc"}),
+            ),
+        )
+        .await;
     assert_eq!(status, 201);
     let id = created["id"].as_str().unwrap();
     assert!(created["secret"].as_str().unwrap().starts_with("whsec_"));
@@ -242,105 +254,67 @@ async fn endpoints_are_managed_by_admins_and_never_show_their_secret_again() {
     }
     assert_eq!(all["items"].as_array().unwrap().len(), 1);
 
-    // Analysts and viewers read; only admins manage.
+    // Analysts and viewers read; only admins manage. Another tenant's admin cannot see
+    // or touch it.
     let analyst = app.key("acme", Role::Analyst).await;
     let viewer = app.key("acme", Role::Viewer).await;
-    assert_eq!(
-        app.get(&viewer, &format!("/webhooks/{id}")).await.status(),
-        200
-    );
-    assert_eq!(app.get(&analyst, "/webhooks").await.status(), 200);
-    let (s, _) = send(
-        &app,
-        &analyst,
-        reqwest::Method::POST,
-        "/webhooks",
-        Some(json!({"url": rx.url()})),
-    )
-    .await;
-    assert_eq!(s, 403);
-    let (s, _) = send(
-        &app,
-        &viewer,
-        reqwest::Method::DELETE,
-        &format!("/webhooks/{id}"),
-        None,
-    )
-    .await;
-    assert_eq!(s, 403);
-
-    // Another tenant's admin cannot see or touch it.
     let other = app.key("globex", Role::Admin).await;
-    assert_eq!(
-        app.get(&other, &format!("/webhooks/{id}")).await.status(),
-        404
-    );
-    let (s, _) = send(
-        &app,
-        &other,
-        reqwest::Method::POST,
-        &format!("/webhooks/{id}/rotate-secret"),
-        None,
-    )
-    .await;
-    assert_eq!(s, 404);
-    let (s, _) = send(
-        &app,
-        &other,
-        reqwest::Method::DELETE,
-        &format!("/webhooks/{id}"),
-        None,
-    )
-    .await;
-    assert_eq!(s, 404);
+    let endpoint = format!("/webhooks/{id}");
+    let rotate = format!("/webhooks/{id}/rotate-secret");
+    let (endpoint, rotate) = (endpoint.as_str(), rotate.as_str());
+    let create = Some(json!({"url": rx.url()}));
+    for (who, key, method, path, body, want) in [
+        ("viewer", &viewer, Method::GET, endpoint, None, 200),
+        ("analyst", &analyst, Method::GET, "/webhooks", None, 200),
+        ("analyst", &analyst, Method::POST, "/webhooks", create, 403),
+        ("viewer", &viewer, Method::DELETE, endpoint, None, 403),
+        ("other tenant", &other, Method::GET, endpoint, None, 404),
+        ("other tenant", &other, Method::POST, rotate, None, 404),
+        ("other tenant", &other, Method::DELETE, endpoint, None, 404),
+    ] {
+        let (s, answer) = app.call(method.clone(), key, path, body).await;
+        assert_eq!(s, want, "{who}: {method} {path}: {answer}");
+    }
 
     // PATCH is a merge patch; null removes a field.
-    let (s, patched) = send(
-        &app,
-        &app.admin,
-        reqwest::Method::PATCH,
-        &format!("/webhooks/{id}"),
-        Some(json!({"description": null, "min_severity": "high"})),
-    )
-    .await;
+    let (s, patched) = app
+        .as_admin(
+            Method::PATCH,
+            &format!("/webhooks/{id}"),
+            Some(json!({"description": null, "min_severity": "high"})),
+        )
+        .await;
     assert_eq!(s, 200, "{patched}");
     assert_eq!(patched["description"], Value::Null);
     assert_eq!(patched["min_severity"], "high");
     assert_eq!(patched["event_types"], json!(["finding.created"]));
 
     // PUT replaces the whole spec.
-    let (s, put) = send(
-        &app,
-        &app.admin,
-        reqwest::Method::PUT,
-        &format!("/webhooks/{id}"),
-        Some(json!({"url": rx.url()})),
-    )
-    .await;
+    let (s, put) = app
+        .as_admin(
+            Method::PUT,
+            &format!("/webhooks/{id}"),
+            Some(json!({"url": rx.url()})),
+        )
+        .await;
     assert_eq!(s, 200);
     assert_eq!(put["event_types"], json!(["*"]));
     assert_eq!(put["min_severity"], Value::Null);
 
     // Field errors come back together.
-    let (s, bad) = send(
-        &app,
-        &app.admin,
-        reqwest::Method::POST,
-        "/webhooks",
-        Some(json!({"url": 5, "event_types": ["finding.deleted"], "min_severity": "x"})),
-    )
-    .await;
+    let (s, bad) = app
+        .as_admin(
+            Method::POST,
+            "/webhooks",
+            Some(json!({"url": 5, "event_types": ["finding.deleted"], "min_severity": "x"})),
+        )
+        .await;
     assert_eq!(s, 422);
     assert_eq!(bad["errors"].as_array().unwrap().len(), 3, "{bad}");
 
-    let (s, _) = send(
-        &app,
-        &app.admin,
-        reqwest::Method::DELETE,
-        &format!("/webhooks/{id}"),
-        None,
-    )
-    .await;
+    let (s, _) = app
+        .as_admin(Method::DELETE, &format!("/webhooks/{id}"), None)
+        .await;
     assert_eq!(s, 204);
     assert_eq!(
         app.get(&app.admin, &format!("/webhooks/{id}"))
@@ -359,14 +333,9 @@ async fn the_address_guard_refuses_internal_targets() {
         "http://[::ffff:10.0.0.1]/",
         "http://100.64.0.1/",
     ] {
-        let (s, body) = send(
-            &app,
-            &app.admin,
-            reqwest::Method::POST,
-            "/webhooks",
-            Some(json!({"url": url})),
-        )
-        .await;
+        let (s, body) = app
+            .as_admin(Method::POST, "/webhooks", Some(json!({"url": url})))
+            .await;
         assert_eq!(s, 422, "{url}: {body}");
         assert!(
             body["detail"]
@@ -380,14 +349,13 @@ async fn the_address_guard_refuses_internal_targets() {
     let strict = spawn_app().await;
     let rx = TestReceiver::start().await;
     let port = rx.addr.unwrap().port();
-    let (s, body) = send(
-        &strict,
-        &strict.admin,
-        reqwest::Method::POST,
-        "/webhooks",
-        Some(json!({"url": format!("https://localhost:{port}/hook")})),
-    )
-    .await;
+    let (s, body) = strict
+        .as_admin(
+            Method::POST,
+            "/webhooks",
+            Some(json!({"url": format!("https://localhost:{port}/hook")})),
+        )
+        .await;
     assert_eq!(s, 422);
     assert!(
         body["detail"]
@@ -396,14 +364,9 @@ async fn the_address_guard_refuses_internal_targets() {
             .contains("forbidden address"),
         "{body}"
     );
-    let (s, _) = send(
-        &strict,
-        &strict.admin,
-        reqwest::Method::POST,
-        "/webhooks",
-        Some(json!({"url": rx.url()})),
-    )
-    .await;
+    let (s, _) = strict
+        .as_admin(Method::POST, "/webhooks", Some(json!({"url": rx.url()})))
+        .await;
     assert_eq!(s, 422);
 
     // The guard also holds at connection time: an endpoint saved while loopback was
@@ -440,29 +403,16 @@ async fn the_address_guard_refuses_internal_targets() {
 #[tokio::test]
 async fn findings_from_the_pipeline_arrive_signed_both_ways() {
     let app = dev_app().await;
-    let rx = TestReceiver::start().await;
-    let (id, secret) = create_endpoint(&app, json!({"url": rx.url()})).await;
+    let (rx, id, secret) = subscribed(&app).await;
     // Eight failed logins raise a critical finding; enrichment announces it on the bus.
-    let logins: Vec<Value> = (0..8)
-        .map(|i| {
-            let mut e = event(
-                "login_failed",
-                "alice",
-                i * 3,
-                json!({"ip": "203.0.113.9", "location": "USA"}),
-            );
-            e["id"] = json!(format!("alice-fail-{i}"));
-            e
-        })
-        .collect();
     assert_eq!(
-        app.post_events(&app.admin, &Value::Array(logins))
+        app.post_events(&app.admin, &failed_logins("alice", 8))
             .await
             .status(),
         202
     );
     app.drain().await;
-    hooks(&app).drain().await.unwrap();
+    deliver(&app).await;
 
     let got = rx.got();
     assert_eq!(got.len(), 1);
@@ -501,7 +451,7 @@ async fn findings_from_the_pipeline_arrive_signed_both_ways() {
     let bus = app.system.bus.read_after(0, 10).await.unwrap();
     let event = vigil_shared::webhooks::fanout::BusEvent::from_domain(&bus[0].1).unwrap();
     hooks(&app).stage().fan_out(&event).await.unwrap();
-    hooks(&app).drain().await.unwrap();
+    deliver(&app).await;
     assert_eq!(rx.got().len(), 1);
 }
 
@@ -517,7 +467,7 @@ async fn filters_pick_event_types_and_minimum_severity() {
     publish(&app, "a", "finding.created", "critical").await;
     publish(&app, "b", "finding.escalated", "medium").await;
     publish(&app, "c", "finding.escalated", "critical").await;
-    hooks(&app).drain().await.unwrap();
+    deliver(&app).await;
     let got = rx.got();
     assert_eq!(got.len(), 1);
     assert!(got[0].body.contains("fd_c"));
@@ -526,22 +476,17 @@ async fn filters_pick_event_types_and_minimum_severity() {
 #[tokio::test]
 async fn server_errors_are_retried_on_the_schedule_until_delivered() {
     let app = dev_app().await;
-    let rx = TestReceiver::start().await;
+    let (rx, id, _) = subscribed(&app).await;
     rx.answer(500).answer(503).answer(200);
-    let (id, _) = create_endpoint(&app, json!({"url": rx.url()})).await;
     publish(&app, "e1", "finding.created", "high").await;
-    let h = hooks(&app);
-    h.drain().await.unwrap();
+    deliver(&app).await;
     assert_eq!(rx.got().len(), 1);
     // Not before the first retry is due (1 s).
-    app.clock.advance(Duration::milliseconds(900));
-    h.drain().await.unwrap();
+    deliver_after(&app, Duration::milliseconds(900)).await;
     assert_eq!(rx.got().len(), 1);
-    app.clock.advance(Duration::milliseconds(100));
-    h.drain().await.unwrap();
+    deliver_after(&app, Duration::milliseconds(100)).await;
     assert_eq!(rx.got().len(), 2);
-    app.clock.advance(Duration::seconds(2));
-    h.drain().await.unwrap();
+    deliver_after(&app, Duration::seconds(2)).await;
     let got = rx.got();
     assert_eq!(got.len(), 3);
     // One webhook-id across every attempt, each signed at its own time.
@@ -563,22 +508,18 @@ async fn server_errors_are_retried_on_the_schedule_until_delivered() {
     assert!(attempts[0]["next_retry_at"].is_string());
     assert!(attempts[0]["latency_ms"].is_u64());
     // Nothing more is sent later.
-    app.clock.advance(Duration::hours(1));
-    h.drain().await.unwrap();
+    deliver_after(&app, Duration::hours(1)).await;
     assert_eq!(rx.got().len(), 3);
 }
 
 #[tokio::test]
 async fn client_errors_are_terminal() {
     let app = dev_app().await;
-    let rx = TestReceiver::start().await;
+    let (rx, id, _) = subscribed(&app).await;
     rx.answer(400);
-    let (id, _) = create_endpoint(&app, json!({"url": rx.url()})).await;
     publish(&app, "e1", "finding.created", "high").await;
-    let h = hooks(&app);
-    h.drain().await.unwrap();
-    app.clock.advance(Duration::hours(1));
-    h.drain().await.unwrap();
+    deliver(&app).await;
+    deliver_after(&app, Duration::hours(1)).await;
     assert_eq!(rx.got().len(), 1);
     let d = deliveries(&app, &id).await;
     assert_eq!(d[0]["status"], "failed");
@@ -591,42 +532,32 @@ async fn client_errors_are_terminal() {
 #[tokio::test]
 async fn gone_disables_the_endpoint_and_tells_the_tenant() {
     let app = dev_app().await;
-    let rx = TestReceiver::start().await;
+    let (rx, id, _) = subscribed(&app).await;
     rx.answer(410);
-    let (id, _) = create_endpoint(&app, json!({"url": rx.url()})).await;
     publish(&app, "e1", "finding.created", "high").await;
-    hooks(&app).drain().await.unwrap();
+    deliver(&app).await;
     let ep = app.get_json(&app.admin, &format!("/webhooks/{id}")).await;
     assert_eq!(ep["enabled"], false);
     assert!(ep["disabled_reason"].as_str().unwrap().contains("410"));
-    let tenant = TenantId::parse("acme").unwrap();
-    let notes = notifications::list(app.system.store.as_ref(), &tenant, 10, None)
-        .await
-        .unwrap();
-    assert_eq!(notes.items.len(), 1);
-    assert_eq!(notes.items[0].kind, "webhook.endpoint_disabled");
+    let notes = acme_notifications(&app).await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].kind, "webhook.endpoint_disabled");
     // Later events are not delivered; a test message is refused.
     publish(&app, "e2", "finding.created", "high").await;
-    hooks(&app).drain().await.unwrap();
+    deliver(&app).await;
     assert_eq!(rx.got().len(), 1);
-    let (s, _) = send(
-        &app,
-        &app.admin,
-        reqwest::Method::POST,
-        &format!("/webhooks/{id}/test"),
-        None,
-    )
-    .await;
+    let (s, _) = app
+        .as_admin(Method::POST, &format!("/webhooks/{id}/test"), None)
+        .await;
     assert_eq!(s, 409);
     // Enabling again clears the reason.
-    let (s, ep) = send(
-        &app,
-        &app.admin,
-        reqwest::Method::PATCH,
-        &format!("/webhooks/{id}"),
-        Some(json!({"enabled": true})),
-    )
-    .await;
+    let (s, ep) = app
+        .as_admin(
+            Method::PATCH,
+            &format!("/webhooks/{id}"),
+            Some(json!({"enabled": true})),
+        )
+        .await;
     assert_eq!(s, 200);
     assert_eq!(ep["disabled_reason"], Value::Null);
 }
@@ -634,22 +565,18 @@ async fn gone_disables_the_endpoint_and_tells_the_tenant() {
 #[tokio::test]
 async fn too_many_requests_waits_for_retry_after() {
     let app = dev_app().await;
-    let rx = TestReceiver::start().await;
+    let (rx, id, _) = subscribed(&app).await;
     rx.answer_with(429, vec![("retry-after", "10".into())]);
-    let (id, _) = create_endpoint(&app, json!({"url": rx.url()})).await;
     publish(&app, "e1", "finding.created", "high").await;
-    let h = hooks(&app);
-    h.drain().await.unwrap();
+    deliver(&app).await;
     let d = deliveries(&app, &id).await;
     let next =
         chrono::DateTime::parse_from_rfc3339(d[0]["next_attempt_at"].as_str().unwrap()).unwrap();
     assert_eq!(next.to_utc() - app.clock.now(), Duration::seconds(10));
     // The schedule alone would retry after 1 s; Retry-After says 10.
-    app.clock.advance(Duration::seconds(9));
-    h.drain().await.unwrap();
+    deliver_after(&app, Duration::seconds(9)).await;
     assert_eq!(rx.got().len(), 1);
-    app.clock.advance(Duration::seconds(1));
-    h.drain().await.unwrap();
+    deliver_after(&app, Duration::seconds(1)).await;
     assert_eq!(rx.got().len(), 2);
     assert_eq!(deliveries(&app, &id).await[0]["status"], "delivered");
 }
@@ -662,10 +589,8 @@ async fn a_receiver_down_then_up_gets_every_message_exactly_once() {
     for i in 0..5 {
         publish(&app, &format!("e{i}"), "finding.created", "high").await;
     }
-    let h = hooks(&app);
-    h.drain().await.unwrap();
-    app.clock.advance(Duration::seconds(1));
-    h.drain().await.unwrap();
+    deliver(&app).await;
+    deliver_after(&app, Duration::seconds(1)).await;
     let d = deliveries(&app, &id).await;
     assert_eq!(d.len(), 5);
     assert!(
@@ -677,11 +602,9 @@ async fn a_receiver_down_then_up_gets_every_message_exactly_once() {
 
     // The receiver comes back; the next retries get through, each message once.
     let rx = TestReceiver::start_on(addr).await;
-    app.clock.advance(Duration::seconds(2));
-    h.drain().await.unwrap();
+    deliver_after(&app, Duration::seconds(2)).await;
     for _ in 0..3 {
-        app.clock.advance(Duration::hours(1));
-        h.drain().await.unwrap();
+        deliver_after(&app, Duration::hours(1)).await;
     }
     let got = rx.got();
     let mut ids: Vec<&str> = got.iter().map(Received::id).collect();
@@ -700,15 +623,12 @@ async fn a_receiver_down_then_up_gets_every_message_exactly_once() {
 #[tokio::test]
 async fn exhausted_messages_are_dead_lettered_and_redelivered_on_request() {
     let app = dev_app().await;
-    let rx = TestReceiver::start().await;
+    let (rx, id, _) = subscribed(&app).await;
     rx.otherwise(500);
-    let (id, _) = create_endpoint(&app, json!({"url": rx.url()})).await;
     publish(&app, "e1", "finding.created", "high").await;
-    let h = hooks(&app);
-    h.drain().await.unwrap();
+    deliver(&app).await;
     for secs in [1, 2, 3] {
-        app.clock.advance(Duration::seconds(secs));
-        h.drain().await.unwrap();
+        deliver_after(&app, Duration::seconds(secs)).await;
     }
     // First attempt plus the three retries of the schedule.
     assert_eq!(rx.got().len(), 4);
@@ -721,33 +641,20 @@ async fn exhausted_messages_are_dead_lettered_and_redelivered_on_request() {
         "exhausted"
     );
     let msg = items[0]["id"].as_str().unwrap().to_string();
+    let redeliver = format!("/webhooks/{id}/deliveries/{msg}/redeliver");
     // Another tenant sees none of it.
     let other = app.key("globex", Role::Admin).await;
     assert_eq!(
         app.get_json(&other, "/webhooks/dead-letters").await["items"],
         json!([])
     );
-    let (s, _) = send(
-        &app,
-        &other,
-        reqwest::Method::POST,
-        &format!("/webhooks/{id}/deliveries/{msg}/redeliver"),
-        None,
-    )
-    .await;
+    let (s, _) = app.call(Method::POST, &other, &redeliver, None).await;
     assert_eq!(s, 404);
 
     rx.otherwise(200);
-    let (s, body) = send(
-        &app,
-        &app.admin,
-        reqwest::Method::POST,
-        &format!("/webhooks/{id}/deliveries/{msg}/redeliver"),
-        None,
-    )
-    .await;
+    let (s, body) = app.as_admin(Method::POST, &redeliver, None).await;
     assert_eq!(s, 202, "{body}");
-    h.drain().await.unwrap();
+    deliver(&app).await;
     let got = rx.got();
     assert_eq!(got.len(), 5);
     assert_eq!(got[4].id(), msg);
@@ -759,39 +666,19 @@ async fn exhausted_messages_are_dead_lettered_and_redelivered_on_request() {
     assert_eq!(d[0]["status"], "delivered");
     assert_eq!(d[0]["attempts"].as_array().unwrap().len(), 5);
     // A delivered message is not pending: redelivering it again is allowed, pending is not.
-    let (s, _) = send(
-        &app,
-        &app.admin,
-        reqwest::Method::POST,
-        &format!("/webhooks/{id}/deliveries/{msg}/redeliver"),
-        None,
-    )
-    .await;
+    let (s, _) = app.as_admin(Method::POST, &redeliver, None).await;
     assert_eq!(s, 202);
-    let (s, _) = send(
-        &app,
-        &app.admin,
-        reqwest::Method::POST,
-        &format!("/webhooks/{id}/deliveries/{msg}/redeliver"),
-        None,
-    )
-    .await;
-    assert_eq!(s, 409);
+    let (s, _) = app.as_admin(Method::POST, &redeliver, None).await;
+    assert_eq!(s, 409, "the redelivery just queued is pending");
 }
 
 #[tokio::test]
 async fn rotation_signs_with_both_secrets_for_a_day() {
     let app = dev_app().await;
-    let rx = TestReceiver::start().await;
-    let (id, old) = create_endpoint(&app, json!({"url": rx.url()})).await;
-    let (s, rotated) = send(
-        &app,
-        &app.admin,
-        reqwest::Method::POST,
-        &format!("/webhooks/{id}/rotate-secret"),
-        None,
-    )
-    .await;
+    let (rx, id, old) = subscribed(&app).await;
+    let (s, rotated) = app
+        .as_admin(Method::POST, &format!("/webhooks/{id}/rotate-secret"), None)
+        .await;
     assert_eq!(s, 200);
     let new = rotated["secret"].as_str().unwrap().to_string();
     assert_ne!(new, old);
@@ -802,18 +689,12 @@ async fn rotation_signs_with_both_secrets_for_a_day() {
             .contains("whsec_")
     );
 
-    let (s, test) = send(
-        &app,
-        &app.admin,
-        reqwest::Method::POST,
-        &format!("/webhooks/{id}/test"),
-        None,
-    )
-    .await;
+    let (s, test) = app
+        .as_admin(Method::POST, &format!("/webhooks/{id}/test"), None)
+        .await;
     assert_eq!(s, 202);
     assert_eq!(test["event_type"], "webhook.test");
-    let h = hooks(&app);
-    h.drain().await.unwrap();
+    deliver(&app).await;
     let r = &rx.got()[0];
     let sigs: Vec<&str> = r.headers["webhook-signature"].split(' ').collect();
     assert_eq!(sigs.len(), 2);
@@ -825,65 +706,37 @@ async fn rotation_signs_with_both_secrets_for_a_day() {
 
     // A day later only the new secret signs.
     app.clock.advance(Duration::hours(24));
-    send(
-        &app,
-        &app.admin,
-        reqwest::Method::POST,
-        &format!("/webhooks/{id}/test"),
-        None,
-    )
-    .await;
-    h.drain().await.unwrap();
+    app.as_admin(Method::POST, &format!("/webhooks/{id}/test"), None)
+        .await;
+    deliver(&app).await;
     let r = &rx.got()[1];
     assert_eq!(r.headers["webhook-signature"].split(' ').count(), 1);
     let now = app.clock.now().timestamp();
     assert_signed(r, &new, now);
-    assert!(
-        verify(
-            &SigningSecret::parse(&old).unwrap(),
-            r.id(),
-            &r.headers["webhook-timestamp"],
-            &r.headers["webhook-signature"],
-            r.body.as_bytes(),
-            now,
-            300
-        )
-        .is_err()
-    );
+    assert!(check_signature(r, &old, now).is_err());
 }
 
 #[tokio::test]
 async fn five_days_of_failures_disable_the_endpoint_with_a_notification() {
-    let app = spawn_app_with(&[
-        ("VIGIL_WEBHOOK_ALLOW_LOOPBACK_HTTP", "true"),
-        ("VIGIL_WEBHOOK_RETRY_SCHEDULE", "1d,1d,1d,1d,1d,1d"),
-    ])
-    .await;
-    let rx = TestReceiver::start().await;
+    let app = dev_app_retrying("1d,1d,1d,1d,1d,1d").await;
+    let (rx, id, _) = subscribed(&app).await;
     rx.otherwise(503);
-    let (id, _) = create_endpoint(&app, json!({"url": rx.url()})).await;
     publish(&app, "e1", "finding.created", "high").await;
-    let h = hooks(&app);
-    h.drain().await.unwrap();
+    deliver(&app).await;
     for day in 1..=5 {
         let ep = app.get_json(&app.admin, &format!("/webhooks/{id}")).await;
         assert_eq!(ep["enabled"], true, "day {day}");
         assert!(ep["failing_since"].is_string());
-        app.clock.advance(Duration::days(1));
-        h.drain().await.unwrap();
+        deliver_after(&app, Duration::days(1)).await;
     }
     let ep = app.get_json(&app.admin, &format!("/webhooks/{id}")).await;
     assert_eq!(ep["enabled"], false);
     assert!(ep["disabled_reason"].as_str().unwrap().contains("5 days"));
-    let tenant = TenantId::parse("acme").unwrap();
-    let notes = notifications::list(app.system.store.as_ref(), &tenant, 10, None)
-        .await
-        .unwrap();
-    assert_eq!(notes.items.len(), 1);
-    assert!(notes.items[0].body.contains(&rx.url()));
+    let notes = acme_notifications(&app).await;
+    assert_eq!(notes.len(), 1);
+    assert!(notes[0].body.contains(&rx.url()));
     // The pending retry finds the endpoint disabled and dead-letters the message.
-    app.clock.advance(Duration::days(1));
-    h.drain().await.unwrap();
+    deliver_after(&app, Duration::days(1)).await;
     assert_eq!(rx.got().len(), 6);
     let dead = app.get_json(&app.admin, "/webhooks/dead-letters").await;
     assert_eq!(dead["items"][0]["last_error"], "endpoint disabled");
@@ -892,12 +745,10 @@ async fn five_days_of_failures_disable_the_endpoint_with_a_notification() {
 #[tokio::test]
 async fn delivery_pages_follow_cursors() {
     let app = dev_app().await;
-    let rx = TestReceiver::start().await;
-    let (id, _) = create_endpoint(&app, json!({"url": rx.url()})).await;
+    let (rx, id, _) = subscribed(&app).await;
     for i in 0..5 {
         publish(&app, &format!("e{i}"), "finding.created", "high").await;
-        app.clock.advance(Duration::seconds(1));
-        hooks(&app).drain().await.unwrap();
+        deliver_after(&app, Duration::seconds(1)).await;
     }
     let mut seen = Vec::new();
     let mut path = format!("/webhooks/{id}/deliveries?limit=2");
@@ -960,28 +811,16 @@ async fn the_standardwebhooks_library_verifies_real_deliveries() {
     let app = dev_app().await;
     // The library checks timestamps against the real clock.
     app.clock.set(Utc::now());
-    let rx = TestReceiver::start().await;
-    let (id, old) = create_endpoint(&app, json!({"url": rx.url()})).await;
+    let (rx, id, old) = subscribed(&app).await;
     publish(&app, "e1", "finding.created", "critical").await;
-    hooks(&app).drain().await.unwrap();
-    let (_, rotated) = send(
-        &app,
-        &app.admin,
-        reqwest::Method::POST,
-        &format!("/webhooks/{id}/rotate-secret"),
-        None,
-    )
-    .await;
+    deliver(&app).await;
+    let (_, rotated) = app
+        .as_admin(Method::POST, &format!("/webhooks/{id}/rotate-secret"), None)
+        .await;
     let new = rotated["secret"].as_str().unwrap().to_string();
-    send(
-        &app,
-        &app.admin,
-        reqwest::Method::POST,
-        &format!("/webhooks/{id}/test"),
-        None,
-    )
-    .await;
-    hooks(&app).drain().await.unwrap();
+    app.as_admin(Method::POST, &format!("/webhooks/{id}/test"), None)
+        .await;
+    deliver(&app).await;
     let got = rx.got();
     assert_eq!(got.len(), 2);
     let dir = tempfile::tempdir().unwrap();
@@ -1060,29 +899,20 @@ async fn jobs_the_queue_dead_lettered_are_listed_for_their_tenant() {
 /// time: the job comes back early, is hidden again for the rest of the wait, and fires.
 #[tokio::test]
 async fn long_waits_outlast_the_queue_limits() {
-    let app = spawn_app_with(&[
-        ("VIGIL_WEBHOOK_ALLOW_LOOPBACK_HTTP", "true"),
-        ("VIGIL_WEBHOOK_RETRY_SCHEDULE", "13h"),
-    ])
-    .await;
-    let rx = TestReceiver::start().await;
+    let app = dev_app_retrying("13h").await;
+    let (rx, id, _) = subscribed(&app).await;
     rx.answer(502);
-    let (id, _) = create_endpoint(&app, json!({"url": rx.url()})).await;
     publish(&app, "e1", "ai_system.drift_detected", "high").await;
     publish(&app, "internal", "audit.checkpoint", "high").await;
-    let h = hooks(&app);
-    h.drain().await.unwrap();
+    deliver(&app).await;
     assert_eq!(rx.got().len(), 1);
     for hours in [6, 6] {
-        app.clock.advance(Duration::hours(hours));
-        h.drain().await.unwrap();
+        deliver_after(&app, Duration::hours(hours)).await;
         assert_eq!(rx.got().len(), 1);
     }
-    app.clock.advance(Duration::minutes(59));
-    h.drain().await.unwrap();
+    deliver_after(&app, Duration::minutes(59)).await;
     assert_eq!(rx.got().len(), 1);
-    app.clock.advance(Duration::minutes(1));
-    h.drain().await.unwrap();
+    deliver_after(&app, Duration::minutes(1)).await;
     let got = rx.got();
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].id(), got[1].id());
@@ -1115,40 +945,29 @@ async fn endpoint_changes_are_audited_without_secrets() {
     let actor = json!(format!("key:{}", app.admin.rsplit('_').nth(1).unwrap()));
     let (id, secret) = create_endpoint(&app, json!({"url": rx.url()})).await;
     let path = format!("/webhooks/{id}");
-    let (s, _) = send(
-        &app,
-        &app.admin,
-        reqwest::Method::PUT,
-        &path,
-        Some(json!({"url": rx.url(), "description": "siem"})),
-    )
-    .await;
+    let (s, _) = app
+        .as_admin(
+            Method::PUT,
+            &path,
+            Some(json!({"url": rx.url(), "description": "siem"})),
+        )
+        .await;
     assert_eq!(s, 200);
-    let (s, _) = send(
-        &app,
-        &app.admin,
-        reqwest::Method::PATCH,
-        &path,
-        Some(json!({"min_severity": "high"})),
-    )
-    .await;
+    let (s, _) = app
+        .as_admin(Method::PATCH, &path, Some(json!({"min_severity": "high"})))
+        .await;
     assert_eq!(s, 200);
-    let (s, rotated) = send(
-        &app,
-        &app.admin,
-        reqwest::Method::POST,
-        &format!("{path}/rotate-secret"),
-        None,
-    )
-    .await;
+    let (s, rotated) = app
+        .as_admin(Method::POST, &format!("{path}/rotate-secret"), None)
+        .await;
     assert_eq!(s, 200);
     let new_secret = rotated["secret"].as_str().unwrap().to_string();
 
     // The receiver answers 410: the delivery worker disables the endpoint.
     rx.answer(410);
     publish(&app, "e1", "finding.created", "high").await;
-    hooks(&app).drain().await.unwrap();
-    let (s, _) = send(&app, &app.admin, reqwest::Method::DELETE, &path, None).await;
+    deliver(&app).await;
+    let (s, _) = app.as_admin(Method::DELETE, &path, None).await;
     assert_eq!(s, 204);
 
     let trail = endpoint_trail(&app, &id).await;
@@ -1205,14 +1024,7 @@ async fn endpoint_changes_are_audited_without_secrets() {
         assert!(!everything.contains(bad.as_str()));
     }
     assert!(!everything.contains("\"sealed\""));
-    let (s, v) = send(
-        &app,
-        &app.admin,
-        reqwest::Method::POST,
-        "/audit/verify",
-        None,
-    )
-    .await;
+    let (s, v) = app.as_admin(Method::POST, "/audit/verify", None).await;
     assert_eq!(s, 200);
     assert_eq!(v["ok"], true, "{v}");
 }

@@ -5,6 +5,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::moto::MotoStack;
 use crate::runtime_api::Emulator;
 
 /// The variables Lambda sets for every function (besides `AWS_LAMBDA_RUNTIME_API`),
@@ -211,5 +212,58 @@ impl Function {
     /// Whether the process is still running.
     pub fn alive(&mut self) -> bool {
         self.process.exited().is_none()
+    }
+
+    /// Starts `binary` over `stack` (its [`MotoStack::env`], then `extra`).
+    ///
+    /// # Panics
+    /// When the bootstrap does not start or never polls: a failed test.
+    pub async fn start_on(binary: &str, stack: &MotoStack, extra: &[(&str, &str)]) -> Self {
+        let mut env = stack.env();
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Self::start(binary, &env)
+            .await
+            .unwrap_or_else(|why| panic!("bootstrap starts: {why}"))
+    }
+
+    /// The answer to `payload`.
+    ///
+    /// # Panics
+    /// When the invocation fails: a failed test.
+    pub async fn answer(&mut self, payload: serde_json::Value) -> serde_json::Value {
+        match self.invoke(payload).await {
+            Ok(out) => out,
+            Err(e) => panic!("answered: {e}; logs:\n{}", self.process.logs()),
+        }
+    }
+
+    /// The answer to the sample `name` from `events/`.
+    pub async fn answer_sample(&mut self, name: &str) -> serde_json::Value {
+        self.answer(crate::sample(name)).await
+    }
+
+    /// Asserts that the SQS batch sample `name` succeeds with no batch item failures.
+    pub async fn assert_batch_succeeds(&mut self, name: &str) {
+        let out = self.answer_sample(name).await;
+        assert_eq!(
+            out,
+            serde_json::json!({"batchItemFailures": []}),
+            "{name}: {}",
+            self.process.logs()
+        );
+    }
+
+    /// Asserts that `payload` (no event of the function's kind) is answered with an
+    /// invocation error by the function, and that the process survives it.
+    pub async fn assert_rejected_and_alive(&mut self, payload: serde_json::Value) {
+        let err = self
+            .invoke(payload)
+            .await
+            .expect_err("a payload of the wrong kind is refused");
+        assert!(
+            matches!(err, crate::InvocationError::Function { .. }),
+            "{err}"
+        );
+        assert!(self.alive(), "a bad payload must not kill the function");
     }
 }

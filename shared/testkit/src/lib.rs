@@ -5,8 +5,10 @@
 //! - [`bootstrap::Bootstrap`]: a function's bootstrap binary as a child process with the
 //!   Lambda environment, killed on drop;
 //! - [`moto::MotoStack`]: a table, queues and bus on moto for one test;
-//! - [`sample`]: the sample payloads in `events/`.
+//! - [`sample`]: the sample payloads in `events/`;
+//! - [`fixtures`]: domain records to seed.
 pub mod bootstrap;
+pub mod fixtures;
 pub mod moto;
 pub mod runtime_api;
 

@@ -41,6 +41,20 @@ pub struct MotoStack {
 }
 
 impl MotoStack {
+    /// The resources of one moto test (see [`MotoStack::provision`]), or `None` when
+    /// [`moto_url`] says the test skips.
+    ///
+    /// # Panics
+    /// When moto cannot provision them (or as [`moto_url`] does).
+    pub async fn for_test(test: &str, label: &str) -> Option<Self> {
+        let url = moto_url(test)?;
+        Some(
+            Self::provision(&url, label)
+                .await
+                .unwrap_or_else(|e| panic!("provision moto for {test}: {e}")),
+        )
+    }
+
     /// Creates `vigil-{label}-{uuid}` (table and bus) and `{label}-{uuid}-{queue}` queues.
     pub async fn provision(endpoint: &str, label: &str) -> Result<Self, ProvisionError> {
         let suffix = uuid::Uuid::new_v4().simple().to_string();

@@ -2,11 +2,12 @@
 //! RFC 7396), archive (DELETE), monitoring settings, drift events and `POST /classify`.
 //! Reads carry an `ETag` (the item version); writes honour `If-Match` (412 on mismatch).
 //! Bodies parse into an [`AiSystemSpec`]; `service::ai_systems` does the rest.
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing;
+use axum::{Json, Router};
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 use vigil_shared::classifier::{Answers, RiskLevel, classify};
@@ -279,4 +280,20 @@ pub async fn classify_answers(
     }
     let c = classify(&answers, as_of);
     Ok(Json(json!({"answers": answers, "classification": c})))
+}
+
+/// This module's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/ai-systems", routing::post(create).get(list))
+        .route(
+            "/ai-systems/{id}",
+            routing::get(get).put(put).patch(patch).delete(archive),
+        )
+        .route(
+            "/ai-systems/{id}/monitoring",
+            routing::get(get_monitoring).patch(patch_monitoring),
+        )
+        .route("/ai-systems/{id}/drift-events", routing::get(drift_events))
+        .route("/classify", routing::post(classify_answers))
 }

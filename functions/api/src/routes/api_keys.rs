@@ -1,8 +1,9 @@
 //! API key management (admin only). A new key's secret is in the create answer only.
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::routing;
+use axum::{Json, Router};
 use serde_json::{Value, json};
 use vigil_shared::domain::{ApiKeyRecord, FieldError, Role};
 use vigil_shared::repo::apikeys;
@@ -87,4 +88,11 @@ pub async fn revoke(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// This module's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/keys", routing::post(create).get(list))
+        .route("/keys/{id}", routing::delete(revoke))
 }

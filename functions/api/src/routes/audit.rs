@@ -3,11 +3,12 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 
-use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing;
+use axum::{Json, Router};
 use serde_json::{Value, json};
 use vigil_shared::audit::export::{self, Format, Record};
 use vigil_shared::audit::ledger as audit_ledger;
@@ -298,4 +299,18 @@ pub async fn state_at(
     let (kind, id) = parts.ok_or_else(|| ApiError::field("resource", "is required"))?;
     let s = audit_ledger::state_at(state.store.as_ref(), &caller.tenant, kind, id, at_seq).await?;
     Ok(Json(json!(s)))
+}
+
+/// This module's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/audit/entries", routing::get(entries))
+        .route("/audit/stats", routing::get(stats))
+        .route("/audit/checkpoints", routing::post(create_checkpoint))
+        .route("/audit/checkpoints/latest", routing::get(latest_checkpoint))
+        .route("/audit/proofs/inclusion", routing::get(inclusion))
+        .route("/audit/proofs/consistency", routing::get(consistency))
+        .route("/audit/verify", routing::post(verify))
+        .route("/audit/export", routing::get(export))
+        .route("/audit/state", routing::get(state_at))
 }

@@ -1,9 +1,10 @@
 //! `POST /events` and `GET /events`.
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing;
+use axum::{Json, Router};
 use serde_json::{Value, json};
 use vigil_shared::domain::Role;
 use vigil_shared::domain::event::{IdSource, parse_batch};
@@ -138,4 +139,9 @@ pub async fn list(
         .map(events::from_item)
         .collect::<Result<Vec<_>, _>>()?;
     Ok(page_json(items, None, page.next.as_ref()))
+}
+
+/// This module's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/events", routing::post(post).get(list))
 }

@@ -1,7 +1,8 @@
 //! Findings: listing (seed page parameters and cursors), detail, triage, enrichment.
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::routing;
+use axum::{Json, Router};
 use serde_json::{Value, json};
 use vigil_shared::domain::{FieldError, Finding, FindingStatus, Role, Severity};
 use vigil_shared::repo::findings::{self as repo, FindingFilter};
@@ -239,4 +240,16 @@ pub async fn enrich_missing(
         }
     }
     Ok(Json(out))
+}
+
+/// This module's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/findings", routing::get(list))
+        .route(
+            "/findings/enrich_all_missing",
+            routing::post(enrich_missing),
+        )
+        .route("/findings/{id}", routing::get(get).patch(patch))
+        .route("/findings/{id}/enrich_with_ai", routing::post(enrich_one))
 }

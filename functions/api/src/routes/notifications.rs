@@ -1,6 +1,7 @@
 //! In-app notifications: unread first, newest first within each, cursor pagination.
-use axum::Json;
 use axum::extract::{Path, State};
+use axum::routing;
+use axum::{Json, Router};
 use serde_json::{Value, json};
 use vigil_shared::domain::notification::Notification;
 use vigil_shared::repo::notifications;
@@ -40,4 +41,12 @@ pub async fn read_all(
 ) -> Result<Json<Value>, ApiError> {
     let n = notifications::mark_all_read(state.store.as_ref(), &caller.tenant).await?;
     Ok(Json(json!({"marked_read": n})))
+}
+
+/// This module's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/notifications", routing::get(list))
+        .route("/notifications/read-all", routing::post(read_all))
+        .route("/notifications/{id}/read", routing::post(read))
 }

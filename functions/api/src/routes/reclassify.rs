@@ -1,8 +1,9 @@
 //! Re-classification runs: `POST /admin/reclassify` (admins only) starts one for the
 //! caller's tenant, 409 with the running run's id while another holds the lease.
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::routing;
+use axum::{Json, Router};
 use serde_json::{Value, json};
 use vigil_shared::domain::Role;
 use vigil_shared::domain::ai_system::RunTrigger;
@@ -68,4 +69,12 @@ pub async fn get(
         .await?
         .map(Json)
         .ok_or(ApiError::NotFound("re-classification run"))
+}
+
+/// This module's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/reclassify", routing::post(trigger))
+        .route("/reclassify-runs", routing::get(list))
+        .route("/reclassify-runs/{id}", routing::get(get))
 }

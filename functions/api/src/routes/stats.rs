@@ -1,7 +1,8 @@
 //! `GET /stats/summary`: the seed's dashboard shape plus rule and user rankings, all
 //! read from counters kept on write.
-use axum::Json;
 use axum::extract::State;
+use axum::routing;
+use axum::{Json, Router};
 use vigil_shared::repo::stats::{self, Summary};
 
 use crate::auth::Caller;
@@ -15,4 +16,9 @@ pub async fn summary(
     Ok(Json(
         stats::summary(state.store.as_ref(), &caller.tenant).await?,
     ))
+}
+
+/// This module's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/stats/summary", routing::get(summary))
 }

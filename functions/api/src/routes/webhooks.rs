@@ -1,10 +1,11 @@
 //! Webhook endpoints: management (admin), reading (every role), test messages, delivery
 //! history, redelivery and the dead-letter list. A signing secret appears only in the
 //! answers to create and rotate-secret.
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::routing;
+use axum::{Json, Router};
 use serde_json::{Value, json};
 use vigil_shared::domain::{Role, TenantId};
 use vigil_shared::ports::{Cursor, OutMessage, QueueName};
@@ -314,4 +315,22 @@ pub async fn redeliver(
     repo::replace_message(state.store.as_ref(), &m, read.version).await?;
     enqueue(&state, &m.job()).await?;
     Ok((StatusCode::ACCEPTED, Json(message_view(&m, None))))
+}
+
+/// This module's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/webhooks", routing::post(create).get(list))
+        .route("/webhooks/dead-letters", routing::get(dead_letters))
+        .route(
+            "/webhooks/{id}",
+            routing::get(get).put(put).patch(patch).delete(delete),
+        )
+        .route("/webhooks/{id}/rotate-secret", routing::post(rotate_secret))
+        .route("/webhooks/{id}/test", routing::post(test))
+        .route("/webhooks/{id}/deliveries", routing::get(deliveries))
+        .route(
+            "/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+            routing::post(redeliver),
+        )
 }

@@ -5,20 +5,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
-use super::db::{EmbeddedDb, EmbeddedError};
+use super::db::{EmbeddedDb, unavailable_on_failure};
 use crate::ports::queue::{
     DeadLetter, Delivery, MAX_MESSAGE_BYTES, OutMessage, Queue, QueueError, QueueName,
 };
 
-impl From<EmbeddedError> for QueueError {
-    fn from(e: EmbeddedError) -> Self {
-        QueueError::Unavailable(e.to_string())
-    }
-}
-
-fn sql_err(e: rusqlite::Error) -> QueueError {
-    QueueError::Unavailable(e.to_string())
-}
+unavailable_on_failure!(QueueError);
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)

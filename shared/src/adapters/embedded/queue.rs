@@ -31,6 +31,20 @@ impl EmbeddedQueue {
         }
     }
 
+    /// Runs a statement on the message one receipt names, answering `UnknownReceipt`
+    /// when it changed no row (the receipt is stale or the message gone).
+    async fn on_receipt<F>(&self, statement: F) -> Result<(), QueueError>
+    where
+        F: FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<usize> + Send + 'static,
+    {
+        self.db
+            .call(move |c| match statement(c).map_err(sql_err)? {
+                0 => Err(QueueError::UnknownReceipt),
+                _ => Ok(()),
+            })
+            .await
+    }
+
     /// Messages waiting or in flight (not dead) on `queue`.
     pub async fn depth(&self, queue: QueueName) -> Result<u64, QueueError> {
         self.db
@@ -147,20 +161,13 @@ impl Queue for EmbeddedQueue {
 
     async fn ack(&self, queue: QueueName, receipt: &str) -> Result<(), QueueError> {
         let receipt = receipt.to_string();
-        self.db
-            .call(move |c| {
-                let n = c
-                    .execute(
-                        "DELETE FROM queue_messages WHERE queue = ?1 AND receipt = ?2",
-                        params![queue.as_str(), receipt],
-                    )
-                    .map_err(sql_err)?;
-                if n == 0 {
-                    return Err(QueueError::UnknownReceipt);
-                }
-                Ok(())
-            })
-            .await
+        self.on_receipt(move |c| {
+            c.execute(
+                "DELETE FROM queue_messages WHERE queue = ?1 AND receipt = ?2",
+                params![queue.as_str(), receipt],
+            )
+        })
+        .await
     }
 
     async fn retry_after(
@@ -171,20 +178,13 @@ impl Queue for EmbeddedQueue {
     ) -> Result<(), QueueError> {
         let receipt = receipt.to_string();
         let at = self.db.now_ms() + millis(delay);
-        self.db
-            .call(move |c| {
-                let n = c
-                    .execute(
-                        "UPDATE queue_messages SET visible_at = ?3 WHERE queue = ?1 AND receipt = ?2 AND dead = 0",
-                        params![queue.as_str(), receipt, at],
-                    )
-                    .map_err(sql_err)?;
-                if n == 0 {
-                    return Err(QueueError::UnknownReceipt);
-                }
-                Ok(())
-            })
-            .await
+        self.on_receipt(move |c| {
+            c.execute(
+                "UPDATE queue_messages SET visible_at = ?3 WHERE queue = ?1 AND receipt = ?2 AND dead = 0",
+                params![queue.as_str(), receipt, at],
+            )
+        })
+        .await
     }
 
     async fn dead_letters(

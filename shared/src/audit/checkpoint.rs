@@ -71,12 +71,16 @@ pub enum CheckpointError {
     UntrustedKey,
 }
 
-pub fn parse_public_key(s: &str) -> Result<VerifyingKey, CheckpointError> {
-    let bytes: [u8; 32] = STANDARD
+/// The 32 bytes of an Ed25519 key (public, or a signing seed) given in base64.
+fn key_bytes(s: &str) -> Option<[u8; 32]> {
+    STANDARD
         .decode(s.trim())
         .ok()
         .and_then(|b| b.try_into().ok())
-        .ok_or(CheckpointError::BadPublicKey)?;
+}
+
+pub fn parse_public_key(s: &str) -> Result<VerifyingKey, CheckpointError> {
+    let bytes = key_bytes(s).ok_or(CheckpointError::BadPublicKey)?;
     VerifyingKey::from_bytes(&bytes).map_err(|_| CheckpointError::BadPublicKey)
 }
 
@@ -93,11 +97,7 @@ impl std::fmt::Debug for CheckpointSigner {
 impl CheckpointSigner {
     /// Parses base64 of a 32-byte seed.
     pub fn from_base64(s: &str) -> Result<Self, CheckpointError> {
-        let seed: [u8; 32] = STANDARD
-            .decode(s.trim())
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or(CheckpointError::BadKey)?;
+        let seed = key_bytes(s).ok_or(CheckpointError::BadKey)?;
         Ok(Self(SigningKey::from_bytes(&seed)))
     }
 

@@ -202,20 +202,33 @@ async fn head_seq(store: &dyn ItemStore, tenant: &TenantId) -> Result<u64, Audit
         .ok_or(AuditError::Empty)
 }
 
+/// The leaves of the tree a proof runs in: the first `upto` (the whole ledger when
+/// `None`), with that size, once `1 <= low <= upto <= head`; otherwise `OutOfRange`
+/// spelling that rule with the parameters' names.
+async fn proof_leaves(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    (low_name, low): (&str, u64),
+    (upto_name, upto): (&str, Option<u64>),
+) -> Result<(u64, Vec<Hash>), AuditError> {
+    let size = head_seq(store, tenant).await?;
+    let upto = upto.unwrap_or(size);
+    if low == 0 || low > upto || upto > size {
+        return Err(AuditError::OutOfRange(format!(
+            "need 1 <= {low_name} <= {upto_name} <= {size}"
+        )));
+    }
+    Ok((upto, leaves(store, tenant, upto).await?))
+}
+
 pub async fn inclusion_proof(
     store: &dyn ItemStore,
     tenant: &TenantId,
     seq: u64,
     tree_size: Option<u64>,
 ) -> Result<InclusionProof, AuditError> {
-    let size = head_seq(store, tenant).await?;
-    let tree_size = tree_size.unwrap_or(size);
-    if seq == 0 || seq > tree_size || tree_size > size {
-        return Err(AuditError::OutOfRange(format!(
-            "need 1 <= seq <= tree_size <= {size}"
-        )));
-    }
-    let leaves = leaves(store, tenant, tree_size).await?;
+    let (tree_size, leaves) =
+        proof_leaves(store, tenant, ("seq", seq), ("tree_size", tree_size)).await?;
     let tree = Tree::new(leaves);
     let idx = usize::try_from(seq - 1).map_err(|_| AuditError::OutOfRange("seq".into()))?;
     let proof = tree
@@ -242,14 +255,7 @@ pub async fn consistency_proof(
     from: u64,
     to: Option<u64>,
 ) -> Result<ConsistencyProof, AuditError> {
-    let size = head_seq(store, tenant).await?;
-    let to = to.unwrap_or(size);
-    if from == 0 || from > to || to > size {
-        return Err(AuditError::OutOfRange(format!(
-            "need 1 <= from <= to <= {size}"
-        )));
-    }
-    let leaves = leaves(store, tenant, to).await?;
+    let (to, leaves) = proof_leaves(store, tenant, ("from", from), ("to", to)).await?;
     let m = usize::try_from(from).map_err(|_| AuditError::OutOfRange("from".into()))?;
     let proof = merkle::consistency_proof(&leaves, m)
         .ok_or_else(|| AuditError::OutOfRange("from".into()))?;

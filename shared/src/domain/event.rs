@@ -99,27 +99,12 @@ impl EventType {
         }
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     pub fn known(&self) -> Option<KnownType> {
         KnownType::parse(&self.0)
     }
 }
 
-impl TryFrom<String> for EventType {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse(&s)
-    }
-}
-
-impl From<EventType> for String {
-    fn from(t: EventType) -> Self {
-        t.0
-    }
-}
+validated_string!(EventType, String);
 
 /// A stored audit event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,4 +1,31 @@
 //! Domain types; parsing at the edge happens here, so values inside are valid.
+
+/// The rest of a validated string newtype `$name(String)` whose `parse(&str)` fails
+/// with `$err`: its text, and the `String` conversions serde goes through
+/// (`#[serde(try_from = "String", into = "String")]`), so it deserializes only when valid.
+macro_rules! validated_string {
+    ($name:ident, $err:ty) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = $err;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                Self::parse(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> Self {
+                v.0
+            }
+        }
+    };
+}
+
 pub mod ai_system;
 pub mod ai_system_spec;
 pub mod apikey;

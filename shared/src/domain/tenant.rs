@@ -22,24 +22,9 @@ impl TenantId {
             Err(InvalidTenant)
         }
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl TryFrom<String> for TenantId {
-    type Error = InvalidTenant;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse(&s)
-    }
-}
-
-impl From<TenantId> for String {
-    fn from(t: TenantId) -> Self {
-        t.0
-    }
-}
+validated_string!(TenantId, InvalidTenant);
 
 impl std::fmt::Display for TenantId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

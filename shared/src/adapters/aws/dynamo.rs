@@ -41,6 +41,18 @@ fn index_attrs(index: Index) -> Option<(&'static str, &'static str, &'static str
     }
 }
 
+/// `$builder` (a single-item write or a transaction's part) guarded by `$condition`:
+/// the condition expression with the attribute names and values it uses.
+macro_rules! conditioned {
+    ($builder:expr, $condition:expr) => {{
+        let cond = ConditionParts::of($condition);
+        $builder
+            .set_condition_expression(cond.expression)
+            .set_expression_attribute_names(cond.names)
+            .set_expression_attribute_values(cond.values)
+    }};
+}
+
 /// DynamoDB item store. Reads use the store's clock to hide expired items, since
 /// DynamoDB's TTL sweeper deletes them lazily (up to days later).
 #[derive(Clone)]
@@ -73,27 +85,23 @@ impl DynamoStore {
         let table = self.table.as_str();
         match op {
             WriteOp::Put { item, condition } => {
-                let cond = ConditionParts::of(condition);
-                self.client
+                let put = self
+                    .client
                     .put_item()
                     .table_name(table)
-                    .set_item(Some(item_to_attrs(&item)?))
-                    .set_condition_expression(cond.expression)
-                    .set_expression_attribute_names(cond.names)
-                    .set_expression_attribute_values(cond.values)
+                    .set_item(Some(item_to_attrs(&item)?));
+                conditioned!(put, condition)
                     .send()
                     .await
                     .map_err(|e| single_write_error("PutItem", table, &e))?;
             }
             WriteOp::Delete { pk, sk, condition } => {
-                let cond = ConditionParts::of(condition);
-                self.client
+                let delete = self
+                    .client
                     .delete_item()
                     .table_name(table)
-                    .set_key(Some(key_attrs(&pk, &sk)))
-                    .set_condition_expression(cond.expression)
-                    .set_expression_attribute_names(cond.names)
-                    .set_expression_attribute_values(cond.values)
+                    .set_key(Some(key_attrs(&pk, &sk)));
+                conditioned!(delete, condition)
                     .send()
                     .await
                     .map_err(|e| single_write_error("DeleteItem", table, &e))?;
@@ -457,25 +465,19 @@ fn build_error(what: &str, e: impl std::fmt::Display) -> StoreError {
 fn transact_item(table: &str, op: WriteOp) -> Result<TransactWriteItem, StoreError> {
     Ok(match op {
         WriteOp::Put { item, condition } => {
-            let cond = ConditionParts::of(condition);
             let put = Put::builder()
                 .table_name(table)
-                .set_item(Some(item_to_attrs(&item)?))
-                .set_condition_expression(cond.expression)
-                .set_expression_attribute_names(cond.names)
-                .set_expression_attribute_values(cond.values)
+                .set_item(Some(item_to_attrs(&item)?));
+            let put = conditioned!(put, condition)
                 .build()
                 .map_err(|e| build_error("Put", e))?;
             TransactWriteItem::builder().put(put).build()
         }
         WriteOp::Delete { pk, sk, condition } => {
-            let cond = ConditionParts::of(condition);
             let delete = Delete::builder()
                 .table_name(table)
-                .set_key(Some(key_attrs(&pk, &sk)))
-                .set_condition_expression(cond.expression)
-                .set_expression_attribute_names(cond.names)
-                .set_expression_attribute_values(cond.values)
+                .set_key(Some(key_attrs(&pk, &sk)));
+            let delete = conditioned!(delete, condition)
                 .build()
                 .map_err(|e| build_error("Delete", e))?;
             TransactWriteItem::builder().delete(delete).build()

@@ -208,54 +208,59 @@ pub async fn create_queues(
     for queue in QueueName::ALL {
         let name = format!("{prefix}-{queue}");
         let dlq_name = format!("{name}-dlq");
-        let dlq_url = client
-            .create_queue()
-            .queue_name(&dlq_name)
-            .attributes(
-                QueueAttributeName::MessageRetentionPeriod,
-                DLQ_RETENTION_SECS.to_string(),
-            )
-            .send()
-            .await
-            .map_err(|e| {
-                ProvisionError::new(format!("SQS queue {dlq_name}"), DisplayErrorContext(&e))
-            })?
-            .queue_url
-            .ok_or_else(|| {
-                ProvisionError::new(format!("SQS queue {dlq_name}"), "no queue URL returned")
-            })?;
+        let dlq_url = create_queue(
+            client,
+            &dlq_name,
+            QueueAttributeName::MessageRetentionPeriod,
+            DLQ_RETENTION_SECS.to_string(),
+        )
+        .await?;
         let dlq_arn = client
             .get_queue_attributes()
             .queue_url(&dlq_url)
             .attribute_names(QueueAttributeName::QueueArn)
             .send()
             .await
-            .map_err(|e| {
-                ProvisionError::new(format!("SQS queue {dlq_name}"), DisplayErrorContext(&e))
-            })?
+            .map_err(|e| sqs_queue_error(&dlq_name, DisplayErrorContext(&e)))?
             .attributes
             .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-            .ok_or_else(|| {
-                ProvisionError::new(format!("SQS queue {dlq_name}"), "no queue ARN returned")
-            })?;
+            .ok_or_else(|| sqs_queue_error(&dlq_name, "no queue ARN returned"))?;
         let policy = serde_json::json!({
             "deadLetterTargetArn": dlq_arn,
             "maxReceiveCount": MAX_RECEIVE_COUNT.to_string(),
         });
-        let url = client
-            .create_queue()
-            .queue_name(&name)
-            .attributes(QueueAttributeName::RedrivePolicy, policy.to_string())
-            .send()
-            .await
-            .map_err(|e| ProvisionError::new(format!("SQS queue {name}"), DisplayErrorContext(&e)))?
-            .queue_url
-            .ok_or_else(|| {
-                ProvisionError::new(format!("SQS queue {name}"), "no queue URL returned")
-            })?;
+        let url = create_queue(
+            client,
+            &name,
+            QueueAttributeName::RedrivePolicy,
+            policy.to_string(),
+        )
+        .await?;
         urls.insert(queue, (url, dlq_url));
     }
     Ok(urls)
+}
+
+/// Creates the SQS queue `name` with one attribute set, returning its URL.
+async fn create_queue(
+    client: &aws_sdk_sqs::Client,
+    name: &str,
+    attribute: QueueAttributeName,
+    value: String,
+) -> Result<String, ProvisionError> {
+    client
+        .create_queue()
+        .queue_name(name)
+        .attributes(attribute, value)
+        .send()
+        .await
+        .map_err(|e| sqs_queue_error(name, DisplayErrorContext(&e)))?
+        .queue_url
+        .ok_or_else(|| sqs_queue_error(name, "no queue URL returned"))
+}
+
+fn sqs_queue_error(name: &str, message: impl std::fmt::Display) -> ProvisionError {
+    ProvisionError::new(format!("SQS queue {name}"), message)
 }
 
 /// Creates a custom event bus; `default` always exists and an existing bus is kept.

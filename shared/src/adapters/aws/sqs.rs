@@ -222,6 +222,24 @@ fn is_receipt_error(code: Option<&str>) -> bool {
     })
 }
 
+/// What a call on one receipt (`operation`) comes to: done, a receipt that no longer
+/// names an in-flight message, or the queue unavailable.
+fn receipt_outcome<T, E, R>(
+    operation: &str,
+    queue: QueueName,
+    sent: Result<T, SdkError<E, R>>,
+) -> Result<(), QueueError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match sent {
+        Ok(_) => Ok(()),
+        Err(e) if is_receipt_error(e.code()) => Err(QueueError::UnknownReceipt),
+        Err(e) => Err(unavailable(operation, queue, &e)),
+    }
+}
+
 #[async_trait]
 impl Queue for SqsQueue {
     async fn send(&self, queue: QueueName, messages: Vec<OutMessage>) -> Result<(), QueueError> {
@@ -274,18 +292,14 @@ impl Queue for SqsQueue {
 
     async fn ack(&self, queue: QueueName, receipt: &str) -> Result<(), QueueError> {
         let (url, _) = self.urls(queue)?;
-        match self
+        let sent = self
             .client
             .delete_message()
             .queue_url(url)
             .receipt_handle(receipt)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_receipt_error(e.code()) => Err(QueueError::UnknownReceipt),
-            Err(e) => Err(unavailable("DeleteMessage", queue, &e)),
-        }
+            .await;
+        receipt_outcome("DeleteMessage", queue, sent)
     }
 
     async fn retry_after(
@@ -295,19 +309,15 @@ impl Queue for SqsQueue {
         delay: Duration,
     ) -> Result<(), QueueError> {
         let (url, _) = self.urls(queue)?;
-        match self
+        let sent = self
             .client
             .change_message_visibility()
             .queue_url(url)
             .receipt_handle(receipt)
             .visibility_timeout(ceil_secs(delay, MAX_VISIBILITY_SECS))
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_receipt_error(e.code()) => Err(QueueError::UnknownReceipt),
-            Err(e) => Err(unavailable("ChangeMessageVisibility", queue, &e)),
-        }
+            .await;
+        receipt_outcome("ChangeMessageVisibility", queue, sent)
     }
 
     async fn dead_letters(

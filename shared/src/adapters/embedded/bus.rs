@@ -3,18 +3,10 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::db::{EmbeddedDb, EmbeddedError};
+use super::db::{EmbeddedDb, unavailable_on_failure};
 use crate::ports::bus::{BusError, DomainEvent, EventBus};
 
-impl From<EmbeddedError> for BusError {
-    fn from(e: EmbeddedError) -> Self {
-        BusError::Unavailable(e.to_string())
-    }
-}
-
-fn sql_err(e: rusqlite::Error) -> BusError {
-    BusError::Unavailable(e.to_string())
-}
+unavailable_on_failure!(BusError);
 
 #[derive(Clone)]
 pub struct EmbeddedBus {

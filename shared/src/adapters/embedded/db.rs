@@ -50,6 +50,24 @@ CREATE TABLE IF NOT EXISTS bus_events (
 );
 ";
 
+/// How each embedded adapter reports failure through its port's error `$port`:
+/// `Unavailable`, from an [`EmbeddedError`] (by `?`) and from a raw SQLite error
+/// (by `map_err(sql_err)`), each with its own message.
+macro_rules! unavailable_on_failure {
+    ($port:ident) => {
+        impl From<$crate::adapters::embedded::EmbeddedError> for $port {
+            fn from(e: $crate::adapters::embedded::EmbeddedError) -> Self {
+                $port::Unavailable(e.to_string())
+            }
+        }
+
+        fn sql_err(e: ::rusqlite::Error) -> $port {
+            $port::Unavailable(e.to_string())
+        }
+    };
+}
+pub(super) use unavailable_on_failure;
+
 #[derive(Debug, thiserror::Error)]
 pub enum EmbeddedError {
     #[error("cannot open the embedded database at {path}: {source}")]

@@ -5,20 +5,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
-use super::db::{EmbeddedDb, EmbeddedError};
+use super::db::{EmbeddedDb, unavailable_on_failure};
 use crate::ports::queue::{
     DeadLetter, Delivery, MAX_MESSAGE_BYTES, OutMessage, Queue, QueueError, QueueName,
 };
 
-impl From<EmbeddedError> for QueueError {
-    fn from(e: EmbeddedError) -> Self {
-        QueueError::Unavailable(e.to_string())
-    }
-}
-
-fn sql_err(e: rusqlite::Error) -> QueueError {
-    QueueError::Unavailable(e.to_string())
-}
+unavailable_on_failure!(QueueError);
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -37,6 +29,20 @@ impl EmbeddedQueue {
             db,
             max_receives: max_receives.max(1),
         }
+    }
+
+    /// Runs a statement on the message one receipt names, answering `UnknownReceipt`
+    /// when it changed no row (the receipt is stale or the message gone).
+    async fn on_receipt<F>(&self, statement: F) -> Result<(), QueueError>
+    where
+        F: FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<usize> + Send + 'static,
+    {
+        self.db
+            .call(move |c| match statement(c).map_err(sql_err)? {
+                0 => Err(QueueError::UnknownReceipt),
+                _ => Ok(()),
+            })
+            .await
     }
 
     /// Messages waiting or in flight (not dead) on `queue`.
@@ -155,20 +161,13 @@ impl Queue for EmbeddedQueue {
 
     async fn ack(&self, queue: QueueName, receipt: &str) -> Result<(), QueueError> {
         let receipt = receipt.to_string();
-        self.db
-            .call(move |c| {
-                let n = c
-                    .execute(
-                        "DELETE FROM queue_messages WHERE queue = ?1 AND receipt = ?2",
-                        params![queue.as_str(), receipt],
-                    )
-                    .map_err(sql_err)?;
-                if n == 0 {
-                    return Err(QueueError::UnknownReceipt);
-                }
-                Ok(())
-            })
-            .await
+        self.on_receipt(move |c| {
+            c.execute(
+                "DELETE FROM queue_messages WHERE queue = ?1 AND receipt = ?2",
+                params![queue.as_str(), receipt],
+            )
+        })
+        .await
     }
 
     async fn retry_after(
@@ -179,20 +178,13 @@ impl Queue for EmbeddedQueue {
     ) -> Result<(), QueueError> {
         let receipt = receipt.to_string();
         let at = self.db.now_ms() + millis(delay);
-        self.db
-            .call(move |c| {
-                let n = c
-                    .execute(
-                        "UPDATE queue_messages SET visible_at = ?3 WHERE queue = ?1 AND receipt = ?2 AND dead = 0",
-                        params![queue.as_str(), receipt, at],
-                    )
-                    .map_err(sql_err)?;
-                if n == 0 {
-                    return Err(QueueError::UnknownReceipt);
-                }
-                Ok(())
-            })
-            .await
+        self.on_receipt(move |c| {
+            c.execute(
+                "UPDATE queue_messages SET visible_at = ?3 WHERE queue = ?1 AND receipt = ?2 AND dead = 0",
+                params![queue.as_str(), receipt, at],
+            )
+        })
+        .await
     }
 
     async fn dead_letters(

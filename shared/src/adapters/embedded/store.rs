@@ -2,21 +2,13 @@
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params, types::Value as SqlValue};
 
-use super::db::{EmbeddedDb, EmbeddedError};
+use super::db::{EmbeddedDb, unavailable_on_failure};
 use crate::ports::store::{
     Condition, Index, IndexKey, Item, ItemStore, KeyRange, Page, Query, StoreError, WriteOp,
     cursor_for, validate_batch,
 };
 
-impl From<EmbeddedError> for StoreError {
-    fn from(e: EmbeddedError) -> Self {
-        StoreError::Unavailable(e.to_string())
-    }
-}
-
-fn sql_err(e: rusqlite::Error) -> StoreError {
-    StoreError::Unavailable(e.to_string())
-}
+unavailable_on_failure!(StoreError);
 
 #[derive(Clone)]
 pub struct EmbeddedStore {

@@ -3,11 +3,9 @@
 //! seeded in DynamoDB in place of the samples' placeholder, the placeholder itself is
 //! refused, and a payload that is no API Gateway event is answered with an invocation
 //! error. Needs `VIGIL_MOTO_URL`; skipped without it unless `VIGIL_REQUIRE_MOTO=1`.
-use std::time::Duration;
-
 use serde_json::{Value, json};
 use vigil_shared::domain::{Role, TenantId};
-use vigil_shared::ports::{Queue, QueueName};
+use vigil_shared::ports::QueueName;
 use vigil_shared::service::{Origin, api_keys};
 use vigil_testkit::{Function, MotoStack, sample, samples_for};
 
@@ -71,11 +69,7 @@ async fn bootstrap_answers_its_samples_and_survives_a_bad_payload() {
     let (status, body) = status_and_body(&resp);
     assert_eq!(status, 202, "{resp} {}", f.process.logs());
     assert_eq!(body["accepted"], 2);
-    let queued = stack
-        .queue()
-        .receive(QueueName::Ingest, 10, Duration::from_secs(30))
-        .await
-        .expect("receive from the ingest queue");
+    let queued = stack.waiting_on(QueueName::Ingest).await;
     assert_eq!(queued.len(), 2, "both events are on the ingest queue");
 
     let resp = f.answer(with_key("api-get-findings.json", &key)).await;

@@ -4,14 +4,14 @@
 //! invocation error. Needs `VIGIL_MOTO_URL`; skipped without it unless
 //! `VIGIL_REQUIRE_MOTO=1`.
 use serde_json::json;
-use vigil_testkit::{Function, MotoStack, samples_for};
+use vigil_testkit::{Function, samples_for};
 
 #[tokio::test]
 async fn bootstrap_answers_its_samples_and_survives_a_bad_payload() {
-    let Some(stack) = MotoStack::for_test("enrich bootstrap", "enrich").await else {
+    let binary = env!("CARGO_BIN_EXE_vigil-enrich");
+    let Some((_stack, mut f)) = Function::on_new_stack("enrich", binary, &[]).await else {
         return;
     };
-    let mut f = Function::start_on(env!("CARGO_BIN_EXE_vigil-enrich"), &stack, &[]).await;
 
     assert_eq!(samples_for("enrich"), ["enrich-sqs.json"]);
     f.assert_batch_succeeds("enrich-sqs.json").await;

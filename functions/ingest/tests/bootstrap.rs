@@ -2,26 +2,20 @@
 //! sample SQS batch in `events/` is stored and forwarded to the rules queue, and a
 //! payload that is no SQS event is answered with an invocation error, not a crash.
 //! Needs `VIGIL_MOTO_URL`; skipped without it unless `VIGIL_REQUIRE_MOTO=1`.
-use std::time::Duration;
-
 use serde_json::json;
-use vigil_shared::ports::{Queue, QueueName};
-use vigil_testkit::{Function, MotoStack, samples_for};
+use vigil_shared::ports::QueueName;
+use vigil_testkit::{Function, samples_for};
 
 #[tokio::test]
 async fn bootstrap_answers_its_samples_and_survives_a_bad_payload() {
-    let Some(stack) = MotoStack::for_test("ingest bootstrap", "ingest").await else {
+    let binary = env!("CARGO_BIN_EXE_vigil-ingest");
+    let Some((stack, mut f)) = Function::on_new_stack("ingest", binary, &[]).await else {
         return;
     };
-    let mut f = Function::start_on(env!("CARGO_BIN_EXE_vigil-ingest"), &stack, &[]).await;
 
     assert_eq!(samples_for("ingest"), ["ingest-sqs.json"]);
     f.assert_batch_succeeds("ingest-sqs.json").await;
-    let forwarded = stack
-        .queue()
-        .receive(QueueName::Rules, 10, Duration::from_secs(30))
-        .await
-        .expect("receive from the rules queue");
+    let forwarded = stack.waiting_on(QueueName::Rules).await;
     assert_eq!(
         forwarded.len(),
         3,

@@ -12,15 +12,11 @@ const SEALING_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 #[tokio::test]
 async fn bootstrap_answers_its_samples_and_survives_a_bad_payload() {
-    let Some(stack) = MotoStack::for_test("webhook bootstrap", "webhook").await else {
+    let binary = env!("CARGO_BIN_EXE_vigil-webhook");
+    let sealing = [("VIGIL_SECRET_KEY", SEALING_KEY)];
+    let Some((_stack, mut f)) = Function::on_new_stack("webhook", binary, &sealing).await else {
         return;
     };
-    let mut f = Function::start_on(
-        env!("CARGO_BIN_EXE_vigil-webhook"),
-        &stack,
-        &[("VIGIL_SECRET_KEY", SEALING_KEY)],
-    )
-    .await;
 
     assert_eq!(samples_for("webhook"), ["webhook-sqs.json"]);
     f.assert_batch_succeeds("webhook-sqs.json").await;

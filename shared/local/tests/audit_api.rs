@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::HashSet;
 
-use common::{failed_logins, spawn_app};
+use common::{actions, failed_logins, spawn_app};
 use reqwest::Method;
 use serde_json::{Value, json};
 use vigil_shared::audit::merkle::{verify_consistency, verify_inclusion};
@@ -33,6 +33,18 @@ async fn send(
         r = r.json(&b);
     }
     r.send().await.unwrap()
+}
+
+/// [`send`]s each `(method, key, path, body, status)` in turn and checks it is answered
+/// with `status`.
+async fn send_expecting<const N: usize>(
+    app: &common::TestApp,
+    requests: [(Method, &str, &str, Option<Value>, u16); N],
+) {
+    for (method, key, path, body, status) in requests {
+        let r = send(app, method.clone(), key, path, body).await;
+        assert_eq!(r.status(), status, "{method} {path}");
+    }
 }
 
 /// Creates a key with `role` through the API, as the admin; returns what the API answered.
@@ -87,42 +99,22 @@ async fn mutations_are_recorded_with_actor_and_request_id_and_can_be_queried() {
     let viewer_id = viewer_body["id"].as_str().unwrap().to_string();
 
     // A finding triaged and enriched on demand.
-    assert_eq!(
-        app.post_events(&app.admin, &failed_logins("alice", 8))
-            .await
-            .status(),
-        202
-    );
-    app.drain().await;
+    app.post_and_drain(&failed_logins("alice", 8)).await;
     let finding = app.findings(&app.admin, "rule_id=login_failed_burst").await[0].clone();
     let fid = finding["id"].as_str().unwrap().to_string();
-    let r = send(
+    let triage = json!({"status": "resolved", "note": "known tester"});
+    let finding_path = format!("/findings/{fid}");
+    let enrich = format!("{finding_path}/enrich_with_ai");
+    let viewer_key = format!("/keys/{viewer_id}");
+    send_expecting(
         &app,
-        Method::PATCH,
-        &analyst,
-        &format!("/findings/{fid}"),
-        Some(json!({"status": "resolved", "note": "known tester"})),
+        [
+            (Method::PATCH, &analyst, &finding_path, Some(triage), 200),
+            (Method::POST, &analyst, &enrich, None, 200),
+            (Method::DELETE, &app.admin, &viewer_key, None, 204),
+        ],
     )
     .await;
-    assert_eq!(r.status(), 200);
-    let r = send(
-        &app,
-        Method::POST,
-        &analyst,
-        &format!("/findings/{fid}/enrich_with_ai"),
-        None,
-    )
-    .await;
-    assert_eq!(r.status(), 200);
-    let r = send(
-        &app,
-        Method::DELETE,
-        &app.admin,
-        &format!("/keys/{viewer_id}"),
-        None,
-    )
-    .await;
-    assert_eq!(r.status(), 204);
 
     // Viewers cannot read the log; analysts can.
     assert_eq!(app.get(&viewer, "/audit/entries").await.status(), 401);
@@ -130,7 +122,7 @@ async fn mutations_are_recorded_with_actor_and_request_id_and_can_be_queried() {
     assert_eq!(app.get(&fresh_viewer, "/audit/entries").await.status(), 403);
 
     let all = all_entries(&app, &analyst, "").await;
-    let actions: Vec<&str> = all.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions = actions(&all);
     // Newest first: the harness's fresh viewer key (minted directly, so recorded as the
     // `apikeys` component), revoke, enrich, update, and the admin's two creates.
     assert_eq!(
@@ -571,33 +563,25 @@ async fn ai_system_changes_are_audited_with_snapshots() {
     let actor = json!(format!("key:{}", key_id(&analyst)));
     let id = create_cv_screener(&app, &analyst).await;
     let path = format!("/ai-systems/{id}");
-    let r = send(
+    let replace = json!({"name": "CV ranker", "answers": {"employment_recruitment": true}});
+    let update = json!({"description": "ranks CVs"});
+    let monitoring = json!({"monitoring_enabled": false});
+    let monitoring_path = format!("{path}/monitoring");
+    send_expecting(
         &app,
-        Method::PUT,
-        &analyst,
-        &path,
-        Some(json!({"name": "CV ranker", "answers": {"employment_recruitment": true}})),
+        [
+            (Method::PUT, &analyst, &path, Some(replace), 200),
+            (Method::PATCH, &analyst, &path, Some(update), 200),
+            (
+                Method::PATCH,
+                &analyst,
+                &monitoring_path,
+                Some(monitoring),
+                200,
+            ),
+        ],
     )
     .await;
-    assert_eq!(r.status(), 200);
-    let r = send(
-        &app,
-        Method::PATCH,
-        &analyst,
-        &path,
-        Some(json!({"description": "ranks CVs"})),
-    )
-    .await;
-    assert_eq!(r.status(), 200);
-    let r = send(
-        &app,
-        Method::PATCH,
-        &analyst,
-        &format!("{path}/monitoring"),
-        Some(json!({"monitoring_enabled": false})),
-    )
-    .await;
-    assert_eq!(r.status(), 200);
     // A stale If-Match changes nothing and records nothing.
     let r = app
         .request(Method::PUT, &analyst, &path)
@@ -611,10 +595,7 @@ async fn ai_system_changes_are_audited_with_snapshots() {
     assert_eq!(r.status(), 204);
 
     let trail = trail_of(&app, &analyst, "ai_system", &id).await;
-    let actions: Vec<&str> = trail
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = actions(&trail);
     assert_eq!(
         actions,
         [

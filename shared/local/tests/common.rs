@@ -59,6 +59,14 @@ pub fn failed_logins(user: &str, n: i64) -> Value {
     )
 }
 
+/// The `action` of each audit entry in `trail`.
+pub fn actions(trail: &[Value]) -> Vec<&str> {
+    trail
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect()
+}
+
 pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(t0()));
@@ -155,6 +163,13 @@ impl TestApp {
     pub async fn post_events(&self, key: &str, body: &Value) -> reqwest::Response {
         self.send(Method::POST, key, "/events", Some(body.clone()))
             .await
+    }
+
+    /// Posts `events` as the admin, checks they are accepted (202) and [`TestApp::drain`]s.
+    pub async fn post_and_drain(&self, events: &Value) {
+        let r = self.post_events(&self.admin, events).await;
+        assert_eq!(r.status(), 202);
+        self.drain().await;
     }
 
     pub async fn get(&self, key: &str, path: &str) -> reqwest::Response {

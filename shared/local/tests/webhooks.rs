@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
-use common::{TestApp, failed_logins, spawn_app, spawn_app_with};
+use common::{TestApp, actions, failed_logins, spawn_app, spawn_app_with};
 use reqwest::Method;
 use serde_json::{Value, json};
 use vigil_local::webhooks::LocalWebhooks;
@@ -193,6 +193,12 @@ async fn publish(app: &TestApp, id: &str, kind: &str, severity: &str) {
         .unwrap();
 }
 
+/// Publishes one high-severity `finding.created` (id `e1`) and [`deliver`]s it.
+async fn publish_one_and_deliver(app: &TestApp) {
+    publish(app, "e1", "finding.created", "high").await;
+    deliver(app).await;
+}
+
 /// The notifications of tenant `acme`.
 async fn acme_notifications(app: &TestApp) -> Vec<Notification> {
     let tenant = TenantId::parse("acme").unwrap();
@@ -324,6 +330,12 @@ async fn endpoints_are_managed_by_admins_and_never_show_their_secret_again() {
     );
 }
 
+/// Asserts that the problem `body` refuses a URL for its forbidden address.
+fn assert_forbidden_address(body: &Value) {
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("forbidden address"), "{body}");
+}
+
 #[tokio::test]
 async fn the_address_guard_refuses_internal_targets() {
     let app = dev_app().await;
@@ -337,13 +349,7 @@ async fn the_address_guard_refuses_internal_targets() {
             .as_admin(Method::POST, "/webhooks", Some(json!({"url": url})))
             .await;
         assert_eq!(s, 422, "{url}: {body}");
-        assert!(
-            body["detail"]
-                .as_str()
-                .unwrap()
-                .contains("forbidden address"),
-            "{body}"
-        );
+        assert_forbidden_address(&body);
     }
     // Without the development setting: https only, and a name resolving to loopback is refused.
     let strict = spawn_app().await;
@@ -357,13 +363,7 @@ async fn the_address_guard_refuses_internal_targets() {
         )
         .await;
     assert_eq!(s, 422);
-    assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("forbidden address"),
-        "{body}"
-    );
+    assert_forbidden_address(&body);
     let (s, _) = strict
         .as_admin(Method::POST, "/webhooks", Some(json!({"url": rx.url()})))
         .await;
@@ -405,13 +405,7 @@ async fn findings_from_the_pipeline_arrive_signed_both_ways() {
     let app = dev_app().await;
     let (rx, id, secret) = subscribed(&app).await;
     // Eight failed logins raise a critical finding; enrichment announces it on the bus.
-    assert_eq!(
-        app.post_events(&app.admin, &failed_logins("alice", 8))
-            .await
-            .status(),
-        202
-    );
-    app.drain().await;
+    app.post_and_drain(&failed_logins("alice", 8)).await;
     deliver(&app).await;
 
     let got = rx.got();
@@ -478,8 +472,7 @@ async fn server_errors_are_retried_on_the_schedule_until_delivered() {
     let app = dev_app().await;
     let (rx, id, _) = subscribed(&app).await;
     rx.answer(500).answer(503).answer(200);
-    publish(&app, "e1", "finding.created", "high").await;
-    deliver(&app).await;
+    publish_one_and_deliver(&app).await;
     assert_eq!(rx.got().len(), 1);
     // Not before the first retry is due (1 s).
     deliver_after(&app, Duration::milliseconds(900)).await;
@@ -517,8 +510,7 @@ async fn client_errors_are_terminal() {
     let app = dev_app().await;
     let (rx, id, _) = subscribed(&app).await;
     rx.answer(400);
-    publish(&app, "e1", "finding.created", "high").await;
-    deliver(&app).await;
+    publish_one_and_deliver(&app).await;
     deliver_after(&app, Duration::hours(1)).await;
     assert_eq!(rx.got().len(), 1);
     let d = deliveries(&app, &id).await;
@@ -534,8 +526,7 @@ async fn gone_disables_the_endpoint_and_tells_the_tenant() {
     let app = dev_app().await;
     let (rx, id, _) = subscribed(&app).await;
     rx.answer(410);
-    publish(&app, "e1", "finding.created", "high").await;
-    deliver(&app).await;
+    publish_one_and_deliver(&app).await;
     let ep = app.get_json(&app.admin, &format!("/webhooks/{id}")).await;
     assert_eq!(ep["enabled"], false);
     assert!(ep["disabled_reason"].as_str().unwrap().contains("410"));
@@ -567,8 +558,7 @@ async fn too_many_requests_waits_for_retry_after() {
     let app = dev_app().await;
     let (rx, id, _) = subscribed(&app).await;
     rx.answer_with(429, vec![("retry-after", "10".into())]);
-    publish(&app, "e1", "finding.created", "high").await;
-    deliver(&app).await;
+    publish_one_and_deliver(&app).await;
     let d = deliveries(&app, &id).await;
     let next =
         chrono::DateTime::parse_from_rfc3339(d[0]["next_attempt_at"].as_str().unwrap()).unwrap();
@@ -625,8 +615,7 @@ async fn exhausted_messages_are_dead_lettered_and_redelivered_on_request() {
     let app = dev_app().await;
     let (rx, id, _) = subscribed(&app).await;
     rx.otherwise(500);
-    publish(&app, "e1", "finding.created", "high").await;
-    deliver(&app).await;
+    publish_one_and_deliver(&app).await;
     for secs in [1, 2, 3] {
         deliver_after(&app, Duration::seconds(secs)).await;
     }
@@ -721,8 +710,7 @@ async fn five_days_of_failures_disable_the_endpoint_with_a_notification() {
     let app = dev_app_retrying("1d,1d,1d,1d,1d,1d").await;
     let (rx, id, _) = subscribed(&app).await;
     rx.otherwise(503);
-    publish(&app, "e1", "finding.created", "high").await;
-    deliver(&app).await;
+    publish_one_and_deliver(&app).await;
     for day in 1..=5 {
         let ep = app.get_json(&app.admin, &format!("/webhooks/{id}")).await;
         assert_eq!(ep["enabled"], true, "day {day}");
@@ -965,16 +953,12 @@ async fn endpoint_changes_are_audited_without_secrets() {
 
     // The receiver answers 410: the delivery worker disables the endpoint.
     rx.answer(410);
-    publish(&app, "e1", "finding.created", "high").await;
-    deliver(&app).await;
+    publish_one_and_deliver(&app).await;
     let (s, _) = app.as_admin(Method::DELETE, &path, None).await;
     assert_eq!(s, 204);
 
     let trail = endpoint_trail(&app, &id).await;
-    let actions: Vec<&str> = trail
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = actions(&trail);
     assert_eq!(
         actions,
         [

@@ -226,6 +226,19 @@ impl Function {
             .unwrap_or_else(|why| panic!("bootstrap starts: {why}"))
     }
 
+    /// A stack for `function`'s bootstrap test (see [`MotoStack::for_test`]) and
+    /// `binary` started over it (see [`Function::start_on`]), or `None` when the test
+    /// skips.
+    pub async fn on_new_stack(
+        function: &str,
+        binary: &str,
+        extra: &[(&str, &str)],
+    ) -> Option<(MotoStack, Self)> {
+        let stack = MotoStack::for_test(&format!("{function} bootstrap"), function).await?;
+        let f = Self::start_on(binary, &stack, extra).await;
+        Some((stack, f))
+    }
+
     /// The answer to `payload`.
     ///
     /// # Panics

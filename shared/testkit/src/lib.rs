@@ -10,6 +10,7 @@
 pub mod bootstrap;
 pub mod fixtures;
 pub mod moto;
+mod moto_url;
 pub mod runtime_api;
 
 pub use bootstrap::{Bootstrap, Function};

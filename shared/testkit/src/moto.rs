@@ -5,30 +5,15 @@
 //! The moto endpoint comes from `VIGIL_MOTO_URL`. Without it a test prints a skip line
 //! and passes, unless `VIGIL_REQUIRE_MOTO=1`, when it fails.
 use std::collections::HashMap;
+use std::time::Duration;
 
 use aws_config::SdkConfig;
 use vigil_shared::adapters::aws::{
     DynamoStore, EventBridgeBus, ProvisionError, SqsQueue, provision, sdk_config,
 };
-use vigil_shared::ports::QueueName;
+use vigil_shared::ports::{Delivery, Queue, QueueName};
 
-/// The moto endpoint, or `None` (after printing why) when a moto test should skip.
-///
-/// # Panics
-/// When `VIGIL_REQUIRE_MOTO=1` and `VIGIL_MOTO_URL` is not set.
-pub fn moto_url(test: &str) -> Option<String> {
-    match std::env::var("VIGIL_MOTO_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("VIGIL_REQUIRE_MOTO").as_deref() != Ok("1"),
-                "VIGIL_REQUIRE_MOTO=1 but VIGIL_MOTO_URL is not set: cannot run {test} against moto"
-            );
-            eprintln!("SKIP {test}: VIGIL_MOTO_URL is not set");
-            None
-        }
-    }
-}
+pub use crate::moto_url::moto_url;
 
 /// One test's resources on moto.
 pub struct MotoStack {
@@ -119,5 +104,16 @@ impl MotoStack {
 
     pub fn event_bus(&self) -> EventBridgeBus {
         EventBridgeBus::new(self.eventbridge(), &self.bus)
+    }
+
+    /// Up to ten messages waiting on `queue`, received (so hidden for 30 s).
+    ///
+    /// # Panics
+    /// When moto does not answer: a failed test.
+    pub async fn waiting_on(&self, queue: QueueName) -> Vec<Delivery> {
+        self.queue()
+            .receive(queue, 10, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|e| panic!("receive from the {queue:?} queue: {e}"))
     }
 }

@@ -35,6 +35,19 @@ export VIGIL_VENV="${venv}"
 echo "==> sam validate --lint"
 infra/validate.sh
 
+echo "==> Lambda bootstraps, each with only the features it deploys with"
+# `cargo test --workspace` unifies features across every crate, so a Lambda crate that
+# leans on a feature only vigil-local enables (the SQLite adapters) would still build
+# there; this build resolves them as `sam build` does.
+cargo build --locked --bins -p vigil-api -p vigil-ingest -p vigil-rules -p vigil-enrich \
+  -p vigil-reclassify -p vigil-webhook
+for fn in api ingest rules enrich reclassify webhook; do
+  if cargo tree --locked -e normal -p "vigil-${fn}" | grep -qE '(^| )(rusqlite|clap|vigil-local) '; then
+    echo "vigil-${fn} links rusqlite, clap or vigil-local" >&2
+    exit 1
+  fi
+done
+
 echo "==> cargo test"
 log="target/test-output.log"
 set +e

@@ -4,7 +4,6 @@
 //! the next attempt of its message. A job waiting for a retry answers
 //! [`Disposition::RetryAfter`]; the runners keep it on the queue until then, so retries
 //! survive restarts (see `vigil_shared::runtime::sqs` for the 12-hour SQS cap).
-pub mod pump;
 
 use std::sync::Arc;
 

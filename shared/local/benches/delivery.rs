@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use criterion::{Criterion, black_box};
 use serde_json::json;
+use vigil_local::webhook_pump::FanoutPump;
 use vigil_shared::adapters::embedded::{EmbeddedBus, EmbeddedDb, EmbeddedQueue, EmbeddedStore};
 use vigil_shared::domain::TenantId;
 use vigil_shared::ports::{Clock, DomainEvent, EventBus, QueueName, SystemClock};
@@ -17,7 +18,6 @@ use vigil_shared::webhooks::endpoint::{Endpoint, EndpointSpec};
 use vigil_shared::webhooks::fanout::BusEvent;
 use vigil_shared::webhooks::signing::SigningSecret;
 use vigil_shared::webhooks::{SecretKey, UrlPolicy, WebhookSettings};
-use vigil_webhook::pump::FanoutPump;
 use vigil_webhook::{LOCAL_CONCURRENCY, WebhookStage};
 
 fn sample_body() -> String {

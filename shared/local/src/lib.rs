@@ -7,6 +7,7 @@ pub mod generator;
 pub mod reclassify;
 pub mod serve;
 pub mod signing_key;
+pub mod webhook_pump;
 pub mod webhooks;
 
 use std::path::{Path, PathBuf};

@@ -3,12 +3,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::webhook_pump::{FanoutPump, PumpError};
 use vigil_shared::config::Config;
 use vigil_shared::ports::QueueName;
 use vigil_shared::runtime::Worker;
 use vigil_shared::webhooks::SecretKey;
 use vigil_webhook::WebhookStage;
-use vigil_webhook::pump::{FanoutPump, PumpError};
 
 use super::{LocalError, LocalSystem};
 

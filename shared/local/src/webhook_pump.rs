@@ -11,7 +11,7 @@ use vigil_shared::repo::webhooks as repo;
 use vigil_shared::runtime::HandlerError;
 use vigil_shared::webhooks::fanout::BusEvent;
 
-use crate::WebhookStage;
+use vigil_webhook::WebhookStage;
 
 /// Events read from the bus at once.
 const BUS_BATCH: usize = 100;

@@ -97,13 +97,14 @@ pub enum NewSpec {
 }
 
 /// Replaces the spec, keeping the secrets; enabling again clears the failure record.
-/// A full spec comes parsed and checked ([`checked_spec`]); the caller looked the
-/// endpoint up first, so an unknown id answers not found before a bad body does.
+/// A full spec comes parsed and checked ([`checked_spec`]). `read` is the endpoint as
+/// the caller looked it up (so an unknown id answers not found before a bad body does);
+/// the first attempt uses it, a retry after a lost race reads again.
 pub async fn update(
     store: &dyn ItemStore,
     settings: &WebhookSettings,
     origin: &Origin,
-    id: &str,
+    read: Versioned<Endpoint>,
     new: &NewSpec,
     now: DateTime<Utc>,
 ) -> Result<Endpoint, ServiceError> {
@@ -119,26 +120,36 @@ pub async fn update(
         NewSpec::Full(_) => "webhook.replace",
         NewSpec::Patch(_) => "webhook.update",
     };
-    on_conflict(move || async move {
-        let current = load(store, origin, id).await?;
-        let spec = match new {
-            NewSpec::Full(spec) => spec.clone(),
-            NewSpec::Patch(patch) => {
-                let mut merged = current.value.spec.to_json();
-                merge_patch(&mut merged, patch);
-                checked_spec(settings, &merged).await?
+    let id = read.value.id.clone();
+    let id = id.as_str();
+    let mut first = Some(read);
+    on_conflict(move || {
+        let read = first.take();
+        async move {
+            let current = match read {
+                Some(r) => r,
+                None => load(store, origin, id).await?,
+            };
+            let spec = match new {
+                NewSpec::Full(spec) => spec.clone(),
+                NewSpec::Patch(patch) => {
+                    let mut merged = current.value.spec.to_json();
+                    merge_patch(&mut merged, patch);
+                    checked_spec(settings, &merged).await?
+                }
+            };
+            let mut e = current.value.clone();
+            if spec.enabled && !e.spec.enabled {
+                e.disabled_reason = None;
+                e.failing_since = None;
             }
-        };
-        let mut e = current.value.clone();
-        if spec.enabled && !e.spec.enabled {
-            e.disabled_reason = None;
-            e.failing_since = None;
+            e.spec = spec;
+            e.updated_at = now;
+            let ops =
+                ledger_ops(store, origin, action, Some(&current.value), Some(&e), now).await?;
+            repo::replace_endpoint_with(store, &e, current.version, ops).await?;
+            Ok(e)
         }
-        e.spec = spec;
-        e.updated_at = now;
-        let ops = ledger_ops(store, origin, action, Some(&current.value), Some(&e), now).await?;
-        repo::replace_endpoint_with(store, &e, current.version, ops).await?;
-        Ok(e)
     })
     .await
 }

@@ -115,17 +115,16 @@ pub async fn get(
     ))
 }
 
-/// Applies one change for an analyst, honouring `If-Match`.
+/// Applies one change at the version the client pinned with `If-Match`, if any; the caller
+/// has checked the role and parsed the header.
 async fn change(
     state: &AppState,
     caller: &Caller,
     request_id: &RequestId,
     id: &str,
-    headers: &HeaderMap,
+    wanted: Option<u64>,
     change: Change,
 ) -> Result<Versioned, ApiError> {
-    caller.require(Role::Analyst)?;
-    let wanted = if_match(headers)?;
     Ok(service::update(
         state.store.as_ref(),
         &caller.origin(request_id),
@@ -148,9 +147,9 @@ async fn change_from_body(
     to_change: impl FnOnce(Value) -> Result<Change, ApiError>,
 ) -> Result<Versioned, ApiError> {
     caller.require(Role::Analyst)?;
-    if_match(headers)?;
+    let wanted = if_match(headers)?;
     let to = to_change(parse_json(body)?)?;
-    change(state, caller, request_id, id, headers, to).await
+    change(state, caller, request_id, id, wanted, to).await
 }
 
 /// Full replace: every editable field takes the body's value (absent: empty/none).
@@ -191,7 +190,9 @@ pub async fn archive(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    change(&state, &caller, &request_id, &id, &headers, Change::Archive).await?;
+    caller.require(Role::Analyst)?;
+    let wanted = if_match(&headers)?;
+    change(&state, &caller, &request_id, &id, wanted, Change::Archive).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

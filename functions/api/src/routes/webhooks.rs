@@ -90,14 +90,14 @@ async fn update(
     state: &AppState,
     caller: &Caller,
     request_id: &RequestId,
-    id: &str,
+    read: repo::Versioned<Endpoint>,
     new: NewSpec,
 ) -> Result<Json<Value>, ApiError> {
     let e = service::update(
         state.store.as_ref(),
         &state.webhooks,
         &caller.origin(request_id),
-        id,
+        read,
         &new,
         state.clock.now(),
     )
@@ -115,9 +115,9 @@ pub async fn put(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
     // An unknown endpoint answers 404 before its body is judged.
-    load(&state, &caller.tenant, &id).await?;
+    let read = load(&state, &caller.tenant, &id).await?;
     let spec = service::checked_spec(&state.webhooks, &parse_json(&body)?).await?;
-    update(&state, &caller, &request_id, &id, NewSpec::Full(spec)).await
+    update(&state, &caller, &request_id, read, NewSpec::Full(spec)).await
 }
 
 /// JSON merge patch (RFC 7396) over the endpoint's spec. Audited as `webhook.update`.
@@ -129,9 +129,9 @@ pub async fn patch(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
-    load(&state, &caller.tenant, &id).await?;
+    let read = load(&state, &caller.tenant, &id).await?;
     let patch = parse_json(&body)?;
-    update(&state, &caller, &request_id, &id, NewSpec::Patch(patch)).await
+    update(&state, &caller, &request_id, read, NewSpec::Patch(patch)).await
 }
 
 /// Audited as `webhook.delete` (no `after`).

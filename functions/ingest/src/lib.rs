@@ -1,13 +1,16 @@
 //! The ingest stage: stores each accepted event exactly once (with its counters) and
-//! hands it to the rules stage.
+//! hands the events on to the rules stage, a delivery batch at a time.
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use vigil_shared::config::Config;
+use vigil_shared::domain::{Event, TenantId};
 use vigil_shared::messages::EventMessage;
 use vigil_shared::ports::{ItemStore, OutMessage, Queue, QueueName};
 use vigil_shared::repo::events;
-use vigil_shared::runtime::{BuildError, Disposition, MessageMeta, Stage, StagePorts, StageResult};
+use vigil_shared::runtime::{
+    BuildError, Disposition, HandlerError, MessageMeta, Stage, StagePorts, StageResult,
+};
 
 pub struct IngestStage {
     pub store: Arc<dyn ItemStore>,
@@ -22,29 +25,67 @@ pub fn stage(ports: &StagePorts, _config: &Config) -> Result<IngestStage, BuildE
     })
 }
 
+impl IngestStage {
+    /// Stores the events of one tenant and forwards them. Already stored events (a
+    /// redelivery, or a client re-sending an id) are forwarded too, as stored: the rules
+    /// stage may not have seen them yet, and judging an event twice changes nothing.
+    async fn ingest(
+        &self,
+        tenant: &TenantId,
+        batch: &[Event],
+        request_id: Option<&str>,
+    ) -> Result<(), HandlerError> {
+        let store = self.store.as_ref();
+        let fresh = events::insert_batch(store, tenant, batch).await?;
+        let mut forward = Vec::with_capacity(batch.len());
+        for e in batch {
+            if fresh.iter().any(|f| f.id == e.id) {
+                forward.push(e.clone());
+            } else if let Some(stored) = events::get(store, tenant, &e.id).await? {
+                forward.push(stored);
+            }
+        }
+        forward.dedup_by(|a, b| a.id == b.id);
+        let bodies = EventMessage::bodies(tenant, &forward, request_id)?;
+        self.queue
+            .send(QueueName::Rules, bodies.into_iter().map(OutMessage::new).collect())
+            .await?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Stage for IngestStage {
     const NAME: &'static str = "ingest";
     type Message = EventMessage;
 
     async fn handle(&self, msg: EventMessage, _meta: &MessageMeta) -> StageResult {
-        let forward = if events::insert(self.store.as_ref(), &msg.tenant, &msg.event).await? {
-            msg
-        } else {
-            // Already stored (a redelivery, or a client re-sending an id): forward the
-            // stored copy, since the rules stage may not have seen it yet.
-            match events::get(self.store.as_ref(), &msg.tenant, &msg.event.id).await? {
-                Some(stored) => EventMessage {
-                    event: stored,
-                    ..msg
-                },
-                None => msg,
-            }
-        };
-        let body = serde_json::to_string(&forward)?;
-        self.queue
-            .send(QueueName::Rules, vec![OutMessage::new(body)])
+        self.ingest(&msg.tenant, &msg.events, msg.request_id.as_deref())
             .await?;
         Ok(Disposition::Done)
+    }
+
+    async fn handle_batch(
+        &self,
+        messages: Vec<EventMessage>,
+        _metas: &[MessageMeta],
+    ) -> Option<Result<(), HandlerError>> {
+        // One write per tenant (and request id, which the next stage keeps).
+        let mut groups: Vec<(TenantId, Option<String>, Vec<Event>)> = Vec::new();
+        for m in messages {
+            match groups
+                .iter_mut()
+                .find(|(t, r, _)| *t == m.tenant && *r == m.request_id)
+            {
+                Some((_, _, events)) => events.extend(m.events),
+                None => groups.push((m.tenant, m.request_id, m.events)),
+            }
+        }
+        for (tenant, request_id, batch) in &groups {
+            if let Err(e) = self.ingest(tenant, batch, request_id.as_deref()).await {
+                return Some(Err(e));
+            }
+        }
+        Some(Ok(()))
     }
 }

@@ -38,7 +38,7 @@ fn bench(c: &mut Criterion) {
         by_user.entry(e.user.as_str()).or_default().push(e.clone());
     }
     for list in by_user.values_mut() {
-        list.sort_by_key(|e| e.timestamp);
+        list.sort_by(|a, b| (a.timestamp, &a.id).cmp(&(b.timestamp, &b.id)));
     }
     let config = RulesConfig::default();
     let mut group = c.benchmark_group("rules");
@@ -54,7 +54,6 @@ fn bench(c: &mut Criterion) {
                 let ctx = RuleContext {
                     event: e,
                     user_events: &list[lo..hi],
-                    tenant_hour_count: 120,
                     config: &config,
                 };
                 matches += evaluate(&ctx).len();

@@ -48,17 +48,33 @@ impl DynStage for Timed {
 
     async fn handle_body(&self, body: &str, meta: MessageMeta) -> StageResult {
         let disposition = self.inner.handle_body(body, meta).await?;
-        if disposition != Disposition::Done {
-            return Ok(disposition);
-        }
-        if let Ok(m) = serde_json::from_str::<EventMessage>(body) {
-            self.done
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(m.event.id)
-                .or_insert_with(Instant::now);
+        if disposition == Disposition::Done {
+            self.finished(&[body]);
         }
         Ok(disposition)
+    }
+
+    async fn handle_bodies(&self, bodies: &[(&str, MessageMeta)]) -> bool {
+        let done = self.inner.handle_bodies(bodies).await;
+        if done {
+            let bodies: Vec<&str> = bodies.iter().map(|(b, _)| *b).collect();
+            self.finished(&bodies);
+        }
+        done
+    }
+}
+
+impl Timed {
+    fn finished(&self, bodies: &[&str]) {
+        let now = Instant::now();
+        let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        for body in bodies {
+            if let Ok(m) = serde_json::from_str::<EventMessage>(body) {
+                for e in m.events {
+                    done.entry(e.id).or_insert(now);
+                }
+            }
+        }
     }
 }
 

@@ -45,19 +45,12 @@ pub async fn enqueue_generated(
     for chunk in events.chunks(500) {
         let batch = parse_batch(&Value::Array(chunk.to_vec()), tenant, IdSource::Random, now)
             .map_err(|e| format!("{e:?}"))?;
-        let msgs = batch
+        n += batch.len();
+        let msgs = EventMessage::bodies(tenant, &batch, None)
+            .map_err(|e| e.to_string())?
             .into_iter()
-            .map(|event| {
-                serde_json::to_string(&EventMessage {
-                    tenant: tenant.clone(),
-                    event,
-                    request_id: None,
-                })
-                .map(OutMessage::new)
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
-        n += msgs.len();
+            .map(OutMessage::new)
+            .collect::<Vec<_>>();
         system
             .queue
             .send(QueueName::Ingest, msgs)

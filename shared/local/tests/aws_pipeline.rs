@@ -103,7 +103,7 @@ async fn events_become_enriched_findings_on_dynamodb_and_sqs() {
                 queue: queue.clone(),
                 clock: clock.clone(),
                 config: RulesConfig::default(),
-                dedup_minutes: 60,
+                gap: chrono::Duration::minutes(60),
             }),
         ),
         Worker::new(

@@ -40,7 +40,7 @@ pub mod validation;
 pub use ai_system_spec::AiSystemSpec;
 pub use apikey::{ApiKeyRecord, PresentedKey, Role};
 pub use event::{Event, EventType, KnownType};
-pub use finding::{EnrichedBy, Finding, FindingStatus, Match, MergeOutcome};
+pub use finding::{EnrichedBy, Evidence, Finding, FindingStatus, Match, MergeOutcome, Session};
 pub use severity::Severity;
 pub use tenant::TenantId;
 pub use validation::FieldError;

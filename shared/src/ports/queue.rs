@@ -105,6 +105,13 @@ pub trait Queue: Send + Sync {
     ) -> Result<Vec<Delivery>, QueueError>;
     /// Deletes a delivered message.
     async fn ack(&self, queue: QueueName, receipt: &str) -> Result<(), QueueError>;
+    /// Acknowledges every receipt (SQS DeleteMessageBatch, one SQLite transaction).
+    async fn ack_all(&self, queue: QueueName, receipts: &[&str]) -> Result<(), QueueError> {
+        for r in receipts {
+            self.ack(queue, r).await?;
+        }
+        Ok(())
+    }
     /// Makes a delivered message visible again after `delay`.
     async fn retry_after(
         &self,

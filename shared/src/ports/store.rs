@@ -220,6 +220,44 @@ pub trait ItemStore: Send + Sync {
     async fn query(&self, query: &Query) -> Result<Page, StoreError>;
     /// Applies every op or none. At most [`MAX_WRITE_OPS`], each on a distinct key.
     async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError>;
+
+    /// Whether each of `keys` (pk, sk) holds an item.
+    async fn exist(&self, keys: &[(String, String)]) -> Result<Vec<bool>, StoreError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for (pk, sk) in keys {
+            out.push(self.get(pk, sk).await?.is_some());
+        }
+        Ok(out)
+    }
+
+    /// How many items `query` selects (its limit and cursor ignored).
+    async fn count(&self, query: &Query) -> Result<u64, StoreError> {
+        let mut q = query.clone().limit(1000).after(None);
+        let mut n = 0;
+        loop {
+            let page = self.query(&q).await?;
+            n += page.items.len() as u64;
+            match page.next {
+                Some(next) => q.after = Some(next),
+                None => return Ok(n),
+            }
+        }
+    }
+
+    /// Stores every item unconditionally, not necessarily atomically: for idempotent
+    /// puts that need no transaction (DynamoDB's BatchWriteItem, one SQLite
+    /// transaction). Distinct keys.
+    async fn put_all(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        let mut ops: Vec<WriteOp> = items
+            .into_iter()
+            .map(|i| WriteOp::put(i, Condition::None))
+            .collect();
+        while !ops.is_empty() {
+            let rest = ops.split_off(ops.len().min(MAX_WRITE_OPS));
+            self.write(std::mem::replace(&mut ops, rest)).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Checks the batch rules shared by every adapter.

@@ -6,7 +6,8 @@ use super::page::{Filtered, field_is, query_filtered};
 use super::storage_keys::{self, counter};
 use crate::domain::{Event, TenantId};
 use crate::ports::store::{
-    Condition, Index, IndexKey, Item, ItemStore, KeyRange, Query, StoreError, WriteOp,
+    Condition, Index, IndexKey, Item, ItemStore, KeyRange, MAX_WRITE_OPS, Query, StoreError,
+    WriteOp,
 };
 
 /// Filters of `GET /events`.
@@ -46,27 +47,147 @@ pub fn from_item(item: &Item) -> Result<Event, StoreError> {
     decode(item)
 }
 
-/// Stores an event once: the first write wins and bumps the counters in the same atomic
-/// write, so a redelivered event never counts twice. Returns whether it was new.
-pub async fn insert(
+/// The counter keys one event moves.
+fn counter_keys(e: &Event) -> [String; 5] {
+    [
+        counter::EVENTS.to_string(),
+        counter::events_day(e.timestamp),
+        counter::events_minute(crate::rules::volume::minute_of(e.timestamp)),
+        counter::events_type(e.event_type.as_str()),
+        counter::user_events(&e.user),
+    ]
+}
+
+/// Stores each event once: the first write wins and bumps the counters in the same
+/// atomic write, so a redelivered event never counts twice. Events go in as few writes
+/// as the store's batch limit allows, counters summed per write. Returns the events
+/// that were new.
+pub async fn insert_batch<'a>(
     store: &dyn ItemStore,
     tenant: &TenantId,
-    e: &Event,
-) -> Result<bool, StoreError> {
+    events: &'a [Event],
+) -> Result<Vec<&'a Event>, StoreError> {
+    let keys: Vec<(String, String)> = events
+        .iter()
+        .map(|e| (storage_keys::event_pk(tenant, &e.id), storage_keys::EVENT_SK.to_string()))
+        .collect();
+    let stored = store.exist(&keys).await?;
+    let mut seen = std::collections::HashSet::new();
+    let fresh: Vec<&Event> = events
+        .iter()
+        .zip(stored)
+        .filter(|(e, stored)| !stored && seen.insert(e.id.as_str()))
+        .map(|(e, _)| e)
+        .collect();
+    let mut inserted = Vec::with_capacity(fresh.len());
+    let mut chunk: Vec<&Event> = Vec::new();
+    let mut counters: std::collections::BTreeMap<String, i64> = Default::default();
+    for e in fresh {
+        let keys = counter_keys(e);
+        let new_keys = keys.iter().filter(|k| !counters.contains_key(*k)).count();
+        if chunk.len() + 1 + counters.len() + new_keys > MAX_WRITE_OPS {
+            inserted.extend(write_chunk(store, tenant, &chunk, std::mem::take(&mut counters)).await?);
+            chunk.clear();
+        }
+        for k in keys {
+            *counters.entry(k).or_default() += 1;
+        }
+        chunk.push(e);
+    }
+    if !chunk.is_empty() {
+        inserted.extend(write_chunk(store, tenant, &chunk, counters).await?);
+    }
+    Ok(inserted)
+}
+
+/// One atomic write of new events and their summed counters. Should another writer
+/// store one of them first (a concurrent redelivery), the chunk goes in event by event.
+async fn write_chunk<'a>(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    chunk: &[&'a Event],
+    counters: std::collections::BTreeMap<String, i64>,
+) -> Result<Vec<&'a Event>, StoreError> {
     let stats = storage_keys::stats_pk(tenant);
-    let ops = vec![
-        WriteOp::put(to_item(tenant, e)?, Condition::NotExists),
-        WriteOp::add(&stats, counter::EVENTS, 1),
-        WriteOp::add(&stats, counter::events_day(e.timestamp), 1),
-        WriteOp::add(&stats, counter::events_hour(e.timestamp), 1),
-        WriteOp::add(&stats, counter::events_type(e.event_type.as_str()), 1),
-        WriteOp::add(&stats, counter::user_events(&e.user), 1),
-    ];
+    let mut ops = Vec::with_capacity(chunk.len() + counters.len());
+    for e in chunk {
+        ops.push(WriteOp::put(to_item(tenant, e)?, Condition::NotExists));
+    }
+    ops.extend(counters.into_iter().map(|(k, d)| WriteOp::add(&stats, k, d)));
     match store.write(ops).await {
-        Ok(()) => Ok(true),
-        Err(StoreError::ConditionFailed { op: 0 }) => Ok(false),
+        Ok(()) => Ok(chunk.to_vec()),
+        Err(StoreError::ConditionFailed { .. }) if chunk.len() > 1 => {
+            let mut out = Vec::new();
+            for e in chunk {
+                let mut one = std::collections::BTreeMap::new();
+                for k in counter_keys(e) {
+                    one.insert(k, 1);
+                }
+                match Box::pin(write_chunk(store, tenant, &[*e], one)).await {
+                    Ok(v) => out.extend(v),
+                    Err(err) => return Err(err),
+                }
+            }
+            Ok(out)
+        }
+        Err(StoreError::ConditionFailed { .. }) => Ok(Vec::new()),
         Err(e) => Err(e),
     }
+}
+
+/// Stores one event once (see [`insert_batch`]); whether it was new.
+pub async fn insert(store: &dyn ItemStore, tenant: &TenantId, e: &Event) -> Result<bool, StoreError> {
+    Ok(!insert_batch(store, tenant, std::slice::from_ref(e)).await?.is_empty())
+}
+
+/// Events per minute of event time in `[from, to]` (unix minutes), from the counters.
+pub async fn minute_counts(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    from: i64,
+    to: i64,
+) -> Result<std::collections::BTreeMap<i64, u64>, StoreError> {
+    let q = Query::new(Index::Primary, storage_keys::stats_pk(tenant))
+        .range(KeyRange::Between(counter::events_minute(from), counter::events_minute(to)))
+        .limit(1000);
+    let pairs = super::page::collect_all(store, q, |i| {
+        Ok((counter::minute_of_key(&i.sk), u64::try_from(i.count).unwrap_or_default()))
+    })
+    .await?;
+    Ok(pairs.into_iter().filter_map(|(m, c)| m.map(|m| (m, c))).collect())
+}
+
+/// The ids of the earliest `cap` events (by time, then id) in `minutes` (unix minutes).
+pub async fn earliest_in_minutes(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    minutes: &std::collections::BTreeSet<i64>,
+    cap: usize,
+) -> Result<Vec<String>, StoreError> {
+    use crate::rules::volume::{minute_of, minute_start};
+    let mut out = Vec::new();
+    for &m in minutes {
+        let (a, b) = storage_keys::time_bounds(
+            Some(minute_start(m)),
+            Some(minute_start(m + 1) - chrono::Duration::milliseconds(1)),
+        )
+        .unwrap_or_default();
+        let q = Query::new(Index::Gsi1, storage_keys::events_by_time(tenant))
+            .range(KeyRange::Between(a, b))
+            .limit(cap - out.len());
+        let page = store.query(&q).await?;
+        for item in &page.items {
+            let e = from_item(item)?;
+            if minute_of(e.timestamp) == m {
+                out.push(e.id);
+            }
+        }
+        if out.len() >= cap {
+            out.truncate(cap);
+            break;
+        }
+    }
+    Ok(out)
 }
 
 pub async fn get(
@@ -109,19 +230,6 @@ pub async fn user_window(
     }
     out.truncate(cap);
     Ok(out)
-}
-
-/// Events the tenant recorded in the calendar hour of `at`.
-pub async fn hour_count(
-    store: &dyn ItemStore,
-    tenant: &TenantId,
-    at: DateTime<Utc>,
-) -> Result<u64, StoreError> {
-    Ok(store
-        .get(&storage_keys::stats_pk(tenant), &counter::events_hour(at))
-        .await?
-        .map(|i| u64::try_from(i.count).unwrap_or_default())
-        .unwrap_or_default())
 }
 
 /// The query behind [`list`]: the most selective index, newest first.

@@ -1,6 +1,6 @@
-//! Stored findings: one item per (tenant, rule, subject, period) under a version, with
-//! the statistics counters moved in the same write. Whether a match creates or merges
-//! is decided in `service::findings`.
+//! Stored findings: one item per session under a version, with the statistics counters
+//! moved in the same write. How matches fold into sessions is decided in
+//! `service::findings`.
 use chrono::{DateTime, Utc};
 
 use super::item::{decode, encode, get_with};
@@ -82,50 +82,72 @@ pub async fn get(
     .await
 }
 
-/// Counter moves for a finding going from `before` (None: new) to `after`.
-fn counter_ops(tenant: &TenantId, before: Option<&Finding>, after: &Finding) -> Vec<WriteOp> {
-    let stats = storage_keys::stats_pk(tenant);
-    let mut deltas: Vec<(String, i64)> = Vec::new();
-    let mut bump = |k: String, d: i64| match deltas.iter_mut().find(|(key, _)| *key == k) {
-        Some((_, v)) => *v += d,
-        None => deltas.push((k, d)),
+/// The statistics counter moves of a write, summed per key (one write may not touch a
+/// key twice).
+pub struct Counters {
+    stats: String,
+    deltas: Vec<(String, i64)>,
+}
+
+impl Counters {
+    pub fn new(tenant: &TenantId) -> Self {
+        Self {
+            stats: storage_keys::stats_pk(tenant),
+            deltas: Vec::new(),
+        }
+    }
+
+    fn bump(&mut self, key: String, d: i64) {
+        match self.deltas.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => *v += d,
+            None => self.deltas.push((key, d)),
+        }
+    }
+
+    /// A finding going from `before` (None: new) to `after`.
+    pub fn moved(&mut self, before: Option<&Finding>, after: &Finding) {
+        match before {
+            None => {
+                self.bump(counter::FINDINGS.to_string(), 1);
+                if let Some(u) = &after.user {
+                    self.bump(counter::user_findings(u), 1);
+                }
+            }
+            Some(b) => {
+                self.bump(counter::findings_severity(b.severity.as_str()), -1);
+                if b.status.is_active() {
+                    self.bump(counter::open_by_rule(&b.rule_id), -1);
+                }
+            }
+        }
+        self.bump(counter::findings_severity(after.severity.as_str()), 1);
+        if after.status.is_active() {
+            self.bump(counter::open_by_rule(&after.rule_id), 1);
+        }
+    }
+
+    pub fn into_ops(self) -> Vec<WriteOp> {
+        let stats = self.stats;
+        self.deltas
+            .into_iter()
+            .filter(|(_, d)| *d != 0)
+            .map(|(k, d)| WriteOp::add(&stats, k, d))
+            .collect()
+    }
+}
+
+/// The put of `f` over the version it was read at (0: new, so it must not exist yet).
+pub fn put_op(tenant: &TenantId, f: &Finding, read_version: u64) -> Result<WriteOp, StoreError> {
+    let condition = if read_version == 0 {
+        Condition::NotExists
+    } else {
+        Condition::Version(read_version)
     };
-    match before {
-        None => {
-            bump(counter::FINDINGS.to_string(), 1);
-            if let Some(u) = &after.user {
-                bump(counter::user_findings(u), 1);
-            }
-        }
-        Some(b) => {
-            bump(counter::findings_severity(b.severity.as_str()), -1);
-            if b.status.is_active() {
-                bump(counter::open_by_rule(&b.rule_id), -1);
-            }
-        }
-    }
-    bump(counter::findings_severity(after.severity.as_str()), 1);
-    if after.status.is_active() {
-        bump(counter::open_by_rule(&after.rule_id), 1);
-    }
-    deltas
-        .into_iter()
-        .filter(|(_, d)| *d != 0)
-        .map(|(k, d)| WriteOp::add(&stats, k, d))
-        .collect()
+    Ok(WriteOp::put(to_item(tenant, f, read_version + 1)?, condition))
 }
 
-/// Writes `after` over the stored version, moving counters with it.
-pub async fn replace(
-    store: &dyn ItemStore,
-    tenant: &TenantId,
-    before: &Versioned,
-    after: &Finding,
-) -> Result<u64, StoreError> {
-    replace_with(store, tenant, before, after, Vec::new()).await
-}
-
-/// [`replace`] with `extra` ops in the same atomic write (e.g. its audit entry).
+/// Writes `after` over the stored version with `extra` ops in the same atomic write
+/// (e.g. its audit entry), moving counters with it.
 pub async fn replace_with(
     store: &dyn ItemStore,
     tenant: &TenantId,
@@ -133,26 +155,13 @@ pub async fn replace_with(
     after: &Finding,
     extra: Vec<WriteOp>,
 ) -> Result<u64, StoreError> {
-    let version = before.version + 1;
-    let mut ops = vec![WriteOp::put(
-        to_item(tenant, after, version)?,
-        Condition::Version(before.version),
-    )];
-    ops.extend(counter_ops(tenant, Some(&before.finding), after));
+    let mut counters = Counters::new(tenant);
+    counters.moved(Some(&before.finding), after);
+    let mut ops = vec![put_op(tenant, after, before.version)?];
+    ops.extend(counters.into_ops());
     ops.extend(extra);
     store.write(ops).await?;
-    Ok(version)
-}
-
-/// Stores a new finding with its counters; `ConditionFailed` when it exists already.
-pub async fn create(
-    store: &dyn ItemStore,
-    tenant: &TenantId,
-    f: &Finding,
-) -> Result<(), StoreError> {
-    let mut ops = vec![WriteOp::put(to_item(tenant, f, 1)?, Condition::NotExists)];
-    ops.extend(counter_ops(tenant, None, f));
-    store.write(ops).await
+    Ok(before.version + 1)
 }
 
 /// The query behind [`list`]: the most selective index, newest first.

@@ -11,6 +11,7 @@ mod item;
 pub mod notifications;
 pub mod page;
 pub mod reclassify_runs;
+pub mod sessions;
 pub mod stats;
 pub mod storage_keys;
 pub mod webhooks;

@@ -51,6 +51,17 @@ pub fn finding_pk(t: &TenantId, id: &str) -> String {
     format!("{t}#FINDING#{id}")
 }
 pub const FINDING_SK: &str = "FINDING";
+/// The sessions of one rule on one subject, by first evidence time; plus their lock.
+pub fn sessions_pk(t: &TenantId, rule: &str, subject: &str) -> String {
+    format!("{t}#FSES#{rule}#{subject}")
+}
+/// Every writer of a subject's sessions moves this item's version, so two writers
+/// never decide from the same state (sorts after the time-keyed sessions).
+pub const SESSION_LOCK_SK: &str = "LOCK";
+/// Evidence of one rule on one subject: one item per event, by time.
+pub fn evidence_pk(t: &TenantId, rule: &str, subject: &str) -> String {
+    format!("{t}#FEV#{rule}#{subject}")
+}
 pub fn findings_by_time(t: &TenantId) -> String {
     format!("{t}#FD")
 }
@@ -81,6 +92,17 @@ pub mod counter {
     pub const FINDINGS: &str = "findings";
     pub fn events_day(at: DateTime<Utc>) -> String {
         format!("events_day#{}", at.format("%Y-%m-%d"))
+    }
+    pub const EVENTS_MINUTE_PREFIX: &str = "events_min#";
+    /// Shifts unix minutes positive (back to year -188,000), so keys sort as numbers.
+    const MINUTE_OFFSET: i64 = 100_000_000_000;
+    /// Events per minute of event time (unix minutes, zero-padded so they sort).
+    pub fn events_minute(minute: i64) -> String {
+        format!("{EVENTS_MINUTE_PREFIX}{:012}", minute + MINUTE_OFFSET)
+    }
+    pub fn minute_of_key(key: &str) -> Option<i64> {
+        let n: i64 = key.strip_prefix(EVENTS_MINUTE_PREFIX)?.parse().ok()?;
+        Some(n - MINUTE_OFFSET)
     }
     pub fn events_hour(at: DateTime<Utc>) -> String {
         format!("events_hour#{}", at.format("%Y-%m-%dT%H"))

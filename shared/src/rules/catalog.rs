@@ -3,7 +3,7 @@ use chrono::Duration;
 
 use super::engine::{Rule, RuleContext, Subject, Trigger, Verdict};
 use super::fields;
-use super::window::{between, densest_window};
+use super::window::{between, densest_window, windows_containing};
 use crate::domain::{Event, KnownType as K, Severity};
 
 /// Count thresholds, highest first; below the last one `otherwise` applies.
@@ -121,25 +121,17 @@ pub static RULES: &[Rule] = &[
         needs_user_window: false,
         eval: public_bucket,
     },
-    Rule {
-        id: "high_activity_volume",
-        name: "High activity volume",
-        trigger: Trigger::Any,
-        needs_user_window: false,
-        eval: high_volume,
-    },
 ];
 
-fn login_failed_burst(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+fn login_failed_burst<'a>(ctx: &RuleContext<'a>) -> Vec<Verdict<'a>> {
     let failures = ctx.user_events_of(K::LoginFailed);
-    let window = densest_window(&failures, ctx.at(), Duration::hours(1));
-    let n = window.len().max(1);
+    // Every failure is evidence; its severity is that of the densest hour holding it.
+    let n = densest_window(&failures, ctx.at(), Duration::hours(1)).len().max(1);
     LOGIN_FAILURES
         .grade(n)
         .map(|sev| {
-            Verdict::over(
-                ctx.event,
-                &window,
+            Verdict::on(
+                ctx,
                 sev,
                 format!("{n} failed login(s) for {} within 1 hour", ctx.event.user),
                 format!(
@@ -147,6 +139,7 @@ fn login_failed_burst(ctx: &RuleContext<'_>) -> Vec<Verdict> {
                     ctx.event.user
                 ),
             )
+            .strength(n)
         })
         .into_iter()
         .collect()
@@ -154,7 +147,7 @@ fn login_failed_burst(ctx: &RuleContext<'_>) -> Vec<Verdict> {
 
 /// Judges a successful login: suspicious after enough failures in the 30 minutes before
 /// it, from a listed country.
-fn judge_login(ctx: &RuleContext<'_>, success: &Event, failures: &[&Event]) -> Option<Verdict> {
+fn judge_login<'a>(ctx: &RuleContext<'a>, success: &'a Event, failures: &[&'a Event]) -> Option<Verdict<'a>> {
     let country = fields::country(success)?;
     if !ctx
         .config
@@ -172,26 +165,24 @@ fn judge_login(ctx: &RuleContext<'_>, success: &Event, failures: &[&Event]) -> O
     if before.len() < FAILURES_BEFORE_SUSPICIOUS_LOGIN {
         return None;
     }
+    let n = before.len();
     let mut evidence = vec![success];
-    evidence.extend(before.iter().copied());
-    Some(Verdict::over(
-        success,
-        &evidence,
-        Severity::Critical,
-        format!(
-            "Login for {} from {country} after {} failures",
-            success.user,
-            before.len()
-        ),
-        format!(
-            "User '{}' logged in from {country} after {} failed attempts in the previous 30 minutes.",
-            success.user,
-            before.len()
-        ),
-    ))
+    evidence.extend(before);
+    Some(
+        Verdict::over(
+            evidence,
+            Severity::Critical,
+            format!("Login for {} from {country} after {n} failures", success.user),
+            format!(
+                "User '{}' logged in from {country} after {n} failed attempts in the previous 30 minutes.",
+                success.user
+            ),
+        )
+        .strength(n),
+    )
 }
 
-fn suspicious_login(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+fn suspicious_login<'a>(ctx: &RuleContext<'a>) -> Vec<Verdict<'a>> {
     let failures = ctx.user_events_of(K::LoginFailed);
     match ctx.event.known_type() {
         Some(K::LoginSuccess) => judge_login(ctx, ctx.event, &failures).into_iter().collect(),
@@ -205,29 +196,37 @@ fn suspicious_login(ctx: &RuleContext<'_>) -> Vec<Verdict> {
     }
 }
 
-fn mfa_failed_burst(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+fn mfa_failed_burst<'a>(ctx: &RuleContext<'a>) -> Vec<Verdict<'a>> {
     let failures = ctx.user_events_of(K::MfaFailed);
-    let window = densest_window(&failures, ctx.at(), Duration::minutes(10));
-    let n = window.len();
+    // Every window of ten minutes holding this failure that grades is evidence, so the
+    // failure that completes a burst also reports the failures before it.
+    let mut evidence: Vec<&Event> = Vec::new();
+    let mut densest = 0;
+    for w in windows_containing(&failures, ctx.at(), Duration::minutes(10)) {
+        if MFA_FAILURES.grade(w.len()).is_some() {
+            densest = densest.max(w.len());
+            evidence.extend(&failures[w]);
+        }
+    }
     MFA_FAILURES
-        .grade(n)
+        .grade(densest)
         .map(|sev| {
             Verdict::over(
-                ctx.event,
-                &window,
+                evidence,
                 sev,
-                format!("{n} MFA failures for {} within 10 minutes", ctx.event.user),
+                format!("{densest} MFA failures for {} within 10 minutes", ctx.event.user),
                 format!(
-                    "User '{}' failed MFA {n} times within ten minutes.",
+                    "User '{}' failed MFA {densest} times within ten minutes.",
                     ctx.event.user
                 ),
             )
+            .strength(densest)
         })
         .into_iter()
         .collect()
 }
 
-fn judge_mfa_success(success: &Event, failures: &[&Event]) -> Option<Verdict> {
+fn judge_mfa_success<'a>(success: &'a Event, failures: &[&'a Event]) -> Option<Verdict<'a>> {
     let before = between(
         failures,
         success.timestamp - Duration::minutes(10),
@@ -236,22 +235,24 @@ fn judge_mfa_success(success: &Event, failures: &[&Event]) -> Option<Verdict> {
     if before.is_empty() {
         return None;
     }
+    let n = before.len();
     let mut evidence = vec![success];
-    evidence.extend(before.iter().copied());
-    Some(Verdict::over(
-        success,
-        &evidence,
-        Severity::Low,
-        format!("MFA success for {} right after a failure", success.user),
-        format!(
-            "User '{}' passed MFA within ten minutes of {} failed attempt(s).",
-            success.user,
-            before.len()
-        ),
-    ))
+    evidence.extend(before);
+    Some(
+        Verdict::over(
+            evidence,
+            Severity::Low,
+            format!("MFA success for {} right after a failure", success.user),
+            format!(
+                "User '{}' passed MFA within ten minutes of {n} failed attempt(s).",
+                success.user
+            ),
+        )
+        .strength(n),
+    )
 }
 
-fn mfa_success_after_failure(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+fn mfa_success_after_failure<'a>(ctx: &RuleContext<'a>) -> Vec<Verdict<'a>> {
     let failures = ctx.user_events_of(K::MfaFailed);
     match ctx.event.known_type() {
         Some(K::MfaSuccess) => judge_mfa_success(ctx.event, &failures)
@@ -270,7 +271,7 @@ fn target(e: &Event) -> &str {
     e.raw_str(&["target_user", "target"]).unwrap_or(&e.user)
 }
 
-fn admin_escalation(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+fn admin_escalation<'a>(ctx: &RuleContext<'a>) -> Vec<Verdict<'a>> {
     let e = ctx.event;
     if fields::role(e, "new_role").as_deref() != Some("admin") {
         return vec![];
@@ -292,7 +293,7 @@ fn admin_escalation(ctx: &RuleContext<'_>) -> Vec<Verdict> {
     )]
 }
 
-fn viewer_to_developer(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+fn viewer_to_developer<'a>(ctx: &RuleContext<'a>) -> Vec<Verdict<'a>> {
     let e = ctx.event;
     let escalated = fields::role(e, "old_role").as_deref() == Some("viewer")
         && fields::role(e, "new_role").as_deref() == Some("developer");
@@ -349,7 +350,7 @@ fn token_verdict(ctx: &RuleContext<'_>) -> (Severity, String, String) {
 }
 
 /// Each token rule fires when the cascade lands on its severity.
-fn token_rule(ctx: &RuleContext<'_>, severity: Severity) -> Vec<Verdict> {
+fn token_rule<'a>(ctx: &RuleContext<'a>, severity: Severity) -> Vec<Verdict<'a>> {
     let (sev, title, description) = token_verdict(ctx);
     if sev != severity {
         return vec![];
@@ -357,19 +358,19 @@ fn token_rule(ctx: &RuleContext<'_>, severity: Severity) -> Vec<Verdict> {
     vec![Verdict::on(ctx, sev, title, description)]
 }
 
-fn token_admin_scope(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+fn token_admin_scope<'a>(ctx: &RuleContext<'a>) -> Vec<Verdict<'a>> {
     token_rule(ctx, Severity::Critical)
 }
 
-fn token_no_expiry(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+fn token_no_expiry<'a>(ctx: &RuleContext<'a>) -> Vec<Verdict<'a>> {
     token_rule(ctx, Severity::High)
 }
 
-fn token_created(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+fn token_created<'a>(ctx: &RuleContext<'a>) -> Vec<Verdict<'a>> {
     token_rule(ctx, Severity::Medium)
 }
 
-fn large_merge(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+fn large_merge<'a>(ctx: &RuleContext<'a>) -> Vec<Verdict<'a>> {
     let lines = fields::lines_changed(ctx.event).unwrap_or(0);
     let sev = match lines {
         401.. => Severity::High,
@@ -388,7 +389,7 @@ fn large_merge(ctx: &RuleContext<'_>) -> Vec<Verdict> {
     )]
 }
 
-fn deployment_failed(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+fn deployment_failed<'a>(ctx: &RuleContext<'a>) -> Vec<Verdict<'a>> {
     let env = fields::environment(ctx.event).unwrap_or_else(|| "unknown".into());
     let sev = match env.as_str() {
         "production" => Severity::High,
@@ -410,7 +411,7 @@ fn deployment_failed(ctx: &RuleContext<'_>) -> Vec<Verdict> {
     )]
 }
 
-fn public_bucket(ctx: &RuleContext<'_>) -> Vec<Verdict> {
+fn public_bucket<'a>(ctx: &RuleContext<'a>) -> Vec<Verdict<'a>> {
     if !fields::is_public(ctx.event) {
         return vec![];
     }
@@ -428,25 +429,5 @@ fn public_bucket(ctx: &RuleContext<'_>) -> Vec<Verdict> {
             ),
         )
         .about(Subject::Bucket(bucket)),
-    ]
-}
-
-fn high_volume(ctx: &RuleContext<'_>) -> Vec<Verdict> {
-    let n = ctx.tenant_hour_count;
-    if n <= ctx.config.tenant_hourly_volume {
-        return vec![];
-    }
-    vec![
-        Verdict::on(
-            ctx,
-            Severity::High,
-            format!("{n} events in one hour"),
-            format!(
-                "The tenant recorded {n} events in the hour starting {}, above the limit of {}.",
-                ctx.at().format("%Y-%m-%d %H:00 UTC"),
-                ctx.config.tenant_hourly_volume
-            ),
-        )
-        .about(Subject::Tenant),
     ]
 }

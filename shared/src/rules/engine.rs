@@ -1,8 +1,14 @@
-//! Evaluates the rule catalog against one event and the context around it.
+//! Evaluates the rule catalog against one event and the same user's events around it.
+//!
+//! Every rule is *monotone*: more stored events can only add matches, add evidence to a
+//! match or raise its severity. A rule reports every match the event takes part in, so
+//! whichever of a match's events is evaluated last (having seen all the others) reports
+//! it whole; folding every report into sessions then gives the same findings for the
+//! same events, whatever order, batching or redelivery they came in.
 use chrono::{DateTime, Duration, Utc};
 
 use super::catalog::RULES;
-use crate::domain::{Event, KnownType, Match, Severity};
+use crate::domain::{Event, Evidence, KnownType, Match, Severity};
 
 /// How far around an event the rules look at the same user's events: enough for the
 /// widest window (one hour) on either side, so late events are judged in their window.
@@ -12,7 +18,7 @@ pub const USER_LOOKAROUND: Duration = Duration::hours(1);
 pub struct RulesConfig {
     /// Countries a login after failures is suspicious from.
     pub suspicious_countries: Vec<String>,
-    /// Events per hour for the whole tenant above which activity is flagged.
+    /// Events in any 60-minute span of the whole tenant above which activity is flagged.
     pub tenant_hourly_volume: u64,
 }
 
@@ -28,11 +34,9 @@ impl Default for RulesConfig {
 /// What a rule sees.
 pub struct RuleContext<'a> {
     pub event: &'a Event,
-    /// The same user's events in `event.timestamp ± USER_LOOKAROUND`, sorted by time,
-    /// including `event` itself.
+    /// The same user's events around `event` (at least `event.timestamp ±
+    /// USER_LOOKAROUND`), sorted by time then id, including `event` itself.
     pub user_events: &'a [Event],
-    /// Events the tenant has in the calendar hour of `event`.
-    pub tenant_hour_count: u64,
     pub config: &'a RulesConfig,
 }
 
@@ -50,67 +54,41 @@ impl<'a> RuleContext<'a> {
     }
 }
 
-/// What a finding is about; part of its dedup key.
+/// What a finding is about; part of its session key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subject {
     User,
     Bucket(String),
-    Tenant,
 }
 
 /// A rule's verdict; the engine turns it into a [`Match`].
 #[derive(Debug, Clone)]
-pub struct Verdict {
+pub struct Verdict<'a> {
     pub severity: Severity,
+    /// Strength within the severity (see [`Match::magnitude`]).
+    pub magnitude: u64,
     pub subject: Subject,
     pub title: String,
     pub description: String,
-    /// Evidence; the engine puts the triggering event first.
-    pub evidence: Vec<String>,
-    /// The time that places the finding in its dedup period (the anchor event's time).
-    pub at: DateTime<Utc>,
-    pub first_seen: DateTime<Utc>,
-    pub last_seen: DateTime<Utc>,
+    /// The events the match rests on.
+    pub evidence: Vec<&'a Event>,
 }
 
-impl Verdict {
+impl<'a> Verdict<'a> {
     /// A verdict about the triggering event alone.
-    pub fn on(
-        ctx: &RuleContext<'_>,
-        severity: Severity,
-        title: String,
-        description: String,
-    ) -> Self {
-        Self::over(ctx.event, &[ctx.event], severity, title, description)
+    pub fn on(ctx: &RuleContext<'a>, severity: Severity, title: String, description: String) -> Self {
+        Self::over(vec![ctx.event], severity, title, description)
     }
 
-    /// A verdict anchored at `anchor` with `evidence` events.
-    pub fn over(
-        anchor: &Event,
-        evidence: &[&Event],
-        severity: Severity,
-        title: String,
-        description: String,
-    ) -> Self {
-        let first = evidence
-            .iter()
-            .map(|e| e.timestamp)
-            .min()
-            .unwrap_or(anchor.timestamp);
-        let last = evidence
-            .iter()
-            .map(|e| e.timestamp)
-            .max()
-            .unwrap_or(anchor.timestamp);
+    /// A verdict resting on `evidence`.
+    pub fn over(evidence: Vec<&'a Event>, severity: Severity, title: String, description: String) -> Self {
         Self {
             severity,
+            magnitude: 0,
             subject: Subject::User,
             title,
             description,
-            evidence: evidence.iter().map(|e| e.id.clone()).collect(),
-            at: anchor.timestamp,
-            first_seen: first.min(anchor.timestamp),
-            last_seen: last.max(anchor.timestamp),
+            evidence,
         }
     }
 
@@ -118,13 +96,16 @@ impl Verdict {
         self.subject = subject;
         self
     }
+
+    pub fn strength(mut self, magnitude: usize) -> Self {
+        self.magnitude = magnitude as u64;
+        self
+    }
 }
 
 /// Which events trigger a rule.
 #[derive(Debug, Clone, Copy)]
 pub enum Trigger {
-    /// Every event, known type or not.
-    Any,
     Types(&'static [KnownType]),
 }
 
@@ -135,13 +116,12 @@ pub struct Rule {
     pub trigger: Trigger,
     /// Reads `RuleContext::user_events`.
     pub needs_user_window: bool,
-    pub eval: fn(&RuleContext<'_>) -> Vec<Verdict>,
+    pub eval: for<'a> fn(&RuleContext<'a>) -> Vec<Verdict<'a>>,
 }
 
 impl Rule {
     pub fn fires_on(&self, event: &Event) -> bool {
         match self.trigger {
-            Trigger::Any => true,
             Trigger::Types(types) => event.known_type().is_some_and(|k| types.contains(&k)),
         }
     }
@@ -157,37 +137,48 @@ pub fn needs_user_window(event: &Event) -> bool {
     rules_for(event).any(|r| r.needs_user_window)
 }
 
+/// The session key of a verdict's finding.
+fn subject_key(ctx: &RuleContext<'_>, subject: &Subject) -> String {
+    match subject {
+        Subject::User => ctx.event.user.clone(),
+        Subject::Bucket(b) => format!("bucket:{b}"),
+    }
+}
+
 /// Runs every rule the event triggers.
 pub fn evaluate(ctx: &RuleContext<'_>) -> Vec<Match> {
     let mut out = Vec::new();
     for rule in rules_for(ctx.event) {
         for v in (rule.eval)(ctx) {
-            let subject = match &v.subject {
-                Subject::User => ctx.event.user.clone(),
-                Subject::Bucket(b) => format!("bucket:{b}"),
-                Subject::Tenant => "tenant".to_string(),
-            };
-            let user = match v.subject {
-                Subject::Tenant => None,
-                _ => Some(ctx.event.user.clone()),
-            };
-            let mut event_ids = Vec::with_capacity(v.evidence.len() + 1);
-            event_ids.push(ctx.event.id.clone());
-            event_ids.extend(v.evidence.into_iter().filter(|id| *id != ctx.event.id));
+            let mut evidence: Vec<Evidence> = v
+                .evidence
+                .iter()
+                .map(|e| Evidence {
+                    at: e.timestamp,
+                    id: e.id.clone(),
+                })
+                .collect();
+            evidence.sort();
+            evidence.dedup();
             out.push(Match {
                 rule_id: rule.id,
                 rule_name: rule.name,
                 severity: v.severity,
-                subject,
-                user,
+                magnitude: v.magnitude,
+                subject: subject_key(ctx, &v.subject),
+                user: Some(ctx.event.user.clone()),
                 title: v.title,
                 description: v.description,
-                event_ids,
-                at: v.at,
-                first_seen: v.first_seen.min(ctx.event.timestamp),
-                last_seen: v.last_seen.max(ctx.event.timestamp),
+                evidence,
             });
         }
     }
     out
+}
+
+/// The part of `sorted` (by time) within `USER_LOOKAROUND` of `at`: what a rule needs.
+pub fn around(sorted: &[Event], at: DateTime<Utc>) -> &[Event] {
+    let from = sorted.partition_point(|e| e.timestamp < at - USER_LOOKAROUND);
+    let to = sorted.partition_point(|e| e.timestamp <= at + USER_LOOKAROUND);
+    &sorted[from..to.max(from)]
 }

@@ -1,33 +1,44 @@
-//! Sliding-window counts on event time, so the result does not depend on the order
-//! in which events arrive.
+//! Sliding windows on event time, so results do not depend on the order in which
+//! events arrive.
 use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::Event;
 
-/// The densest window of length `width` that contains `t`, over `events` sorted by time.
-/// A window ending at `e` holds the events in `(e - width, e]`. Returns the events in it.
-pub fn densest_window<'a>(
-    events: &[&'a Event],
+/// Every window of length `width` that contains `t` and ends at an event, over `events`
+/// sorted by time: a window ending at `e` holds the events in `(e - width, e]`. Each
+/// window is returned as the range of `events` it holds.
+pub fn windows_containing(
+    events: &[&Event],
     t: DateTime<Utc>,
     width: Duration,
-) -> Vec<&'a Event> {
-    let mut best: (usize, usize) = (0, 0);
+) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
     let mut start = 0;
     for (end, e) in events.iter().enumerate() {
+        while start < end && events[start].timestamp <= e.timestamp - width {
+            start += 1;
+        }
         if e.timestamp < t {
             continue;
         }
         if e.timestamp - t >= width {
             break;
         }
-        while start < end && events[start].timestamp <= e.timestamp - width {
-            start += 1;
-        }
-        if end + 1 - start > best.1 - best.0 {
-            best = (start, end + 1);
+        out.push(start..end + 1);
+    }
+    out
+}
+
+/// The densest window of length `width` that contains `t` (see [`windows_containing`]);
+/// the earliest of equals. Returns the events in it.
+pub fn densest_window<'a>(events: &[&'a Event], t: DateTime<Utc>, width: Duration) -> Vec<&'a Event> {
+    let mut best = 0..0;
+    for w in windows_containing(events, t, width) {
+        if w.len() > best.len() {
+            best = w;
         }
     }
-    events[best.0..best.1].to_vec()
+    events[best].to_vec()
 }
 
 /// Events in `[from, to)`.
@@ -55,7 +66,9 @@ mod tests {
             user: "u".into(),
             source: None,
             raw_data: Default::default(),
-            received_at: Utc::now(),
+            received_at: DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+                .unwrap()
+                .to_utc(),
         }
     }
 
@@ -81,15 +94,18 @@ mod tests {
     fn window_edges_are_half_open() {
         let evs: Vec<Event> = [0, 60].into_iter().map(ev).collect();
         let refs: Vec<&Event> = evs.iter().collect();
-        assert_eq!(
-            densest_window(&refs, evs[1].timestamp, Duration::hours(1)).len(),
-            1
-        );
+        assert_eq!(densest_window(&refs, evs[1].timestamp, Duration::hours(1)).len(), 1);
         let evs: Vec<Event> = [0, 59].into_iter().map(ev).collect();
         let refs: Vec<&Event> = evs.iter().collect();
-        assert_eq!(
-            densest_window(&refs, evs[1].timestamp, Duration::hours(1)).len(),
-            2
-        );
+        assert_eq!(densest_window(&refs, evs[1].timestamp, Duration::hours(1)).len(), 2);
+    }
+
+    #[test]
+    fn lists_every_window_holding_t() {
+        let evs: Vec<Event> = [0, 5, 9, 14, 30].into_iter().map(ev).collect();
+        let refs: Vec<&Event> = evs.iter().collect();
+        // Windows of 10 minutes holding minute 5 end at 5 and 9 (14 - 10 = 4 < 5 too).
+        let w = windows_containing(&refs, evs[1].timestamp, Duration::minutes(10));
+        assert_eq!(w, vec![0..2, 0..3, 1..4]);
     }
 }

@@ -30,6 +30,14 @@ use crate::ports::{Clock, OutMessage, Queue, QueueName};
 /// Records handled at once within one invocation, unless the stage asks for more.
 const CONCURRENCY: usize = 4;
 
+fn receive_count(record: &SqsMessage) -> u32 {
+    record
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(1)
+}
+
 #[derive(Clone)]
 pub struct SqsBatch {
     stage: Arc<dyn DynStage>,
@@ -67,6 +75,18 @@ impl SqsBatch {
     }
 
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        let bodies: Vec<(&str, MessageMeta)> = event
+            .records
+            .iter()
+            .filter_map(|r| {
+                let body = r.body.as_deref()?;
+                let id = r.message_id.clone().unwrap_or_default();
+                Some((body, MessageMeta::new(id, receive_count(r))))
+            })
+            .collect();
+        if bodies.len() == event.records.len() && self.stage.handle_bodies(&bodies).await {
+            return SqsBatchResponse::default();
+        }
         let failed: Vec<Option<String>> = futures::stream::iter(event.records)
             .map(|record| async move {
                 let id = record.message_id.clone().unwrap_or_default();
@@ -92,11 +112,7 @@ impl SqsBatch {
 
     /// Handles one record; true when it must stay on the queue (a batch item failure).
     async fn record(&self, id: &str, record: SqsMessage) -> bool {
-        let receive_count = record
-            .attributes
-            .get("ApproximateReceiveCount")
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(1);
+        let receive_count = receive_count(&record);
         let Some(body) = record.body else {
             tracing::error!("SQS record without a body; it stays until the dead-letter queue");
             return true;

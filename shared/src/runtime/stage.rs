@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
-use tracing::Span;
+use tracing::{Instrument, Span};
 
 use crate::config::ConfigError;
 use crate::ports::{BusError, Clock, EventBus, ItemStore, Queue, QueueError, StoreError};
@@ -110,6 +110,18 @@ pub trait Stage: Send + Sync {
 
     /// Processes one message. Must be idempotent: any message may arrive again.
     async fn handle(&self, message: Self::Message, meta: &MessageMeta) -> StageResult;
+
+    /// Processes a whole delivery batch at once, for stages that gain from it (one
+    /// store write, one read per user). `None`, the default: the runner handles each
+    /// message alone. `Some(Ok)`: every message is done. `Some(Err)`: the runner handles
+    /// each message alone, so a failing message is retried without the others.
+    async fn handle_batch(
+        &self,
+        _messages: Vec<Self::Message>,
+        _metas: &[MessageMeta],
+    ) -> Option<Result<(), HandlerError>> {
+        None
+    }
 }
 
 /// A stage with its message type erased, as the runners hold it. Every [`Stage`] is one.
@@ -121,6 +133,11 @@ pub trait DynStage: Send + Sync {
     /// [`Disposition::DeadLetter`]. Records the message's tenant and request id on the
     /// current span (the runners' `message` span).
     async fn handle_body(&self, body: &str, meta: MessageMeta) -> StageResult;
+
+    /// Hands a delivery batch to [`Stage::handle_batch`]. True when every message is
+    /// done; false when the runner must handle them one by one (the stage does not
+    /// batch, a body does not parse, or the batch failed).
+    async fn handle_bodies(&self, bodies: &[(&str, MessageMeta)]) -> bool;
 }
 
 #[async_trait]
@@ -147,6 +164,33 @@ impl<S: Stage> DynStage for S {
             meta.request_id = Some(request_id.to_string());
         }
         self.handle(message, &meta).await
+    }
+
+    async fn handle_bodies(&self, bodies: &[(&str, MessageMeta)]) -> bool {
+        if bodies.len() < 2 {
+            return false;
+        }
+        let Ok(messages) = bodies
+            .iter()
+            .map(|(b, _)| serde_json::from_str::<S::Message>(b))
+            .collect::<Result<Vec<_>, _>>()
+        else {
+            return false;
+        };
+        let metas: Vec<MessageMeta> = bodies.iter().map(|(_, m)| m.clone()).collect();
+        let span = tracing::info_span!("batch", stage = S::NAME, messages = bodies.len());
+        match self.handle_batch(messages, &metas).instrument(span).await {
+            None => false,
+            Some(Ok(())) => true,
+            Some(Err(e)) => {
+                tracing::warn!(
+                    stage = S::NAME,
+                    error = &e as &dyn std::error::Error,
+                    "batch failed; handling its messages one by one"
+                );
+                false
+            }
+        }
     }
 }
 

@@ -79,6 +79,18 @@ impl Worker {
             received: deliveries.len(),
             ..PollStats::default()
         };
+        let bodies: Vec<(&str, MessageMeta)> = deliveries
+            .iter()
+            .map(|d| (d.body.as_str(), MessageMeta::new(d.id.as_str(), d.receive_count)))
+            .collect();
+        if self.stage.handle_bodies(&bodies).await {
+            let receipts: Vec<&str> = deliveries.iter().map(|d| d.receipt.as_str()).collect();
+            if let Err(e) = self.queue.ack_all(self.name, &receipts).await {
+                tracing::warn!(queue = %self.name, error = &e as &dyn std::error::Error, "ack failed; messages will be redelivered");
+            }
+            stats.succeeded = deliveries.len();
+            return Ok(stats);
+        }
         let outcomes: Vec<Settled> = futures::stream::iter(deliveries)
             .map(|d| {
                 let span = message_span(self.stage.name(), &d.id);

@@ -69,8 +69,8 @@ async fn bootstrap_answers_its_samples_and_survives_a_bad_payload() {
     let (status, body) = status_and_body(&resp);
     assert_eq!(status, 202, "{resp} {}", f.process.logs());
     assert_eq!(body["accepted"], 2);
-    let queued = stack.waiting_on(QueueName::Ingest).await;
-    assert_eq!(queued.len(), 2, "both events are on the ingest queue");
+    let queued = stack.events_waiting_on(QueueName::Ingest).await;
+    assert_eq!(queued, 2, "both events are on the ingest queue");
 
     let resp = f.answer(with_key("api-get-findings.json", &key)).await;
     let (status, body) = status_and_body(&resp);

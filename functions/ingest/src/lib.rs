@@ -48,7 +48,10 @@ impl IngestStage {
         forward.dedup_by(|a, b| a.id == b.id);
         let bodies = EventMessage::bodies(tenant, &forward, request_id)?;
         self.queue
-            .send(QueueName::Rules, bodies.into_iter().map(OutMessage::new).collect())
+            .send(
+                QueueName::Rules,
+                bodies.into_iter().map(OutMessage::new).collect(),
+            )
             .await?;
         Ok(())
     }

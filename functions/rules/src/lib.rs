@@ -80,7 +80,8 @@ impl RulesStage {
                 .collect();
             let mut around: Vec<Event> = Vec::new();
             for (from, to) in ranges(&windowed, USER_LOOKAROUND) {
-                around.extend(events::user_window(store, tenant, user, from, to, WINDOW_CAP).await?);
+                around
+                    .extend(events::user_window(store, tenant, user, from, to, WINDOW_CAP).await?);
             }
             // A just-written event may not be visible to an eventually consistent index yet.
             around.extend(mine.iter().map(|e| (*e).clone()));
@@ -93,7 +94,9 @@ impl RulesStage {
                     config: &self.config,
                 };
                 for m in rules::evaluate(&ctx) {
-                    out.entry((m.rule_id, m.subject.clone())).or_default().push(m);
+                    out.entry((m.rule_id, m.subject.clone()))
+                        .or_default()
+                        .push(m);
                 }
             }
         }
@@ -114,10 +117,20 @@ impl RulesStage {
         for matches in self.matches_for(tenant, batch).await?.values() {
             recorded.extend(record_matches(store, tenant, matches, self.gap, now).await?);
         }
-        let minutes: BTreeSet<i64> = batch.iter().map(|e| volume::minute_of(e.timestamp)).collect();
+        let minutes: BTreeSet<i64> = batch
+            .iter()
+            .map(|e| volume::minute_of(e.timestamp))
+            .collect();
         recorded.extend(
-            record_volume(store, tenant, &minutes, self.config.tenant_hourly_volume, self.gap, now)
-                .await?,
+            record_volume(
+                store,
+                tenant,
+                &minutes,
+                self.config.tenant_hourly_volume,
+                self.gap,
+                now,
+            )
+            .await?,
         );
         let mut out: Vec<EnrichMessage> = Vec::new();
         for r in recorded {

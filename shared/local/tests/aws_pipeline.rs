@@ -17,6 +17,7 @@ use vigil_shared::service::{Origin, api_keys};
 
 #[tokio::test]
 async fn events_become_enriched_findings_on_dynamodb_and_sqs() {
+    let _ = tracing_subscriber::fmt().with_env_filter("warn").try_init();
     let Some(stack) = vigil_testkit::MotoStack::for_test("aws pipeline", "e2e").await else {
         return;
     };

@@ -52,8 +52,18 @@ async fn ingest_and_rules_samples_run_through_their_handlers() {
     let ingest = lambda(&app, QueueName::Ingest);
     let resp = ingest.handle(sqs("ingest-sqs.json")).await;
     assert!(resp.batch_item_failures.is_empty());
+    // The delivery batch is one tenant's: its stored events go on as one message.
     let forwarded = waiting(&app, QueueName::Rules).await;
-    assert_eq!(forwarded.len(), 3);
+    let events: usize = forwarded
+        .iter()
+        .map(|d| {
+            serde_json::from_str::<vigil_shared::messages::EventMessage>(&d.body)
+                .unwrap()
+                .events
+                .len()
+        })
+        .sum();
+    assert_eq!(events, 3);
 
     let rules = lambda(&app, QueueName::Rules);
     let resp = rules.handle(sqs("rules-sqs.json")).await;

@@ -107,7 +107,12 @@ impl Match {
     /// Orders matches by how they word a finding: severity, magnitude, then text, so
     /// the choice does not depend on which match arrived first.
     pub fn strength(&self) -> (Severity, u64, &str, &str) {
-        (self.severity, self.magnitude, &self.title, &self.description)
+        (
+            self.severity,
+            self.magnitude,
+            &self.title,
+            &self.description,
+        )
     }
 }
 
@@ -227,7 +232,12 @@ impl Finding {
 
     /// Takes the wording of `m` when it is stronger than the current one.
     pub fn absorb(&mut self, m: &Match) {
-        let current = (self.severity, self.magnitude, self.title.as_str(), self.description.as_str());
+        let current = (
+            self.severity,
+            self.magnitude,
+            self.title.as_str(),
+            self.description.as_str(),
+        );
         if m.strength() > current {
             self.severity = m.severity;
             self.magnitude = m.magnitude;
@@ -239,8 +249,18 @@ impl Finding {
     /// Folds `other` (a finding of the same rule and subject that the session now
     /// bridges) into this one: the stronger wording and the furthest triage status win.
     pub fn absorb_finding(&mut self, other: &Finding) {
-        let theirs = (other.severity, other.magnitude, other.title.as_str(), other.description.as_str());
-        let ours = (self.severity, self.magnitude, self.title.as_str(), self.description.as_str());
+        let theirs = (
+            other.severity,
+            other.magnitude,
+            other.title.as_str(),
+            other.description.as_str(),
+        );
+        let ours = (
+            self.severity,
+            self.magnitude,
+            self.title.as_str(),
+            self.description.as_str(),
+        );
         if theirs > ours {
             self.severity = other.severity;
             self.magnitude = other.magnitude;
@@ -262,7 +282,12 @@ impl Finding {
 
     /// Rebuilds this finding over `session` (the evidence now stored for it) and says
     /// what changed. New evidence reopens a resolved finding.
-    pub fn refresh(&mut self, session: &Session, before: &Finding, now: DateTime<Utc>) -> MergeOutcome {
+    pub fn refresh(
+        &mut self,
+        session: &Session,
+        before: &Finding,
+        now: DateTime<Utc>,
+    ) -> MergeOutcome {
         self.hold(session);
         let more = self.evidence_count > before.evidence_count
             || self.first_seen < before.first_seen
@@ -355,12 +380,18 @@ mod tests {
         let now = at("2026-01-01T01:00:00Z");
         let mut f = Finding::open("fd".into(), &m(Severity::Low, 1), &session(1), now);
         let before = f.clone();
-        assert_eq!(f.refresh(&session(1), &before, now), MergeOutcome::Unchanged);
+        assert_eq!(
+            f.refresh(&session(1), &before, now),
+            MergeOutcome::Unchanged
+        );
         assert_eq!(f.refresh(&session(3), &before, now), MergeOutcome::Updated);
         assert!(f.evidence_truncated);
         f.status = FindingStatus::Resolved;
         let before = f.clone();
-        assert_eq!(f.refresh(&session(4), &before, now), MergeOutcome::Escalated);
+        assert_eq!(
+            f.refresh(&session(4), &before, now),
+            MergeOutcome::Escalated
+        );
         assert_eq!(f.status, FindingStatus::Open);
     }
 
@@ -383,7 +414,10 @@ mod tests {
     #[test]
     fn finding_ids_are_stable_per_session_start() {
         let t = TenantId::parse("demo").unwrap();
-        let e = Evidence { at: at("2026-01-01T00:10:00Z"), id: "e1".into() };
+        let e = Evidence {
+            at: at("2026-01-01T00:10:00Z"),
+            id: "e1".into(),
+        };
         assert_eq!(finding_id(&t, "r", "s", &e), finding_id(&t, "r", "s", &e));
         assert_ne!(finding_id(&t, "r", "s", &e), finding_id(&t, "r", "s2", &e));
     }

@@ -69,7 +69,12 @@ pub async fn insert_batch<'a>(
 ) -> Result<Vec<&'a Event>, StoreError> {
     let keys: Vec<(String, String)> = events
         .iter()
-        .map(|e| (storage_keys::event_pk(tenant, &e.id), storage_keys::EVENT_SK.to_string()))
+        .map(|e| {
+            (
+                storage_keys::event_pk(tenant, &e.id),
+                storage_keys::EVENT_SK.to_string(),
+            )
+        })
         .collect();
     let stored = store.exist(&keys).await?;
     let mut seen = std::collections::HashSet::new();
@@ -86,7 +91,8 @@ pub async fn insert_batch<'a>(
         let keys = counter_keys(e);
         let new_keys = keys.iter().filter(|k| !counters.contains_key(*k)).count();
         if chunk.len() + 1 + counters.len() + new_keys > MAX_WRITE_OPS {
-            inserted.extend(write_chunk(store, tenant, &chunk, std::mem::take(&mut counters)).await?);
+            inserted
+                .extend(write_chunk(store, tenant, &chunk, std::mem::take(&mut counters)).await?);
             chunk.clear();
         }
         for k in keys {
@@ -113,7 +119,11 @@ async fn write_chunk<'a>(
     for e in chunk {
         ops.push(WriteOp::put(to_item(tenant, e)?, Condition::NotExists));
     }
-    ops.extend(counters.into_iter().map(|(k, d)| WriteOp::add(&stats, k, d)));
+    ops.extend(
+        counters
+            .into_iter()
+            .map(|(k, d)| WriteOp::add(&stats, k, d)),
+    );
     match store.write(ops).await {
         Ok(()) => Ok(chunk.to_vec()),
         Err(StoreError::ConditionFailed { .. }) if chunk.len() > 1 => {
@@ -136,8 +146,14 @@ async fn write_chunk<'a>(
 }
 
 /// Stores one event once (see [`insert_batch`]); whether it was new.
-pub async fn insert(store: &dyn ItemStore, tenant: &TenantId, e: &Event) -> Result<bool, StoreError> {
-    Ok(!insert_batch(store, tenant, std::slice::from_ref(e)).await?.is_empty())
+pub async fn insert(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    e: &Event,
+) -> Result<bool, StoreError> {
+    Ok(!insert_batch(store, tenant, std::slice::from_ref(e))
+        .await?
+        .is_empty())
 }
 
 /// Events per minute of event time in `[from, to]` (unix minutes), from the counters.
@@ -148,13 +164,22 @@ pub async fn minute_counts(
     to: i64,
 ) -> Result<std::collections::BTreeMap<i64, u64>, StoreError> {
     let q = Query::new(Index::Primary, storage_keys::stats_pk(tenant))
-        .range(KeyRange::Between(counter::events_minute(from), counter::events_minute(to)))
+        .range(KeyRange::Between(
+            counter::events_minute(from),
+            counter::events_minute(to),
+        ))
         .limit(1000);
     let pairs = super::page::collect_all(store, q, |i| {
-        Ok((counter::minute_of_key(&i.sk), u64::try_from(i.count).unwrap_or_default()))
+        Ok((
+            counter::minute_of_key(&i.sk),
+            u64::try_from(i.count).unwrap_or_default(),
+        ))
     })
     .await?;
-    Ok(pairs.into_iter().filter_map(|(m, c)| m.map(|m| (m, c))).collect())
+    Ok(pairs
+        .into_iter()
+        .filter_map(|(m, c)| m.map(|m| (m, c)))
+        .collect())
 }
 
 /// The ids of the earliest `cap` events (by time, then id) in `minutes` (unix minutes).

@@ -143,7 +143,10 @@ pub fn put_op(tenant: &TenantId, f: &Finding, read_version: u64) -> Result<Write
     } else {
         Condition::Version(read_version)
     };
-    Ok(WriteOp::put(to_item(tenant, f, read_version + 1)?, condition))
+    Ok(WriteOp::put(
+        to_item(tenant, f, read_version + 1)?,
+        condition,
+    ))
 }
 
 /// Writes `after` over the stored version with `extra` ops in the same atomic write

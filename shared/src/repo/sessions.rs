@@ -7,7 +7,9 @@ use super::item::{decode, encode};
 use super::storage_keys::{self, SESSION_LOCK_SK};
 use crate::domain::finding::MAX_EVIDENCE;
 use crate::domain::{Evidence, Session, TenantId};
-use crate::ports::store::{Condition, Index, Item, ItemStore, KeyRange, Query, StoreError, WriteOp};
+use crate::ports::store::{
+    Condition, Index, Item, ItemStore, KeyRange, Query, StoreError, WriteOp,
+};
 
 /// Which (rule, subject) a set of sessions belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -55,7 +57,13 @@ pub async fn put_evidence(
     let pk = scope.evidence_pk(tenant);
     let items = evidence
         .iter()
-        .map(|e| Item::new(&pk, storage_keys::timed(e.at, &e.id), serde_json::Value::Null))
+        .map(|e| {
+            Item::new(
+                &pk,
+                storage_keys::timed(e.at, &e.id),
+                serde_json::Value::Null,
+            )
+        })
         .collect();
     store.put_all(items).await
 }
@@ -110,7 +118,11 @@ pub async fn lock_version(
 /// The op that moves the lock from `version` (0: none yet), failing if another writer
 /// moved it first.
 pub fn lock_op(tenant: &TenantId, scope: &Scope, version: u64) -> WriteOp {
-    let mut item = Item::new(scope.sessions_pk(tenant), SESSION_LOCK_SK, serde_json::Value::Null);
+    let mut item = Item::new(
+        scope.sessions_pk(tenant),
+        SESSION_LOCK_SK,
+        serde_json::Value::Null,
+    );
     item.version = version + 1;
     let condition = if version == 0 {
         Condition::NotExists
@@ -158,7 +170,11 @@ pub async fn sessions_near(
 }
 
 /// The index entry of a session.
-pub fn session_put(tenant: &TenantId, scope: &Scope, s: &SessionRef) -> Result<WriteOp, StoreError> {
+pub fn session_put(
+    tenant: &TenantId,
+    scope: &Scope,
+    s: &SessionRef,
+) -> Result<WriteOp, StoreError> {
     let item = Item::new(
         scope.sessions_pk(tenant),
         storage_keys::timed(s.first_seen, &s.finding_id),

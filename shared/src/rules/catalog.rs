@@ -126,7 +126,9 @@ pub static RULES: &[Rule] = &[
 fn login_failed_burst<'a>(ctx: &RuleContext<'a>) -> Vec<Verdict<'a>> {
     let failures = ctx.user_events_of(K::LoginFailed);
     // Every failure is evidence; its severity is that of the densest hour holding it.
-    let n = densest_window(&failures, ctx.at(), Duration::hours(1)).len().max(1);
+    let n = densest_window(&failures, ctx.at(), Duration::hours(1))
+        .len()
+        .max(1);
     LOGIN_FAILURES
         .grade(n)
         .map(|sev| {
@@ -147,7 +149,11 @@ fn login_failed_burst<'a>(ctx: &RuleContext<'a>) -> Vec<Verdict<'a>> {
 
 /// Judges a successful login: suspicious after enough failures in the 30 minutes before
 /// it, from a listed country.
-fn judge_login<'a>(ctx: &RuleContext<'a>, success: &'a Event, failures: &[&'a Event]) -> Option<Verdict<'a>> {
+fn judge_login<'a>(
+    ctx: &RuleContext<'a>,
+    success: &'a Event,
+    failures: &[&'a Event],
+) -> Option<Verdict<'a>> {
     let country = fields::country(success)?;
     if !ctx
         .config
@@ -214,7 +220,10 @@ fn mfa_failed_burst<'a>(ctx: &RuleContext<'a>) -> Vec<Verdict<'a>> {
             Verdict::over(
                 evidence,
                 sev,
-                format!("{densest} MFA failures for {} within 10 minutes", ctx.event.user),
+                format!(
+                    "{densest} MFA failures for {} within 10 minutes",
+                    ctx.event.user
+                ),
                 format!(
                     "User '{}' failed MFA {densest} times within ten minutes.",
                     ctx.event.user

@@ -76,12 +76,22 @@ pub struct Verdict<'a> {
 
 impl<'a> Verdict<'a> {
     /// A verdict about the triggering event alone.
-    pub fn on(ctx: &RuleContext<'a>, severity: Severity, title: String, description: String) -> Self {
+    pub fn on(
+        ctx: &RuleContext<'a>,
+        severity: Severity,
+        title: String,
+        description: String,
+    ) -> Self {
         Self::over(vec![ctx.event], severity, title, description)
     }
 
     /// A verdict resting on `evidence`.
-    pub fn over(evidence: Vec<&'a Event>, severity: Severity, title: String, description: String) -> Self {
+    pub fn over(
+        evidence: Vec<&'a Event>,
+        severity: Severity,
+        title: String,
+        description: String,
+    ) -> Self {
         Self {
             severity,
             magnitude: 0,

@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Duration;
 
+use super::RuleContext;
 use super::engine::{RulesConfig, around, evaluate};
 use super::volume;
-use super::RuleContext;
 use crate::domain::finding::MAX_EVIDENCE;
 use crate::domain::{Event, Finding, FindingStatus, Severity};
 
@@ -43,7 +43,12 @@ pub fn fingerprints<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> BTre
         .collect()
 }
 
-fn fingerprint(rule_id: &str, subject: &str, severity: Severity, mut evidence: Vec<(chrono::DateTime<chrono::Utc>, String)>) -> Fingerprint {
+fn fingerprint(
+    rule_id: &str,
+    subject: &str,
+    severity: Severity,
+    mut evidence: Vec<(chrono::DateTime<chrono::Utc>, String)>,
+) -> Fingerprint {
     evidence.sort();
     evidence.dedup();
     Fingerprint {
@@ -51,7 +56,11 @@ fn fingerprint(rule_id: &str, subject: &str, severity: Severity, mut evidence: V
         subject: subject.to_string(),
         severity,
         evidence_count: evidence.len() as u64,
-        evidence: evidence.into_iter().take(MAX_EVIDENCE).map(|(_, id)| id).collect(),
+        evidence: evidence
+            .into_iter()
+            .take(MAX_EVIDENCE)
+            .map(|(_, id)| id)
+            .collect(),
     }
 }
 
@@ -71,7 +80,10 @@ pub fn findings_of(events: &[Event], config: &RulesConfig, gap: Duration) -> BTr
                 config,
             };
             for m in evaluate(&ctx) {
-                matches.entry((m.rule_id, m.subject.clone())).or_default().push(m);
+                matches
+                    .entry((m.rule_id, m.subject.clone()))
+                    .or_default()
+                    .push(m);
             }
         }
     }
@@ -80,7 +92,9 @@ pub fn findings_of(events: &[Event], config: &RulesConfig, gap: Duration) -> BTr
         ms.sort_by_key(|m| m.span());
         let mut session: Option<(chrono::DateTime<chrono::Utc>, Severity, Vec<_>)> = None;
         for m in ms {
-            let Some((first, last)) = m.span() else { continue };
+            let Some((first, last)) = m.span() else {
+                continue;
+            };
             let evidence = m.evidence.iter().map(|e| (e.at, e.id.clone()));
             match &mut session {
                 Some((end, sev, ev)) if first - *end <= gap => {
@@ -104,7 +118,8 @@ pub fn findings_of(events: &[Event], config: &RulesConfig, gap: Duration) -> BTr
     for e in events {
         *counts.entry(volume::minute_of(e.timestamp)).or_default() += 1;
     }
-    let (Some(lo), Some(hi)) = (counts.keys().next().copied(), counts.keys().last().copied()) else {
+    let (Some(lo), Some(hi)) = (counts.keys().next().copied(), counts.keys().last().copied())
+    else {
         return out;
     };
     let busy = volume::busy(&counts, config.tenant_hourly_volume, lo, hi);
@@ -117,7 +132,12 @@ pub fn findings_of(events: &[Event], config: &RulesConfig, gap: Duration) -> BTr
             })
             .map(|e| (e.timestamp, e.id.clone()))
             .collect();
-        out.insert(fingerprint(volume::RULE_ID, volume::SUBJECT, volume::SEVERITY, evidence));
+        out.insert(fingerprint(
+            volume::RULE_ID,
+            volume::SUBJECT,
+            volume::SEVERITY,
+            evidence,
+        ));
     }
     out
 }

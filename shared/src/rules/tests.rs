@@ -91,10 +91,7 @@ fn login_failures_outside_the_hour_do_not_count() {
 fn an_early_event_sees_later_failures_in_its_window() {
     // Out-of-order arrival: the first failure is judged with the ones after it.
     let evs = failures(8, 5);
-    assert_eq!(
-        run(&evs, 0),
-        one("login_failed_burst", Severity::Critical)
-    );
+    assert_eq!(run(&evs, 0), one("login_failed_burst", Severity::Critical));
 }
 
 #[test]
@@ -255,7 +252,8 @@ fn pull_request_size_edges() {
     assert!(
         run(
             &[("pull_request_opened", 0, json!({"lines_changed": 900}))],
-            0)
+            0
+        )
         .is_empty()
     );
 }
@@ -279,7 +277,8 @@ fn deployment_environments() {
     assert!(
         run(
             &[("deployment_succeeded", 0, json!({"environment":"prod"}))],
-            0)
+            0
+        )
         .is_empty()
     );
 }

@@ -49,13 +49,18 @@ impl Busy {
 /// so only spans starting at a counted minute are tried.
 pub fn busy(counts: &BTreeMap<i64, u64>, threshold: u64, from: i64, to: i64) -> Busy {
     let mut out = Busy::default();
-    let starts: Vec<i64> = counts.range(from..=to).filter(|(_, c)| **c > 0).map(|(m, _)| *m).collect();
+    let starts: Vec<i64> = counts
+        .range(from..=to)
+        .filter(|(_, c)| **c > 0)
+        .map(|(m, _)| *m)
+        .collect();
     for s in starts {
         let span = counts.range(s..s + SPAN_MINUTES);
         let n: u64 = span.clone().map(|(_, c)| *c).sum();
         out.densest = out.densest.max(n);
         if n > threshold {
-            out.minutes.extend(span.filter(|(_, c)| **c > 0).map(|(m, _)| *m));
+            out.minutes
+                .extend(span.filter(|(_, c)| **c > 0).map(|(m, _)| *m));
         }
     }
     if out.minutes.is_empty() {

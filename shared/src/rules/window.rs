@@ -31,7 +31,11 @@ pub fn windows_containing(
 
 /// The densest window of length `width` that contains `t` (see [`windows_containing`]);
 /// the earliest of equals. Returns the events in it.
-pub fn densest_window<'a>(events: &[&'a Event], t: DateTime<Utc>, width: Duration) -> Vec<&'a Event> {
+pub fn densest_window<'a>(
+    events: &[&'a Event],
+    t: DateTime<Utc>,
+    width: Duration,
+) -> Vec<&'a Event> {
     let mut best = 0..0;
     for w in windows_containing(events, t, width) {
         if w.len() > best.len() {
@@ -94,10 +98,16 @@ mod tests {
     fn window_edges_are_half_open() {
         let evs: Vec<Event> = [0, 60].into_iter().map(ev).collect();
         let refs: Vec<&Event> = evs.iter().collect();
-        assert_eq!(densest_window(&refs, evs[1].timestamp, Duration::hours(1)).len(), 1);
+        assert_eq!(
+            densest_window(&refs, evs[1].timestamp, Duration::hours(1)).len(),
+            1
+        );
         let evs: Vec<Event> = [0, 59].into_iter().map(ev).collect();
         let refs: Vec<&Event> = evs.iter().collect();
-        assert_eq!(densest_window(&refs, evs[1].timestamp, Duration::hours(1)).len(), 2);
+        assert_eq!(
+            densest_window(&refs, evs[1].timestamp, Duration::hours(1)).len(),
+            2
+        );
     }
 
     #[test]

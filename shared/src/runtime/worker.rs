@@ -81,7 +81,12 @@ impl Worker {
         };
         let bodies: Vec<(&str, MessageMeta)> = deliveries
             .iter()
-            .map(|d| (d.body.as_str(), MessageMeta::new(d.id.as_str(), d.receive_count)))
+            .map(|d| {
+                (
+                    d.body.as_str(),
+                    MessageMeta::new(d.id.as_str(), d.receive_count),
+                )
+            })
             .collect();
         if self.stage.handle_bodies(&bodies).await {
             let receipts: Vec<&str> = deliveries.iter().map(|d| d.receipt.as_str()).collect();

@@ -18,9 +18,9 @@ use crate::enrich::Enricher;
 use crate::ports::{ItemStore, StoreError, WriteOp};
 use crate::repo::events;
 use crate::repo::findings::{self, Counters};
-use crate::rules::volume;
 use crate::repo::sessions::{self, Scope, SessionRef};
 use crate::retry::on_conflict;
+use crate::rules::volume;
 
 /// What recording did to one finding.
 #[derive(Debug, Clone)]
@@ -30,7 +30,10 @@ pub struct Recorded {
 }
 
 /// Groups spans (earliest first) whose neighbours lie within `gap`.
-fn cluster<T>(mut items: Vec<(DateTime<Utc>, DateTime<Utc>, T)>, gap: Duration) -> Vec<(DateTime<Utc>, DateTime<Utc>, Vec<T>)> {
+fn cluster<T>(
+    mut items: Vec<(DateTime<Utc>, DateTime<Utc>, T)>,
+    gap: Duration,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>, Vec<T>)> {
     items.sort_by_key(|(a, b, _)| (*a, *b));
     let mut out: Vec<(DateTime<Utc>, DateTime<Utc>, Vec<T>)> = Vec::new();
     for (a, b, t) in items {
@@ -57,7 +60,10 @@ pub async fn record_matches(
         return Ok(Vec::new());
     };
     let scope = Scope::new(first.rule_id, &first.subject);
-    let mut evidence: Vec<Evidence> = matches.iter().flat_map(|m| m.evidence.iter().cloned()).collect();
+    let mut evidence: Vec<Evidence> = matches
+        .iter()
+        .flat_map(|m| m.evidence.iter().cloned())
+        .collect();
     evidence.sort();
     evidence.dedup();
     sessions::put_evidence(store, tenant, &scope, &evidence).await?;
@@ -97,7 +103,11 @@ where
     S: Fn(DateTime<Utc>, DateTime<Utc>) -> F,
     F: std::future::Future<Output = Result<Session, StoreError>>,
 {
-    let Some(strongest) = group.iter().copied().max_by(|a, b| a.strength().cmp(&b.strength())) else {
+    let Some(strongest) = group
+        .iter()
+        .copied()
+        .max_by(|a, b| a.strength().cmp(&b.strength()))
+    else {
         return Ok(Vec::new());
     };
     let lock = sessions::lock_version(store, tenant, scope).await?;
@@ -111,22 +121,37 @@ where
             None => tracing::warn!(finding = %s.finding_id, "session without its finding"),
         }
     }
-    let first = near.iter().map(|s| s.first_seen).fold(span.0, DateTime::min);
+    let first = near
+        .iter()
+        .map(|s| s.first_seen)
+        .fold(span.0, DateTime::min);
     let last = near.iter().map(|s| s.last_seen).fold(span.1, DateTime::max);
     let session = summarize(first, last).await?;
     // The earliest session survives a merge; a new session is named by its first event.
-    stored.sort_by(|(a, _), (b, _)| (a.first_seen, &a.finding_id).cmp(&(b.first_seen, &b.finding_id)));
+    stored.sort_by(|(a, _), (b, _)| {
+        (a.first_seen, &a.finding_id).cmp(&(b.first_seen, &b.finding_id))
+    });
     let mut ops: Vec<WriteOp> = Vec::new();
     let mut counters = Counters::new(tenant);
     let mut out = Vec::new();
     let (survivor, before, version) = match stored.first() {
-        Some((s, v)) => (v.finding.clone(), Some((s.clone(), v.finding.clone())), v.version),
+        Some((s, v)) => (
+            v.finding.clone(),
+            Some((s.clone(), v.finding.clone())),
+            v.version,
+        ),
         None => {
             let start = session
                 .event_ids
                 .first()
-                .map(|id| Evidence { at: first, id: id.clone() })
-                .unwrap_or_else(|| Evidence { at: first, id: String::new() });
+                .map(|id| Evidence {
+                    at: first,
+                    id: id.clone(),
+                })
+                .unwrap_or_else(|| Evidence {
+                    at: first,
+                    id: String::new(),
+                });
             let id = finding_id(tenant, strongest.rule_id, &strongest.subject, &start);
             (Finding::open(id, strongest, &session, now), None, 0)
         }
@@ -208,7 +233,13 @@ pub async fn record_volume(
         for (a, b) in volume::sessions(&busy.minutes, gap_minutes) {
             let m = volume_match(busy.densest, threshold);
             let summarize = |first: DateTime<Utc>, last: DateTime<Utc>| {
-                volume_session(store, tenant, threshold, volume::minute_of(first), volume::minute_of(last))
+                volume_session(
+                    store,
+                    tenant,
+                    threshold,
+                    volume::minute_of(first),
+                    volume::minute_of(last),
+                )
             };
             let span = (volume::minute_start(a), volume::minute_start(b));
             let scope = &scope;

@@ -116,4 +116,18 @@ impl MotoStack {
             .await
             .unwrap_or_else(|e| panic!("receive from the {queue:?} queue: {e}"))
     }
+
+    /// How many events the event messages waiting on `queue` carry.
+    pub async fn events_waiting_on(&self, queue: QueueName) -> usize {
+        self.waiting_on(queue)
+            .await
+            .iter()
+            .map(|d| {
+                serde_json::from_str::<vigil_shared::messages::EventMessage>(&d.body)
+                    .unwrap_or_else(|e| panic!("an event message on {queue:?}: {e}"))
+                    .events
+                    .len()
+            })
+            .sum()
+    }
 }

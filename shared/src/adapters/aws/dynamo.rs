@@ -165,6 +165,12 @@ impl DynamoStore {
                 values.insert(":a".into(), AttributeValue::S(prefix.clone()));
                 expression.push_str(" AND begins_with(#s, :a)");
             }
+            // DynamoDB refuses an empty string in a key condition; every key is >= "".
+            KeyRange::Between(from, to) if from.is_empty() => {
+                names.insert("#s".into(), scol.into());
+                values.insert(":b".into(), AttributeValue::S(to.clone()));
+                expression.push_str(" AND #s <= :b");
+            }
             KeyRange::Between(from, to) => {
                 names.insert("#s".into(), scol.into());
                 values.insert(":a".into(), AttributeValue::S(from.clone()));

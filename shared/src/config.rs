@@ -28,6 +28,10 @@ pub struct Config {
     pub rules: RulesConfig,
     /// Period in which matches of one rule on one subject share a finding.
     pub dedup_minutes: i64,
+    /// How long a local worker holds the messages it received before another may take
+    /// them (`VIGIL_WORKER_LEASE_SECONDS`): after a crash, in-flight work resumes then.
+    /// On AWS the queues' visibility timeout in the template plays this part.
+    pub worker_lease_seconds: u64,
     pub log_format: LogFormat,
     /// Webhook delivery: `VIGIL_SECRET_KEY` (seals signing secrets), the address guard,
     /// retry schedule and timeout.
@@ -105,6 +109,13 @@ impl Config {
         }
         rules.tenant_hourly_volume = parse_num(get, "VIGIL_TENANT_HOURLY_VOLUME", 300u64)?;
         let dedup_minutes = parse_num(get, "VIGIL_FINDING_DEDUP_MINUTES", 60i64)?;
+        let worker_lease_seconds = parse_num(get, "VIGIL_WORKER_LEASE_SECONDS", 60u64)?;
+        if worker_lease_seconds < 1 {
+            return Err(ConfigError::Invalid {
+                name: "VIGIL_WORKER_LEASE_SECONDS",
+                reason: "must be at least 1".into(),
+            });
+        }
         if dedup_minutes < 1 {
             return Err(ConfigError::Invalid {
                 name: "VIGIL_FINDING_DEDUP_MINUTES",
@@ -149,6 +160,7 @@ impl Config {
             llm,
             rules,
             dedup_minutes,
+            worker_lease_seconds,
             log_format,
         })
     }

@@ -164,8 +164,9 @@ impl LocalSystem {
 
     /// The one local worker over `queue`, on this system's clock.
     pub fn worker(&self, queue: QueueName) -> Worker {
-        let worker = Worker::new(self.queue.clone(), queue, self.stage(queue))
+        let mut worker = Worker::new(self.queue.clone(), queue, self.stage(queue))
             .with_clock(Arc::clone(&self.clock));
+        worker.visibility = std::time::Duration::from_secs(self.config.worker_lease_seconds);
         match queue {
             QueueName::Webhook => worker.with_concurrency(vigil_webhook::LOCAL_CONCURRENCY),
             _ => worker,

@@ -63,6 +63,10 @@ pub enum Command {
     Bench {
         #[arg(long, default_value_t = 10_000)]
         events: usize,
+        /// The span the events are spread over; grow it with `--events` to keep the
+        /// per-user density the same.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
         /// Where the benchmark database goes (a fresh temporary directory by default).
         #[arg(long)]
         data: Option<PathBuf>,

@@ -127,8 +127,8 @@ async fn run(cli: Cli, config: Config) -> Result<(), Failure> {
         Command::BenchReclassify { systems, data } => {
             println!("{}", reclassify::bench(systems, data).await?);
         }
-        Command::Bench { events, data } => {
-            let report = bench::run(events, data).await?;
+        Command::Bench { events, days, data } => {
+            let report = bench::run(events, days, data).await?;
             println!("{report}");
         }
     }

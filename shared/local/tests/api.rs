@@ -682,3 +682,96 @@ async fn the_ingest_request_id_travels_to_the_domain_events() {
         assert_eq!(e.request_id.as_deref(), Some("req-trace-1"), "{}", e.id);
     }
 }
+
+#[tokio::test]
+async fn a_late_event_bridging_two_findings_merges_them_into_the_older() {
+    let app = spawn_app().await;
+    let fail = |id: &str, minute: i64| {
+        let mut e = event("login_failed", "alice", minute, json!({"location": "USA"}));
+        e["id"] = json!(id);
+        e
+    };
+    // Two bursts 97 minutes apart: two findings.
+    for batch in [
+        json!([fail("a1", -150), fail("a2", -147)]),
+        json!([fail("b1", -50), fail("b2", -47)]),
+    ] {
+        assert_eq!(app.post_events(&app.admin, &batch).await.status(), 202);
+    }
+    app.drain().await;
+    let two = app.findings(&app.admin, "rule_id=login_failed_burst").await;
+    assert_eq!(two.len(), 2, "{two:#?}");
+    let by_start = |t: &str| {
+        two.iter()
+            .find(|f| f["first_seen"].as_str().unwrap() == t)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (older, newer) = (
+        by_start(&common::at(-150).replace("+00:00", "Z")),
+        by_start(&common::at(-50).replace("+00:00", "Z")),
+    );
+    // The newer one is acknowledged before the bridge arrives.
+    let (status, _) = app
+        .call(
+            Method::PATCH,
+            &app.admin,
+            &format!("/findings/{newer}"),
+            Some(json!({"status": "acknowledged", "note": "on it"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // A failure between them is within the gap of both.
+    let late = json!([fail("late", -100)]);
+    assert_eq!(app.post_events(&app.admin, &late).await.status(), 202);
+    app.drain().await;
+    let active = app.findings(&app.admin, "rule_id=login_failed_burst").await;
+    let active: Vec<&Value> = active.iter().filter(|f| f["status"] != "merged").collect();
+    assert_eq!(active.len(), 1);
+    let survivor = active[0];
+    assert_eq!(survivor["id"], older.as_str());
+    assert_eq!(survivor["evidence_count"], 5);
+    assert_eq!(
+        survivor["status"], "acknowledged",
+        "the furthest triage wins"
+    );
+    assert!(
+        survivor["note"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("merged {newer} (acknowledged): on it"))
+    );
+    // Three failures in the densest hour: medium, judged on all five.
+    assert_eq!(survivor["severity"], "medium");
+
+    let merged = app
+        .get_json(&app.admin, &format!("/findings/{newer}"))
+        .await;
+    assert_eq!(merged["status"], "merged");
+    assert_eq!(merged["merged_into"], older.as_str());
+    // A merged finding is closed: triage goes to the survivor, and no one sets `merged`.
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &app.admin,
+            &format!("/findings/{newer}"),
+            Some(json!({"status": "resolved"})),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &app.admin,
+            &format!("/findings/{older}"),
+            Some(json!({"status": "merged"})),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["field"], "status", "{body}");
+    let summary = app.get_json(&app.admin, "/stats/summary").await;
+    assert_eq!(summary["total_findings"], 1, "{summary}");
+}

@@ -270,8 +270,14 @@ impl Finding {
         if other.status != FindingStatus::Merged {
             self.status = FindingStatus::furthest(self.status, other.status);
         }
-        if let Some(theirs) = &other.note {
-            let note = format!("merged {}: {theirs}", other.id);
+        // Triage on the absorbed finding is recorded on the survivor, so an analyst's
+        // acknowledgement or note is not lost with the closed id.
+        let triaged = other.status != FindingStatus::Open && other.status != FindingStatus::Merged;
+        if triaged || other.note.is_some() {
+            let mut note = format!("merged {} ({})", other.id, other.status.as_str());
+            if let Some(theirs) = &other.note {
+                note = format!("{note}: {theirs}");
+            }
             self.note = Some(match &self.note {
                 Some(ours) if !ours.contains(&note) => format!("{ours}\n{note}"),
                 Some(ours) => ours.clone(),
@@ -405,7 +411,10 @@ mod tests {
         survivor.absorb_finding(&other);
         assert_eq!(survivor.status, FindingStatus::Acknowledged);
         assert_eq!(survivor.severity, Severity::High);
-        assert_eq!(survivor.note.as_deref(), Some("merged fd_b: on it"));
+        assert_eq!(
+            survivor.note.as_deref(),
+            Some("merged fd_b (acknowledged): on it")
+        );
         let closed = other.merged_into("fd_a", now);
         assert_eq!(closed.status, FindingStatus::Merged);
         assert!(!closed.needs_enrichment());

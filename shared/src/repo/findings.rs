@@ -106,23 +106,25 @@ impl Counters {
 
     /// A finding going from `before` (None: new) to `after`.
     pub fn moved(&mut self, before: Option<&Finding>, after: &Finding) {
-        match before {
-            None => {
-                self.bump(counter::FINDINGS.to_string(), 1);
-                if let Some(u) = &after.user {
-                    self.bump(counter::user_findings(u), 1);
-                }
-            }
-            Some(b) => {
-                self.bump(counter::findings_severity(b.severity.as_str()), -1);
-                if b.status.is_active() {
-                    self.bump(counter::open_by_rule(&b.rule_id), -1);
-                }
-            }
+        if let Some(b) = before {
+            self.count(b, -1);
         }
-        self.bump(counter::findings_severity(after.severity.as_str()), 1);
-        if after.status.is_active() {
-            self.bump(counter::open_by_rule(&after.rule_id), 1);
+        self.count(after, 1);
+    }
+
+    /// The counters `f` stands in, `sign` times. A merged finding lives on in its
+    /// survivor, so it counts nowhere.
+    fn count(&mut self, f: &Finding, sign: i64) {
+        if f.status == FindingStatus::Merged {
+            return;
+        }
+        self.bump(counter::FINDINGS.to_string(), sign);
+        if let Some(u) = &f.user {
+            self.bump(counter::user_findings(u), sign);
+        }
+        self.bump(counter::findings_severity(f.severity.as_str()), sign);
+        if f.status.is_active() {
+            self.bump(counter::open_by_rule(&f.rule_id), sign);
         }
     }
 

@@ -353,6 +353,11 @@ pub async fn triage(
             .await?
             .ok_or(ServiceError::NotFound("finding"))?;
         let mut next = current.finding.clone();
+        if let (Some(_), Some(survivor)) = (change.status, &current.finding.merged_into) {
+            return Err(ServiceError::Conflict(format!(
+                "the finding was merged into {survivor}; triage that one"
+            )));
+        }
         if let Some(s) = change.status {
             next.status = s;
         }

@@ -155,6 +155,10 @@ pub async fn patch(
     for (k, v) in obj {
         match (k.as_str(), v) {
             ("status", Value::String(s)) => match FindingStatus::parse(s) {
+                Some(FindingStatus::Merged) => errors.push(FieldError::new(
+                    "status",
+                    "merged is set by Vigil when a finding joins another; use open, acknowledged or resolved",
+                )),
                 Some(st) => status = Some(st),
                 None => errors.push(FieldError::new(
                     "status",

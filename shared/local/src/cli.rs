@@ -67,6 +67,10 @@ pub enum Command {
         /// per-user density the same.
         #[arg(long, default_value_t = 30)]
         days: u32,
+        /// Run over the AWS adapters on this emulator endpoint (moto) instead, count
+        /// every request and price them per million events.
+        #[arg(long, value_name = "ENDPOINT")]
+        aws: Option<String>,
         /// Where the benchmark database goes (a fresh temporary directory by default).
         #[arg(long)]
         data: Option<PathBuf>,

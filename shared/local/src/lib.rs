@@ -1,9 +1,11 @@
 //! Local mode: the same handlers over the embedded SQLite store, queues and bus, the
 //! `vigil` command's parts, and the demo and benchmark event generator.
 pub mod audit;
+pub mod aws_bench;
 pub mod bench;
 pub mod cli;
 pub mod generator;
+pub mod pricing;
 pub mod reclassify;
 pub mod serve;
 pub mod signing_key;

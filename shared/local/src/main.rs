@@ -127,7 +127,20 @@ async fn run(cli: Cli, config: Config) -> Result<(), Failure> {
         Command::BenchReclassify { systems, data } => {
             println!("{}", reclassify::bench(systems, data).await?);
         }
-        Command::Bench { events, days, data } => {
+        Command::Bench {
+            events,
+            days,
+            aws: Some(endpoint),
+            ..
+        } => {
+            println!(
+                "{}",
+                vigil_local::aws_bench::run(events, days, &endpoint).await?
+            );
+        }
+        Command::Bench {
+            events, days, data, ..
+        } => {
             let report = bench::run(events, days, data).await?;
             println!("{report}");
         }

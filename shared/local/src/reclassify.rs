@@ -147,22 +147,7 @@ impl EventBus for MeteredBus {
 
 // ------------------------------------------------------------------------- prices
 
-/// us-east-1 list prices assumed (USD).
-const DDB_PER_M_WRU: f64 = 0.625;
-const DDB_PER_M_RRU: f64 = 0.125;
-const SQS_PER_M_REQUESTS: f64 = 0.40;
-const EVENTBRIDGE_PER_M_EVENTS: f64 = 1.00;
-const LAMBDA_PER_GB_S: f64 = 0.000_016_666_7;
-const LAMBDA_PER_M_INVOCATIONS: f64 = 0.20;
-/// The function's memory in the template.
-const LAMBDA_GB: f64 = 0.25;
-/// Assumed in-Lambda latency of each call (ms); a batch overlaps 8 systems.
-const MS_GET: f64 = 5.0;
-const MS_WRITE: f64 = 8.0;
-const MS_TRANSACT: f64 = 20.0;
-const MS_QUERY: f64 = 10.0;
-const MS_SEND: f64 = 15.0;
-const MS_PUT_EVENTS: f64 = 20.0;
+use super::pricing::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {

@@ -41,10 +41,14 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let base = format!("http://127.0.0.1:{port}");
+        // Owned at once, so a failed start still kills and reaps the child.
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
         for _ in 0..200 {
-            if reqwest::get(format!("{base}/health")).await.is_ok() {
-                return Self { child, base };
+            if reqwest::get(format!("{}/health", server.base)).await.is_ok() {
+                return server;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

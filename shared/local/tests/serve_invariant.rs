@@ -47,7 +47,10 @@ impl Server {
             base: format!("http://127.0.0.1:{port}"),
         };
         for _ in 0..200 {
-            if reqwest::get(format!("{}/health", server.base)).await.is_ok() {
+            if reqwest::get(format!("{}/health", server.base))
+                .await
+                .is_ok()
+            {
                 return server;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -302,6 +302,54 @@ impl Queue for SqsQueue {
         receipt_outcome("DeleteMessage", queue, sent)
     }
 
+    /// DeleteMessageBatch, ten receipts per call. Every receipt is tried; a stale one
+    /// answers `UnknownReceipt` once all are done.
+    async fn ack_all(&self, queue: QueueName, receipts: &[&str]) -> Result<(), QueueError> {
+        let (url, _) = self.urls(queue)?;
+        let mut stale = false;
+        for chunk in receipts.chunks(BATCH) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(*r)
+                        .build()
+                        .map_err(|e| {
+                            QueueError::Unavailable(format!(
+                                "cannot build a delete on {queue}: {e}"
+                            ))
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let out = self
+                .client
+                .delete_message_batch()
+                .queue_url(url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| unavailable("DeleteMessageBatch", queue, &e))?;
+            for f in out.failed() {
+                if is_receipt_error(Some(f.code())) {
+                    stale = true;
+                } else {
+                    return Err(QueueError::Unavailable(format!(
+                        "DeleteMessageBatch on {queue}: {} ({})",
+                        f.code(),
+                        f.message().unwrap_or_default()
+                    )));
+                }
+            }
+        }
+        if stale {
+            Err(QueueError::UnknownReceipt)
+        } else {
+            Ok(())
+        }
+    }
+
     async fn retry_after(
         &self,
         queue: QueueName,

@@ -34,10 +34,12 @@ fn setup<E: std::fmt::Display>(e: E) -> BenchError {
     BenchError::Setup(e.to_string())
 }
 
-/// Wraps the rules stage to note when each event's findings are stored.
+/// Wraps a stage to add up the time spent in it and, for the rules stage, to note when
+/// each event's findings are stored.
 struct Timed {
     inner: Arc<dyn DynStage>,
-    done: Arc<Mutex<HashMap<String, Instant>>>,
+    busy: Arc<Mutex<Duration>>,
+    done: Option<Arc<Mutex<HashMap<String, Instant>>>>,
 }
 
 #[async_trait]
@@ -47,15 +49,19 @@ impl DynStage for Timed {
     }
 
     async fn handle_body(&self, body: &str, meta: MessageMeta) -> StageResult {
-        let disposition = self.inner.handle_body(body, meta).await?;
-        if disposition == Disposition::Done {
+        let started = Instant::now();
+        let disposition = self.inner.handle_body(body, meta).await;
+        self.spent(started);
+        if matches!(disposition, Ok(Disposition::Done)) {
             self.finished(&[body]);
         }
-        Ok(disposition)
+        disposition
     }
 
     async fn handle_bodies(&self, bodies: &[(&str, MessageMeta)]) -> bool {
+        let started = Instant::now();
         let done = self.inner.handle_bodies(bodies).await;
+        self.spent(started);
         if done {
             let bodies: Vec<&str> = bodies.iter().map(|(b, _)| *b).collect();
             self.finished(&bodies);
@@ -65,9 +71,16 @@ impl DynStage for Timed {
 }
 
 impl Timed {
+    fn spent(&self, since: Instant) {
+        *self.busy.lock().unwrap_or_else(|e| e.into_inner()) += since.elapsed();
+    }
+
     fn finished(&self, bodies: &[&str]) {
+        let Some(done) = &self.done else {
+            return;
+        };
         let now = Instant::now();
-        let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
         for body in bodies {
             if let Ok(m) = serde_json::from_str::<EventMessage>(body) {
                 for e in m.events {
@@ -90,6 +103,8 @@ pub struct Report {
     pub post_p99_ms: f64,
     pub baseline: Duration,
     pub findings: i64,
+    /// Time spent inside each stage's handler, until the last finding was stored.
+    pub busy: Vec<(QueueName, Duration)>,
 }
 
 impl std::fmt::Display for Report {
@@ -121,6 +136,12 @@ impl std::fmt::Display for Report {
             self.p50_ms, self.p99_ms
         )?;
         writeln!(f, "findings stored:         {}", self.findings)?;
+        let busy: Vec<String> = self
+            .busy
+            .iter()
+            .map(|(q, d)| format!("{q} {:.2} s", d.as_secs_f64()))
+            .collect();
+        writeln!(f, "time in stage handlers:  {}", busy.join(", "))?;
         writeln!(
             f,
             "plain SQLite insert:     {:.2} s ({:.0} events/s)",
@@ -217,16 +238,18 @@ pub async fn run(n: usize, days: u32, data: Option<PathBuf>) -> Result<Report, B
 
     let done: Arc<Mutex<HashMap<String, Instant>>> =
         Arc::new(Mutex::new(HashMap::with_capacity(n)));
+    let mut busy: Vec<(QueueName, Arc<Mutex<Duration>>)> = Vec::new();
     let workers: Vec<Worker> = system
         .workers()
         .into_iter()
         .map(|mut w| {
-            if w.name == QueueName::Rules {
-                w.stage = Arc::new(Timed {
-                    inner: w.stage.clone(),
-                    done: Arc::clone(&done),
-                });
-            }
+            let spent = Arc::new(Mutex::new(Duration::ZERO));
+            busy.push((w.name, Arc::clone(&spent)));
+            w.stage = Arc::new(Timed {
+                inner: w.stage.clone(),
+                busy: spent,
+                done: (w.name == QueueName::Rules).then(|| Arc::clone(&done)),
+            });
             w
         })
         .collect();
@@ -322,6 +345,11 @@ pub async fn run(n: usize, days: u32, data: Option<PathBuf>) -> Result<Report, B
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let pipeline = started.elapsed();
+    let busy: Vec<(QueueName, Duration)> = busy
+        .iter()
+        .filter(|(q, _)| matches!(q, QueueName::Ingest | QueueName::Rules | QueueName::Enrich))
+        .map(|(q, d)| (*q, *d.lock().unwrap_or_else(|e| e.into_inner())))
+        .collect();
     let _ = stop_tx.send(true);
     while running.join_next().await.is_some() {}
     server.abort();
@@ -354,5 +382,6 @@ pub async fn run(n: usize, days: u32, data: Option<PathBuf>) -> Result<Report, B
         p99_ms: percentile(&lat, 0.99),
         baseline: base,
         findings,
+        busy,
     })
 }

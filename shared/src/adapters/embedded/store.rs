@@ -24,7 +24,7 @@ impl EmbeddedStore {
     pub async fn purge_expired(&self) -> Result<usize, StoreError> {
         let now = self.db.clock.now().timestamp();
         self.db
-            .call(move |c| {
+            .write(move |c| {
                 c.execute(
                     "DELETE FROM items WHERE ttl IS NOT NULL AND ttl <= ?1",
                     [now],
@@ -145,33 +145,41 @@ fn condition_of(op: &WriteOp) -> Condition {
     }
 }
 
-fn write_all(c: &mut Connection, ops: &[WriteOp]) -> Result<(), StoreError> {
-    let tx = c
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(sql_err)?;
+/// Applies `ops` on the writer, whose savepoint makes them all-or-nothing.
+fn write_all(tx: &Connection, ops: &[WriteOp]) -> Result<(), StoreError> {
     for (i, op) in ops.iter().enumerate() {
         let condition = condition_of(op);
         if condition != Condition::None {
             let (pk, sk) = op.key();
-            let stored = stored_version(&tx, pk, sk).map_err(sql_err)?;
+            let stored = stored_version(tx, pk, sk).map_err(sql_err)?;
             if !holds(condition, stored) {
                 return Err(StoreError::ConditionFailed { op: i });
             }
         }
-        apply(&tx, op)?;
+        apply(tx, op)?;
     }
-    tx.commit().map_err(sql_err)
+    Ok(())
 }
 
-fn run_query(c: &Connection, q: &Query, now: i64) -> Result<Page, StoreError> {
-    let (pcol, scol) = match q.index {
+/// The index columns a query reads.
+fn columns_of(index: Index) -> (&'static str, &'static str) {
+    match index {
         Index::Primary => ("pk", "sk"),
         Index::Gsi1 => ("g1pk", "g1sk"),
         Index::Gsi2 => ("g2pk", "g2sk"),
         Index::Gsi3 => ("g3pk", "g3sk"),
-    };
-    let mut sql =
-        format!("SELECT {COLUMNS} FROM items WHERE {pcol} = ?1 AND (ttl IS NULL OR ttl > ?2)");
+    }
+}
+
+/// `FROM items WHERE ...` of a query (partition, key range, cursor, live items) and its
+/// parameters; `with_cursor` false ignores the cursor.
+fn from_where(
+    q: &Query,
+    now: i64,
+    with_cursor: bool,
+) -> Result<(String, Vec<SqlValue>), StoreError> {
+    let (pcol, scol) = columns_of(q.index);
+    let mut sql = format!("FROM items WHERE {pcol} = ?1 AND (ttl IS NULL OR ttl > ?2)");
     let mut args: Vec<SqlValue> = vec![q.pk.clone().into(), now.into()];
     // Appends a clause whose `$` placeholders take the next positional parameters.
     let mut bind = |sql: &mut String, clause: &str, values: Vec<String>| {
@@ -199,7 +207,7 @@ fn run_query(c: &Connection, q: &Query, now: i64) -> Result<Page, StoreError> {
         ),
     }
     let cmp = if q.forward { ">" } else { "<" };
-    if let Some(after) = &q.after {
+    if let Some(after) = q.after.as_ref().filter(|_| with_cursor) {
         match (q.index, &after.index) {
             (Index::Primary, _) => bind(
                 &mut sql,
@@ -214,6 +222,13 @@ fn run_query(c: &Connection, q: &Query, now: i64) -> Result<Page, StoreError> {
             (_, None) => return Err(StoreError::InvalidBatch("cursor lacks index key".into())),
         }
     }
+    Ok((sql, args))
+}
+
+fn run_query(c: &Connection, q: &Query, now: i64) -> Result<Page, StoreError> {
+    let (_, scol) = columns_of(q.index);
+    let (from, args) = from_where(q, now, true)?;
+    let mut sql = format!("SELECT {COLUMNS} {from}");
     let dir = if q.forward { "ASC" } else { "DESC" };
     let limit = q.limit.max(1);
     sql.push_str(&format!(
@@ -247,7 +262,7 @@ impl ItemStore for EmbeddedStore {
         let (pk, sk) = (pk.to_string(), sk.to_string());
         let now = self.db.clock.now().timestamp();
         self.db
-            .call(move |c| {
+            .read(move |c| {
                 let raw = c
                     .prepare_cached(&format!(
                         "SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2 AND (ttl IS NULL OR ttl > ?3)"
@@ -262,11 +277,79 @@ impl ItemStore for EmbeddedStore {
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         let q = query.clone();
         let now = self.db.clock.now().timestamp();
-        self.db.call(move |c| run_query(c, &q, now)).await
+        self.db.read(move |c| run_query(c, &q, now)).await
     }
 
     async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         validate_batch(&ops)?;
-        self.db.call(move |c| write_all(c, &ops)).await
+        self.db.write(move |c| write_all(c, &ops)).await
     }
+
+    async fn exist(&self, keys: &[(String, String)]) -> Result<Vec<bool>, StoreError> {
+        let keys = keys.to_vec();
+        let now = self.db.clock.now().timestamp();
+        self.db.read(move |c| exist_all(c, &keys, now)).await
+    }
+
+    async fn count(&self, query: &Query) -> Result<u64, StoreError> {
+        let (from, args) = from_where(query, self.db.clock.now().timestamp(), false)?;
+        self.db
+            .read(move |c| {
+                c.prepare_cached(&format!("SELECT COUNT(*) {from}"))
+                    .and_then(|mut s| {
+                        s.query_row(rusqlite::params_from_iter(args), |r| r.get::<_, i64>(0))
+                    })
+                    .map(|n| u64::try_from(n).unwrap_or_default())
+                    .map_err(sql_err)
+            })
+            .await
+    }
+
+    async fn put_all(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let ops: Vec<WriteOp> = items
+            .into_iter()
+            .map(|i| WriteOp::put(i, Condition::None))
+            .collect();
+        // One savepoint for every item: no condition to check, so no size limit either.
+        self.db.write(move |c| write_all(c, &ops)).await
+    }
+}
+
+/// Keys looked up per statement: two parameters each, well under SQLite's limit.
+const EXIST_CHUNK: usize = 400;
+
+/// Which of `keys` hold a live item, one statement per [`EXIST_CHUNK`] keys.
+fn exist_all(c: &Connection, keys: &[(String, String)], now: i64) -> Result<Vec<bool>, StoreError> {
+    let mut out = vec![false; keys.len()];
+    for (n, chunk) in keys.chunks(EXIST_CHUNK).enumerate() {
+        let values = (0..chunk.len())
+            .map(|i| format!("({}, ?{}, ?{})", i, 2 * i + 2, 2 * i + 3))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "WITH k(i, pk, sk) AS (VALUES {values})
+             SELECT k.i FROM k JOIN items ON items.pk = k.pk AND items.sk = k.sk
+             WHERE items.ttl IS NULL OR items.ttl > ?1"
+        );
+        let mut args: Vec<SqlValue> = Vec::with_capacity(1 + 2 * chunk.len());
+        args.push(now.into());
+        for (pk, sk) in chunk {
+            args.push(pk.clone().into());
+            args.push(sk.clone().into());
+        }
+        let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;
+        let found = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, i64>(0))
+            .map_err(sql_err)?;
+        for i in found {
+            let i = usize::try_from(i.map_err(sql_err)?).unwrap_or(usize::MAX);
+            if let Some(slot) = out.get_mut(n * EXIST_CHUNK + i) {
+                *slot = true;
+            }
+        }
+    }
+    Ok(out)
 }

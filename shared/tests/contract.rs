@@ -138,7 +138,8 @@ macro_rules! family {
                 store_ttl,
                 store_exist,
                 store_count,
-                store_put_all
+                store_put_all,
+                store_skip
             );
             family!(@tests $queue;
                 queue_send_receive_ack,
@@ -177,6 +178,9 @@ fn full_item(env: &Env) -> Item {
         gsi1: Some(IndexKey::new("G1#a", "2024-05-01")),
         gsi2: Some(IndexKey::new("G2#b", "high#0001")),
         gsi3: Some(IndexKey::new("G3#c", "open")),
+        gsi4: Some(IndexKey::new("G4#d", "4")),
+        gsi5: Some(IndexKey::new("G5#e", "5")),
+        gsi6: Some(IndexKey::new("G6#f", "6")),
         ttl: Some(env.now() + 3600),
         version: 3,
         count: 42,
@@ -810,6 +814,38 @@ async fn store_put_all(store: &dyn ItemStore, _env: &Env) {
     let seven = store.get("T#p", "0007").await.unwrap().unwrap();
     assert_eq!(seven.data, json!({ "v": 2 }));
     assert_eq!(seven.gsi1, None);
+}
+
+async fn store_skip(store: &dyn ItemStore, _env: &Env) {
+    let items: Vec<Item> = (0..40)
+        .map(|i| {
+            let mut item = Item::new(format!("T#s{}", i % 3), format!("{i:04}"), json!({}));
+            item.gsi2 = Some(IndexKey::new("G#s", format!("{:04}", i / 2)));
+            item
+        })
+        .collect();
+    store.put_all(items).await.unwrap();
+    for q in [
+        Query::new(Index::Primary, "T#s1"),
+        Query::new(Index::Primary, "T#s1").newest_first(),
+        Query::new(Index::Gsi2, "G#s"),
+        Query::new(Index::Gsi2, "G#s").newest_first(),
+        Query::new(Index::Gsi2, "G#s").range(KeyRange::Between("0005".into(), "0012".into())),
+    ] {
+        let all = keys(&store.query(&q.clone().limit(100)).await.unwrap().items);
+        for n in 1..=all.len() + 1 {
+            let after = store.skip(&q, n).await.unwrap();
+            if n > all.len() {
+                assert!(after.is_none(), "nothing past the end");
+                continue;
+            }
+            let rest = store
+                .query(&q.clone().limit(100).after(after))
+                .await
+                .unwrap();
+            assert_eq!(keys(&rest.items), all[n..], "after {n} of {q:?}");
+        }
+    }
 }
 
 async fn queue_ack_all(queue: &dyn Queue, env: &Env) {

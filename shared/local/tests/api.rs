@@ -682,3 +682,122 @@ async fn the_ingest_request_id_travels_to_the_domain_events() {
         assert_eq!(e.request_id.as_deref(), Some("req-trace-1"), "{}", e.id);
     }
 }
+
+/// Every finding, newest first, read through cursor pages of the unfiltered list.
+async fn all_findings(app: &common::TestApp) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut path = "/findings?limit=100".to_string();
+    loop {
+        let page = app.get_json(&app.admin, &path).await;
+        out.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/findings?limit=100&cursor={c}"),
+            None => return out,
+        }
+    }
+}
+
+/// For each filter: the seed-style total, every offset page and a cursor page agree with
+/// the unfiltered list filtered here (same order).
+async fn check_totals(app: &common::TestApp) {
+    let all = all_findings(app).await;
+    let rules = ["large_pull_request_merge", "login_failed_burst"];
+    let statuses = ["open", "acknowledged", "resolved", "merged"];
+    let mut filters: Vec<Vec<(&str, &str)>> = vec![vec![]];
+    for s in statuses {
+        filters.push(vec![("status", s)]);
+        filters.push(vec![("status", s), ("severity", "low")]);
+        for r in rules {
+            filters.push(vec![("status", s), ("rule_id", r)]);
+        }
+    }
+    for r in rules {
+        filters.push(vec![("rule_id", r)]);
+    }
+    filters.push(vec![("user", "alice"), ("status", "open")]);
+    for filter in filters {
+        let wanted: Vec<&Value> = all
+            .iter()
+            .filter(|f| filter.iter().all(|(k, v)| f[*k] == *v))
+            .collect();
+        let ids = |items: &[&Value]| -> Vec<String> {
+            items
+                .iter()
+                .map(|f| f["id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let query: String = filter.iter().map(|(k, v)| format!("{k}={v}&")).collect();
+        let mut paged = Vec::new();
+        for page in 1..=wanted.len().max(1) + 1 {
+            let got = app
+                .get_json(
+                    &app.admin,
+                    &format!("/findings?{query}page={page}&page_size=1"),
+                )
+                .await;
+            assert_eq!(got["total"], wanted.len(), "total of {query}");
+            paged.extend(got["items"].as_array().unwrap().iter().cloned());
+        }
+        let paged: Vec<&Value> = paged.iter().collect();
+        assert_eq!(ids(&paged), ids(&wanted), "offset pages of {query}");
+        let cursor = app.findings(&app.admin, &format!("{query}limit=100")).await;
+        assert_eq!(
+            ids(&cursor.iter().collect::<Vec<_>>()),
+            ids(&wanted),
+            "cursor page of {query}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn filtered_totals_and_pages_stay_exact_through_triage_and_merges() {
+    let app = spawn_app().await;
+    let pr = |user: &str, minutes: i64| {
+        let mut e = event(
+            "pull_request_merged",
+            user,
+            minutes,
+            json!({"lines_changed": 900}),
+        );
+        e["id"] = json!(format!("{user}-pr-{minutes}"));
+        e
+    };
+    // Two sessions of alice's (70 minutes apart), one of bob's, a login burst of carol's.
+    app.post_and_drain(&json!([pr("alice", -60), pr("alice", 10), pr("bob", 0)]))
+        .await;
+    app.post_and_drain(&failed_logins("carol", 8)).await;
+    check_totals(&app).await;
+    let alice = app.findings(&app.admin, "user=alice").await;
+    assert_eq!(alice.len(), 2, "{alice:#?}");
+
+    // Triage moves a finding between statuses.
+    let later = alice[0]["id"].as_str().unwrap().to_string();
+    let (s, _) = app
+        .as_admin(
+            Method::PATCH,
+            &format!("/findings/{later}"),
+            Some(json!({"status": "acknowledged"})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    check_totals(&app).await;
+
+    // A late event bridging alice's two sessions merges them.
+    app.post_and_drain(&json!([pr("alice", -25)])).await;
+    let alice = app.findings(&app.admin, "user=alice").await;
+    let merged: Vec<&Value> = alice.iter().filter(|f| f["status"] == "merged").collect();
+    assert_eq!(merged.len(), 1, "{alice:#?}");
+    check_totals(&app).await;
+
+    let bob = app.findings(&app.admin, "user=bob").await;
+    let id = bob[0]["id"].as_str().unwrap();
+    let (s, _) = app
+        .as_admin(
+            Method::PATCH,
+            &format!("/findings/{id}"),
+            Some(json!({"status": "resolved"})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    check_totals(&app).await;
+}

@@ -1,7 +1,7 @@
 //! [`ItemStore`] over one DynamoDB table.
 //!
-//! Attribute layout: `pk`/`sk` (table keys), `g1pk`/`g1sk` .. `g3pk`/`g3sk` (keys of the
-//! GSIs `gsi1`..`gsi3`), `ttl` (N, unix seconds), `v` (N, version), `n` (N, counter) and
+//! Attribute layout: `pk`/`sk` (table keys), `g1pk`/`g1sk` .. `g6pk`/`g6sk` (keys of the
+//! GSIs `gsi1`..`gsi6`), `ttl` (N, unix seconds), `v` (N, version), `n` (N, counter) and
 //! `d` (S, the JSON of [`Item::data`]). Semantics follow the embedded (SQLite) store.
 use std::collections::HashMap;
 use std::error::Error as StdError;
@@ -33,12 +33,15 @@ const COUNT: &str = "n";
 const DATA: &str = "d";
 
 /// Table-level names of the GSI key attributes, and the index names.
-fn index_attrs(index: Index) -> Option<(&'static str, &'static str, &'static str)> {
+pub(super) fn index_attrs(index: Index) -> Option<(&'static str, &'static str, &'static str)> {
     match index {
         Index::Primary => None,
         Index::Gsi1 => Some(("gsi1", "g1pk", "g1sk")),
         Index::Gsi2 => Some(("gsi2", "g2pk", "g2sk")),
         Index::Gsi3 => Some(("gsi3", "g3pk", "g3sk")),
+        Index::Gsi4 => Some(("gsi4", "g4pk", "g4sk")),
+        Index::Gsi5 => Some(("gsi5", "g5pk", "g5sk")),
+        Index::Gsi6 => Some(("gsi6", "g6pk", "g6sk")),
     }
 }
 
@@ -481,7 +484,7 @@ fn item_to_attrs(item: &Item) -> Result<Attrs, StoreError> {
     let data = serde_json::to_string(&item.data)
         .map_err(|e| StoreError::Malformed(format!("item {}/{}: {e}", item.pk, item.sk)))?;
     let mut attrs = key_attrs(&item.pk, &item.sk);
-    for index in [Index::Gsi1, Index::Gsi2, Index::Gsi3] {
+    for index in Index::SECONDARY {
         if let (Some(ik), Some((_, pcol, scol))) = (item.index_key(index), index_attrs(index)) {
             attrs.insert(pcol.to_string(), AttributeValue::S(ik.pk.clone()));
             attrs.insert(scol.to_string(), AttributeValue::S(ik.sk.clone()));
@@ -548,6 +551,9 @@ fn attrs_to_item(attrs: &Attrs) -> Result<Item, StoreError> {
         gsi1: index_key(Index::Gsi1),
         gsi2: index_key(Index::Gsi2),
         gsi3: index_key(Index::Gsi3),
+        gsi4: index_key(Index::Gsi4),
+        gsi5: index_key(Index::Gsi5),
+        gsi6: index_key(Index::Gsi6),
         ttl: attr_n(attrs, TTL, &whose)?,
         version,
         count: attr_n(attrs, COUNT, &whose)?.unwrap_or(0),

@@ -17,6 +17,9 @@ CREATE TABLE IF NOT EXISTS items (
     g1pk TEXT, g1sk TEXT,
     g2pk TEXT, g2sk TEXT,
     g3pk TEXT, g3sk TEXT,
+    g4pk TEXT, g4sk TEXT,
+    g5pk TEXT, g5sk TEXT,
+    g6pk TEXT, g6sk TEXT,
     ttl INTEGER,
     version INTEGER NOT NULL,
     count INTEGER NOT NULL DEFAULT 0,
@@ -101,6 +104,30 @@ fn add_bus_request_id(conn: &Connection) -> Result<(), rusqlite::Error> {
         conn.execute_batch("ALTER TABLE bus_events ADD COLUMN request_id TEXT")?;
     }
     Ok(())
+}
+
+/// Secondary indexes 4 to 6, which databases created before them lack (with their
+/// columns). Items written before keep no keys in them until written again.
+const LATER_INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS items_gsi4 ON items (g4pk, g4sk, pk, sk) WHERE g4pk IS NOT NULL;
+CREATE INDEX IF NOT EXISTS items_gsi5 ON items (g5pk, g5sk, pk, sk) WHERE g5pk IS NOT NULL;
+CREATE INDEX IF NOT EXISTS items_gsi6 ON items (g6pk, g6sk, pk, sk) WHERE g6pk IS NOT NULL;
+";
+
+fn add_item_indexes(conn: &Connection) -> Result<(), rusqlite::Error> {
+    for n in 4..=6 {
+        let has: bool = conn.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('items') WHERE name = ?1",
+            [format!("g{n}pk")],
+            |r| r.get(0),
+        )?;
+        if !has {
+            conn.execute_batch(&format!(
+                "ALTER TABLE items ADD COLUMN g{n}pk TEXT; ALTER TABLE items ADD COLUMN g{n}sk TEXT;"
+            ))?;
+        }
+    }
+    conn.execute_batch(LATER_INDEXES)
 }
 
 /// Read-only connections a file database keeps beside its writer. WAL lets each read
@@ -365,6 +392,7 @@ fn prepare(conn: &Connection) -> Result<(), EmbeddedError> {
     conn.pragma_update(None, "busy_timeout", 5000)?;
     conn.execute_batch(SCHEMA)?;
     add_bus_request_id(conn)?;
+    add_item_indexes(conn)?;
     Ok(())
 }
 

@@ -771,15 +771,14 @@ async fn filtered_totals_and_pages_stay_exact_through_triage_and_merges() {
     assert_eq!(alice.len(), 2, "{alice:#?}");
 
     // Triage moves a finding between statuses.
-    let later = alice[0]["id"].as_str().unwrap().to_string();
-    let (s, _) = app
-        .as_admin(
-            Method::PATCH,
-            &format!("/findings/{later}"),
-            Some(json!({"status": "acknowledged"})),
-        )
-        .await;
-    assert_eq!(s, 200);
+    let set_status = async |finding: &Value, status: &str| {
+        let path = format!("/findings/{}", finding["id"].as_str().unwrap());
+        let (s, _) = app
+            .as_admin(Method::PATCH, &path, Some(json!({ "status": status })))
+            .await;
+        assert_eq!(s, 200);
+    };
+    set_status(&alice[0], "acknowledged").await;
     check_totals(&app).await;
 
     // A late event bridging alice's two sessions merges them.
@@ -790,14 +789,6 @@ async fn filtered_totals_and_pages_stay_exact_through_triage_and_merges() {
     check_totals(&app).await;
 
     let bob = app.findings(&app.admin, "user=bob").await;
-    let id = bob[0]["id"].as_str().unwrap();
-    let (s, _) = app
-        .as_admin(
-            Method::PATCH,
-            &format!("/findings/{id}"),
-            Some(json!({"status": "resolved"})),
-        )
-        .await;
-    assert_eq!(s, 200);
+    set_status(&bob[0], "resolved").await;
     check_totals(&app).await;
 }

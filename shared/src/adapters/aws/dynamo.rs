@@ -430,11 +430,12 @@ impl DynamoStore {
                 .unwrap_or_default();
             found_ref.lock().unwrap_or_else(|e| e.into_inner()).extend(
                 got.iter()
+                    // Expired but not yet swept is absent, as in `get`.
                     .filter(|a| {
-                        !attr_n::<i64>(a, TTL, &String::new)
+                        attr_n::<i64>(a, TTL, &String::new)
                             .ok()
                             .flatten()
-                            .is_some_and(|t| t <= now)
+                            .is_none_or(|t| t > now)
                     })
                     .filter_map(|a| Some((attr_s(a, PK)?.to_string(), attr_s(a, SK)?.to_string()))),
             );

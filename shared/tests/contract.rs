@@ -34,6 +34,8 @@ enum Time {
 struct Env {
     time: Time,
     clock: Arc<dyn Clock>,
+    /// The embedded family's database file lives here while the test runs.
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Env {
@@ -54,10 +56,13 @@ impl Env {
 
 fn embedded_env() -> (EmbeddedDb, Env) {
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-    let db = EmbeddedDb::in_memory(clock.clone()).expect("in-memory database");
+    // A file, so reads go through the pool of read-only connections.
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let db = EmbeddedDb::open(&dir.path().join("contract.db"), clock.clone()).expect("database");
     let env = Env {
         time: Time::Manual(clock.clone()),
         clock,
+        _dir: Some(dir),
     };
     (db, env)
 }
@@ -85,6 +90,7 @@ fn real_env() -> Env {
     Env {
         time: Time::Real,
         clock: Arc::new(SystemClock),
+        _dir: None,
     }
 }
 
@@ -129,14 +135,19 @@ macro_rules! family {
                 store_rejects_bad_batches,
                 store_query_ranges,
                 store_pagination,
-                store_ttl
+                store_ttl,
+                store_exist,
+                store_count,
+                store_put_all,
+                store_skip
             );
             family!(@tests $queue;
                 queue_send_receive_ack,
                 queue_delay,
                 queue_visibility,
                 queue_retry_after,
-                queue_dead_letters_and_redrive
+                queue_dead_letters_and_redrive,
+                queue_ack_all
             );
             family!(@tests $bus; bus_publish);
         }
@@ -167,6 +178,9 @@ fn full_item(env: &Env) -> Item {
         gsi1: Some(IndexKey::new("G1#a", "2024-05-01")),
         gsi2: Some(IndexKey::new("G2#b", "high#0001")),
         gsi3: Some(IndexKey::new("G3#c", "open")),
+        gsi4: Some(IndexKey::new("G4#d", "4")),
+        gsi5: Some(IndexKey::new("G5#e", "5")),
+        gsi6: Some(IndexKey::new("G6#f", "6")),
         ttl: Some(env.now() + 3600),
         version: 3,
         count: 42,
@@ -694,6 +708,174 @@ async fn store_ttl(store: &dyn ItemStore, env: &Env) {
 
 const VISIBILITY: Duration = Duration::from_secs(1);
 const LONG: Duration = Duration::from_secs(60);
+
+async fn store_exist(store: &dyn ItemStore, env: &Env) {
+    let mut live = Item::new("T#x", "a", json!({}));
+    live.ttl = Some(env.now() + 3600);
+    let mut expired = Item::new("T#x", "c", json!({}));
+    expired.ttl = Some(env.now() - 10);
+    store
+        .put_all(vec![live, Item::new("T#y", "b", json!({})), expired])
+        .await
+        .unwrap();
+    assert!(store.exist(&[]).await.unwrap().is_empty());
+    let k = |pk: &str, sk: &str| (pk.to_string(), sk.to_string());
+    // Answers in the order asked, repeats included; expired items do not exist.
+    let keys = vec![
+        k("T#x", "a"),
+        k("T#x", "b"),
+        k("T#y", "b"),
+        k("T#x", "c"),
+        k("T#x", "a"),
+    ];
+    assert_eq!(
+        store.exist(&keys).await.unwrap(),
+        [true, false, true, false, true]
+    );
+    // More keys than one lookup carries in either family.
+    let many: Vec<(String, String)> = (0..450)
+        .map(|i| k("T#x", &format!("{i:04}")))
+        .chain([k("T#y", "b")])
+        .collect();
+    let got = store.exist(&many).await.unwrap();
+    assert_eq!(got.len(), 451);
+    assert_eq!(got.iter().filter(|b| **b).count(), 1);
+    assert!(got[450]);
+}
+
+async fn store_count(store: &dyn ItemStore, _env: &Env) {
+    let items: Vec<Item> = (0..130)
+        .map(|i| {
+            let mut item = Item::new("T#c", format!("{i:04}"), json!({ "i": i }));
+            item.gsi1 = (i % 2 == 0).then(|| IndexKey::new("G#even", format!("{i:04}")));
+            item
+        })
+        .collect();
+    store.put_all(items).await.unwrap();
+    let q = Query::new(Index::Primary, "T#c");
+    assert_eq!(store.count(&q).await.unwrap(), 130);
+    // Limit and cursor are ignored; the key range and the index are not.
+    let page = store.query(&q.clone().limit(10)).await.unwrap();
+    assert_eq!(
+        store
+            .count(&q.clone().limit(10).after(page.next))
+            .await
+            .unwrap(),
+        130
+    );
+    let ranged = q
+        .clone()
+        .range(KeyRange::Between("0010".into(), "0019".into()));
+    assert_eq!(store.count(&ranged).await.unwrap(), 10);
+    assert_eq!(
+        store
+            .count(&q.clone().range(KeyRange::Prefix("012".into())))
+            .await
+            .unwrap(),
+        10
+    );
+    assert_eq!(
+        store
+            .count(&Query::new(Index::Gsi1, "G#even"))
+            .await
+            .unwrap(),
+        65
+    );
+    assert_eq!(
+        store
+            .count(&Query::new(Index::Primary, "T#none"))
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+async fn store_put_all(store: &dyn ItemStore, _env: &Env) {
+    store.put_all(vec![]).await.unwrap();
+    let mut items: Vec<Item> = (0..260)
+        .map(|i| Item::new("T#p", format!("{i:04}"), json!({ "v": 1 })))
+        .collect();
+    items[7].gsi1 = Some(IndexKey::new("G#p", "x"));
+    store.put_all(items).await.unwrap();
+    assert_eq!(
+        store
+            .count(&Query::new(Index::Primary, "T#p"))
+            .await
+            .unwrap(),
+        260
+    );
+    let seven = store.get("T#p", "0007").await.unwrap().unwrap();
+    assert_eq!(seven.gsi1, Some(IndexKey::new("G#p", "x")));
+    // Unconditional: a second put replaces the item.
+    store
+        .put_all(vec![Item::new("T#p", "0007", json!({ "v": 2 }))])
+        .await
+        .unwrap();
+    let seven = store.get("T#p", "0007").await.unwrap().unwrap();
+    assert_eq!(seven.data, json!({ "v": 2 }));
+    assert_eq!(seven.gsi1, None);
+}
+
+async fn store_skip(store: &dyn ItemStore, _env: &Env) {
+    let items: Vec<Item> = (0..40)
+        .map(|i| {
+            let mut item = Item::new(format!("T#s{}", i % 3), format!("{i:04}"), json!({}));
+            item.gsi2 = Some(IndexKey::new("G#s", format!("{:04}", i / 2)));
+            item
+        })
+        .collect();
+    store.put_all(items).await.unwrap();
+    for q in [
+        Query::new(Index::Primary, "T#s1"),
+        Query::new(Index::Primary, "T#s1").newest_first(),
+        Query::new(Index::Gsi2, "G#s"),
+        Query::new(Index::Gsi2, "G#s").newest_first(),
+        Query::new(Index::Gsi2, "G#s").range(KeyRange::Between("0005".into(), "0012".into())),
+    ] {
+        let all = keys(&store.query(&q.clone().limit(100)).await.unwrap().items);
+        for n in 1..=all.len() + 1 {
+            let after = store.skip(&q, n).await.unwrap();
+            if n > all.len() {
+                assert!(after.is_none(), "nothing past the end");
+                continue;
+            }
+            let rest = store
+                .query(&q.clone().limit(100).after(after))
+                .await
+                .unwrap();
+            assert_eq!(keys(&rest.items), all[n..], "after {n} of {q:?}");
+        }
+    }
+}
+
+async fn queue_ack_all(queue: &dyn Queue, env: &Env) {
+    let q = QueueName::Reclassify;
+    queue
+        .send(
+            q,
+            (0..15).map(|i| OutMessage::new(format!("m{i}"))).collect(),
+        )
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    while got.len() < 15 {
+        let more = queue.receive(q, 10, VISIBILITY).await.unwrap();
+        assert!(!more.is_empty(), "all 15 messages arrive");
+        got.extend(more);
+    }
+    queue.ack_all(q, &[]).await.unwrap();
+    let receipts: Vec<&str> = got.iter().map(|d| d.receipt.as_str()).collect();
+    queue.ack_all(q, &receipts).await.unwrap();
+    env.pass(VISIBILITY).await;
+    assert!(
+        queue.receive(q, 10, VISIBILITY).await.unwrap().is_empty(),
+        "acked messages are gone"
+    );
+    assert!(matches!(
+        queue.ack_all(q, &["no-such-receipt"]).await,
+        Err(QueueError::UnknownReceipt)
+    ));
+}
 
 async fn queue_send_receive_ack(queue: &dyn Queue, env: &Env) {
     let q = QueueName::Ingest;

@@ -66,9 +66,9 @@ struct Meter {
 fn size_of(item: &Item) -> u64 {
     // Attribute names and keys plus the JSON payload, as DynamoDB sizes an item.
     let keys = item.pk.len() + item.sk.len() + 64;
-    let gsi = [&item.gsi1, &item.gsi2, &item.gsi3]
-        .iter()
-        .filter_map(|g| g.as_ref().map(|g| g.pk.len() + g.sk.len() + 8))
+    let gsi = vigil_shared::ports::Index::SECONDARY
+        .into_iter()
+        .filter_map(|i| item.index_key(i).map(|g| g.pk.len() + g.sk.len() + 8))
         .sum::<usize>();
     (keys + gsi + item.data.to_string().len()) as u64
 }

@@ -775,3 +775,127 @@ async fn a_late_event_bridging_two_findings_merges_them_into_the_older() {
     let summary = app.get_json(&app.admin, "/stats/summary").await;
     assert_eq!(summary["total_findings"], 1, "{summary}");
 }
+
+/// Every finding read through cursor pages of `query` (`status=merged`: the merged
+/// ones, which the unfiltered list leaves out), newest first.
+async fn all_findings(app: &common::TestApp, query: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut path = format!("/findings?{query}limit=100");
+    loop {
+        let page = app.get_json(&app.admin, &path).await;
+        out.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/findings?{query}limit=100&cursor={c}"),
+            None => return out,
+        }
+    }
+}
+
+/// For each filter: the seed-style total, every offset page and a cursor page agree with
+/// the unfiltered list filtered here (same order).
+async fn check_totals(app: &common::TestApp) {
+    let mut all = all_findings(app, "").await;
+    assert!(all.iter().all(|f| f["status"] != "merged"));
+    let merged = all_findings(app, "status=merged&").await;
+    assert!(merged.iter().all(|f| f["status"] == "merged"));
+    all.extend(merged);
+    let key = |f: &Value| {
+        let text = |k: &str| f[k].as_str().unwrap().to_string();
+        std::cmp::Reverse((text("first_seen"), text("id")))
+    };
+    all.sort_by_key(key);
+    let rules = ["large_pull_request_merge", "login_failed_burst"];
+    let statuses = ["open", "acknowledged", "resolved", "merged"];
+    let mut filters: Vec<Vec<(&str, &str)>> = vec![vec![]];
+    for s in statuses {
+        filters.push(vec![("status", s)]);
+        filters.push(vec![("status", s), ("severity", "low")]);
+        for r in rules {
+            filters.push(vec![("status", s), ("rule_id", r)]);
+        }
+    }
+    for r in rules {
+        filters.push(vec![("rule_id", r)]);
+    }
+    filters.push(vec![("user", "alice"), ("status", "open")]);
+    filters.push(vec![("user", "alice"), ("status", "merged")]);
+    for filter in filters {
+        let wanted: Vec<&Value> = all
+            .iter()
+            .filter(|f| filter.iter().all(|(k, v)| f[*k] == *v))
+            .filter(|f| f["status"] != "merged" || filter.contains(&("status", "merged")))
+            .collect();
+        let ids = |items: &[&Value]| -> Vec<String> {
+            items
+                .iter()
+                .map(|f| f["id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let query: String = filter.iter().map(|(k, v)| format!("{k}={v}&")).collect();
+        let mut paged = Vec::new();
+        for page in 1..=wanted.len().max(1) + 1 {
+            let got = app
+                .get_json(
+                    &app.admin,
+                    &format!("/findings?{query}page={page}&page_size=1"),
+                )
+                .await;
+            assert_eq!(got["total"], wanted.len(), "total of {query}");
+            paged.extend(got["items"].as_array().unwrap().iter().cloned());
+        }
+        let paged: Vec<&Value> = paged.iter().collect();
+        assert_eq!(ids(&paged), ids(&wanted), "offset pages of {query}");
+        let cursor = app.findings(&app.admin, &format!("{query}limit=100")).await;
+        assert_eq!(
+            ids(&cursor.iter().collect::<Vec<_>>()),
+            ids(&wanted),
+            "cursor page of {query}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn filtered_totals_and_pages_stay_exact_through_triage_and_merges() {
+    let app = spawn_app().await;
+    let pr = |user: &str, minutes: i64| {
+        let mut e = event(
+            "pull_request_merged",
+            user,
+            minutes,
+            json!({"lines_changed": 900}),
+        );
+        e["id"] = json!(format!("{user}-pr-{minutes}"));
+        e
+    };
+    // Two sessions of alice's (70 minutes apart), one of bob's, a login burst of carol's.
+    app.post_and_drain(&json!([pr("alice", -60), pr("alice", 10), pr("bob", 0)]))
+        .await;
+    app.post_and_drain(&failed_logins("carol", 8)).await;
+    check_totals(&app).await;
+    let alice = app.findings(&app.admin, "user=alice").await;
+    assert_eq!(alice.len(), 2, "{alice:#?}");
+
+    // Triage moves a finding between statuses.
+    let set_status = async |finding: &Value, status: &str| {
+        let path = format!("/findings/{}", finding["id"].as_str().unwrap());
+        let (s, _) = app
+            .as_admin(Method::PATCH, &path, Some(json!({ "status": status })))
+            .await;
+        assert_eq!(s, 200);
+    };
+    set_status(&alice[0], "acknowledged").await;
+    check_totals(&app).await;
+
+    // A late event bridging alice's two sessions merges them.
+    app.post_and_drain(&json!([pr("alice", -25)])).await;
+    let alice = app.findings(&app.admin, "user=alice").await;
+    assert_eq!(alice.len(), 1, "{alice:#?}");
+    let merged = app.findings(&app.admin, "user=alice&status=merged").await;
+    assert_eq!(merged.len(), 1, "{merged:#?}");
+    assert_eq!(merged[0]["merged_into"], alice[0]["id"]);
+    check_totals(&app).await;
+
+    let bob = app.findings(&app.admin, "user=bob").await;
+    set_status(&bob[0], "resolved").await;
+    check_totals(&app).await;
+}

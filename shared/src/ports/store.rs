@@ -28,6 +28,9 @@ pub struct Item {
     pub gsi1: Option<IndexKey>,
     pub gsi2: Option<IndexKey>,
     pub gsi3: Option<IndexKey>,
+    pub gsi4: Option<IndexKey>,
+    pub gsi5: Option<IndexKey>,
+    pub gsi6: Option<IndexKey>,
     /// Expiry as unix seconds; expired items are invisible to reads.
     pub ttl: Option<i64>,
     pub version: u64,
@@ -43,6 +46,9 @@ impl Item {
             gsi1: None,
             gsi2: None,
             gsi3: None,
+            gsi4: None,
+            gsi5: None,
+            gsi6: None,
             ttl: None,
             version: 1,
             count: 0,
@@ -56,6 +62,9 @@ impl Item {
             Index::Gsi1 => self.gsi1.as_ref(),
             Index::Gsi2 => self.gsi2.as_ref(),
             Index::Gsi3 => self.gsi3.as_ref(),
+            Index::Gsi4 => self.gsi4.as_ref(),
+            Index::Gsi5 => self.gsi5.as_ref(),
+            Index::Gsi6 => self.gsi6.as_ref(),
         }
     }
 }
@@ -116,6 +125,21 @@ pub enum Index {
     Gsi1,
     Gsi2,
     Gsi3,
+    Gsi4,
+    Gsi5,
+    Gsi6,
+}
+
+impl Index {
+    /// Every secondary index, in order.
+    pub const SECONDARY: [Index; 6] = [
+        Index::Gsi1,
+        Index::Gsi2,
+        Index::Gsi3,
+        Index::Gsi4,
+        Index::Gsi5,
+        Index::Gsi6,
+    ];
 }
 
 /// Sort-key condition of a query; bounds are inclusive.
@@ -242,6 +266,27 @@ pub trait ItemStore: Send + Sync {
                 None => return Ok(n),
             }
         }
+    }
+
+    /// The cursor that resumes `query` after its first `n` items (n ≥ 1), or None when
+    /// it selects fewer: for offset pages (its limit and cursor ignored). Adapters that
+    /// can skip without reading the items override it.
+    async fn skip(&self, query: &Query, n: usize) -> Result<Option<Cursor>, StoreError> {
+        let mut q = query.clone().after(None);
+        let mut left = n;
+        while left > 0 {
+            q.limit = left.min(1000);
+            let page = self.query(&q).await?;
+            left -= page.items.len().min(left);
+            if left == 0 {
+                return Ok(page.items.last().map(|i| cursor_for(i, q.index)));
+            }
+            match page.next {
+                Some(next) => q.after = Some(next),
+                None => return Ok(None),
+            }
+        }
+        Ok(None)
     }
 
     /// Stores every item unconditionally, not necessarily atomically: for idempotent

@@ -22,13 +22,38 @@ pub struct FindingFilter {
 }
 
 impl FindingFilter {
-    /// Only the filters that need no scan are set.
-    pub fn is_plain(&self) -> bool {
-        self.user.is_none()
-            && self.rule_id.is_none()
-            && self.status.is_none()
-            && self.from.is_none()
-            && self.to.is_none()
+    /// The index [`list_query`] reads applies every filter set, so its key range selects
+    /// exactly the findings wanted (counted and skipped without reading them).
+    pub fn is_exact(&self) -> bool {
+        if self.status == Some(FindingStatus::Merged) {
+            // Merged findings are only in the status indexes (see `to_item`).
+            return self.user.is_none() && self.severity.is_none();
+        }
+        let others = [
+            self.severity.is_some(),
+            self.rule_id.is_some() || self.status.is_some(),
+        ];
+        match &self.user {
+            Some(_) => others.iter().all(|set| !set),
+            None => others.iter().filter(|set| **set).count() <= 1,
+        }
+    }
+
+    /// The statistics counter holding how many findings match, if one does: the filters
+    /// set are at most one of severity, user, or status and rule, with no time range.
+    fn counter(&self) -> Option<String> {
+        if !self.is_exact() || self.from.is_some() || self.to.is_some() {
+            return None;
+        }
+        let status = self.status.map(FindingStatus::as_str);
+        Some(match (&self.user, self.severity, status, &self.rule_id) {
+            (Some(u), ..) => counter::user_findings(u),
+            (None, Some(s), ..) => counter::findings_severity(s.as_str()),
+            (None, None, Some(s), Some(r)) => counter::findings_status_rule(s, r),
+            (None, None, Some(s), None) => counter::findings_status(s),
+            (None, None, None, Some(r)) => counter::findings_rule(r),
+            (None, None, None, None) => counter::FINDINGS.to_string(),
+        })
     }
 }
 
@@ -41,6 +66,20 @@ fn to_item(tenant: &TenantId, f: &Finding, version: u64) -> Result<Item, StoreEr
         data,
     );
     item.version = version;
+    let (status, rule) = (f.status.as_str(), f.rule_id.as_str());
+    item.gsi4 = Some(IndexKey::new(
+        storage_keys::findings_by_status(tenant, status),
+        sk.clone(),
+    ));
+    item.gsi6 = Some(IndexKey::new(
+        storage_keys::findings_by_status_rule(tenant, status, rule),
+        sk.clone(),
+    ));
+    if f.status == FindingStatus::Merged {
+        // A merged finding lives on in its survivor: it leaves the lists of live
+        // findings (and their counters) and answers only `?status=merged` and its id.
+        return Ok(item);
+    }
     item.gsi1 = Some(IndexKey::new(
         storage_keys::findings_by_time(tenant),
         sk.clone(),
@@ -52,7 +91,11 @@ fn to_item(tenant: &TenantId, f: &Finding, version: u64) -> Result<Item, StoreEr
     item.gsi3 = f
         .user
         .as_ref()
-        .map(|u| IndexKey::new(storage_keys::findings_by_user(tenant, u), sk));
+        .map(|u| IndexKey::new(storage_keys::findings_by_user(tenant, u), sk.clone()));
+    item.gsi5 = Some(IndexKey::new(
+        storage_keys::findings_by_rule(tenant, rule),
+        sk,
+    ));
     Ok(item)
 }
 
@@ -82,6 +125,22 @@ pub async fn get(
     .await
 }
 
+/// The counters that count a live `f` by its attributes (which may change on a write),
+/// besides the tenant's and its user's totals.
+fn tally(f: &Finding) -> Vec<String> {
+    let (status, rule) = (f.status.as_str(), f.rule_id.as_str());
+    let mut keys = vec![
+        counter::findings_severity(f.severity.as_str()),
+        counter::findings_status(status),
+        counter::findings_rule(rule),
+        counter::findings_status_rule(status, rule),
+    ];
+    if f.status.is_active() {
+        keys.push(counter::open_by_rule(rule));
+    }
+    keys
+}
+
 /// The statistics counter moves of a write, summed per key (one write may not touch a
 /// key twice).
 pub struct Counters {
@@ -104,7 +163,8 @@ impl Counters {
         }
     }
 
-    /// A finding going from `before` (None: new) to `after`.
+    /// A finding going from `before` (None: new) to `after`: it leaves every counter
+    /// `before` was counted in and joins those of `after`.
     pub fn moved(&mut self, before: Option<&Finding>, after: &Finding) {
         if let Some(b) = before {
             self.count(b, -1);
@@ -113,18 +173,20 @@ impl Counters {
     }
 
     /// The counters `f` stands in, `sign` times. A merged finding lives on in its
-    /// survivor, so it counts nowhere.
+    /// survivor, so it counts only under status `merged` (what `?status=merged` totals).
     fn count(&mut self, f: &Finding, sign: i64) {
         if f.status == FindingStatus::Merged {
+            let (status, rule) = (f.status.as_str(), f.rule_id.as_str());
+            self.bump(counter::findings_status(status), sign);
+            self.bump(counter::findings_status_rule(status, rule), sign);
             return;
         }
         self.bump(counter::FINDINGS.to_string(), sign);
         if let Some(u) = &f.user {
             self.bump(counter::user_findings(u), sign);
         }
-        self.bump(counter::findings_severity(f.severity.as_str()), sign);
-        if f.status.is_active() {
-            self.bump(counter::open_by_rule(&f.rule_id), sign);
+        for key in tally(f) {
+            self.bump(key, sign);
         }
     }
 
@@ -171,13 +233,28 @@ pub async fn replace_with(
 
 /// The query behind [`list`]: the most selective index, newest first.
 pub fn list_query(tenant: &TenantId, filter: &FindingFilter) -> Query {
-    let (index, pk) = match (&filter.user, filter.severity) {
-        (Some(u), _) => (Index::Gsi3, storage_keys::findings_by_user(tenant, u)),
-        (None, Some(s)) => (
+    let status = filter.status.map(FindingStatus::as_str);
+    let merged = filter.status == Some(FindingStatus::Merged);
+    let (index, pk) = match (&filter.user, status, &filter.rule_id, filter.severity) {
+        (_, Some(s), Some(r), _) if merged => (
+            Index::Gsi6,
+            storage_keys::findings_by_status_rule(tenant, s, r),
+        ),
+        (_, Some(s), None, _) if merged => {
+            (Index::Gsi4, storage_keys::findings_by_status(tenant, s))
+        }
+        (Some(u), ..) => (Index::Gsi3, storage_keys::findings_by_user(tenant, u)),
+        (None, Some(s), Some(r), _) => (
+            Index::Gsi6,
+            storage_keys::findings_by_status_rule(tenant, s, r),
+        ),
+        (None, Some(s), None, _) => (Index::Gsi4, storage_keys::findings_by_status(tenant, s)),
+        (None, None, Some(r), _) => (Index::Gsi5, storage_keys::findings_by_rule(tenant, r)),
+        (None, None, None, Some(s)) => (
             Index::Gsi2,
             storage_keys::findings_by_severity(tenant, s.as_str()),
         ),
-        (None, None) => (Index::Gsi1, storage_keys::findings_by_time(tenant)),
+        (None, None, None, None) => (Index::Gsi1, storage_keys::findings_by_time(tenant)),
     };
     Query::new(index, pk)
         .range(storage_keys::time_range(filter.from, filter.to))
@@ -196,8 +273,74 @@ pub async fn list(
         field_is(item, "severity", filter.severity.map(Severity::as_str))
             && field_is(item, "rule_id", filter.rule_id.as_deref())
             && field_is(item, "status", filter.status.map(FindingStatus::as_str))
+            && field_is(item, "user", filter.user.as_deref())
     })
     .await
+}
+
+/// How many findings match `filter`: from its counter when one holds it, else a count
+/// of the index range when that is exact, else by reading the matches (filters that
+/// combine severity or user with others; bounded by what they select).
+pub async fn total(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    filter: &FindingFilter,
+) -> Result<u64, StoreError> {
+    if let Some(key) = filter.counter() {
+        let n = super::stats::single(store, tenant, &key).await?;
+        return Ok(u64::try_from(n).unwrap_or_default());
+    }
+    if filter.is_exact() {
+        return store.count(&list_query(tenant, filter)).await;
+    }
+    let mut n = 0;
+    let mut after = None;
+    loop {
+        let got = list(store, tenant, filter, 100, after).await?;
+        n += got.items.len() as u64;
+        match got.next {
+            Some(c) => after = Some(c),
+            None => return Ok(n),
+        }
+    }
+}
+
+/// The offset page `[skip, skip + size)` of [`list`]. When the index is exact the first
+/// `skip` findings are stepped over in the index without reading them; otherwise they
+/// are read and filtered. Callers cap `skip` (deep pages should use cursors).
+pub async fn page_at(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    filter: &FindingFilter,
+    skip: usize,
+    size: usize,
+) -> Result<Filtered, StoreError> {
+    let empty = || Filtered {
+        items: Vec::new(),
+        next: None,
+    };
+    if skip == 0 {
+        return list(store, tenant, filter, size, None).await;
+    }
+    let after = if filter.is_exact() {
+        store.skip(&list_query(tenant, filter), skip).await?
+    } else {
+        let mut after = None;
+        let mut skipped = 0;
+        while skipped < skip {
+            let got = list(store, tenant, filter, (skip - skipped).min(100), after).await?;
+            skipped += got.items.len();
+            after = got.next;
+            if after.is_none() {
+                break;
+            }
+        }
+        after.filter(|_| skipped == skip)
+    };
+    match after {
+        Some(c) => list(store, tenant, filter, size, Some(c)).await,
+        None => Ok(empty()),
+    }
 }
 
 /// Findings that still need a risk score or explanation, newest first.

@@ -43,7 +43,8 @@ async fn prefix(
     .await
 }
 
-async fn single(store: &dyn ItemStore, tenant: &TenantId, sk: &str) -> Result<i64, StoreError> {
+/// The value of one counter (0 when never moved).
+pub async fn single(store: &dyn ItemStore, tenant: &TenantId, sk: &str) -> Result<i64, StoreError> {
     Ok(store
         .get(&storage_keys::stats_pk(tenant), sk)
         .await?
@@ -58,15 +59,6 @@ fn top(mut v: Vec<(String, i64)>, n: usize) -> Vec<Ranked> {
         .take(n)
         .map(|(key, count)| Ranked { key, count })
         .collect()
-}
-
-/// Count of findings with one severity.
-pub async fn findings_with_severity(
-    store: &dyn ItemStore,
-    tenant: &TenantId,
-    sev: Severity,
-) -> Result<i64, StoreError> {
-    single(store, tenant, &counter::findings_severity(sev.as_str())).await
 }
 
 pub async fn total_findings(store: &dyn ItemStore, tenant: &TenantId) -> Result<i64, StoreError> {

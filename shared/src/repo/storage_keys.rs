@@ -71,6 +71,15 @@ pub fn findings_by_severity(t: &TenantId, sev: &str) -> String {
 pub fn findings_by_user(t: &TenantId, user: &str) -> String {
     format!("{t}#FDU#{user}")
 }
+pub fn findings_by_status(t: &TenantId, status: &str) -> String {
+    format!("{t}#FDST#{status}")
+}
+pub fn findings_by_rule(t: &TenantId, rule: &str) -> String {
+    format!("{t}#FDR#{rule}")
+}
+pub fn findings_by_status_rule(t: &TenantId, status: &str, rule: &str) -> String {
+    format!("{t}#FDSR#{status}#{rule}")
+}
 
 pub fn stats_pk(t: &TenantId) -> String {
     format!("{t}#STATS")
@@ -118,6 +127,15 @@ pub mod counter {
     }
     pub fn open_by_rule(rule: &str) -> String {
         format!("open_rule#{rule}")
+    }
+    pub fn findings_status(status: &str) -> String {
+        format!("findings_st#{status}")
+    }
+    pub fn findings_rule(rule: &str) -> String {
+        format!("findings_rule#{rule}")
+    }
+    pub fn findings_status_rule(status: &str, rule: &str) -> String {
+        format!("findings_st_rule#{status}#{rule}")
     }
     pub fn user_findings(user: &str) -> String {
         format!("user_findings#{user}")

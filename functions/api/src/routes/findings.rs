@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 use vigil_shared::domain::{FieldError, Finding, FindingStatus, Role, Severity};
 use vigil_shared::repo::findings::{self as repo, FindingFilter};
 use vigil_shared::repo::page::encode_cursor;
-use vigil_shared::repo::stats;
 use vigil_shared::service::findings::{self, Triage};
 
 use super::parse_json;
@@ -77,24 +76,9 @@ pub async fn list(
         ));
     }
     // Offset pages, as the seed's API serves them.
-    let skip = (page - 1) * page_size;
-    let mut after = None;
-    let mut skipped = 0;
-    while skipped < skip {
-        let got = repo::list(store, tenant, &filter, (skip - skipped).min(100), after).await?;
-        skipped += got.items.len();
-        after = got.next;
-        if after.is_none() {
-            break;
-        }
-    }
-    let (items, next) = if skipped < skip {
-        (Vec::new(), None)
-    } else {
-        let got = repo::list(store, tenant, &filter, page_size, after).await?;
-        (decode(&got.items)?, got.next)
-    };
-    let total = total(state.clone(), &caller, &filter).await?;
+    let got = repo::page_at(store, tenant, &filter, (page - 1) * page_size, page_size).await?;
+    let (items, next) = (decode(&got.items)?, got.next);
+    let total = repo::total(store, tenant, &filter).await?;
     Ok(Json(json!({
         "items": items,
         "total": total,
@@ -102,27 +86,6 @@ pub async fn list(
         "page_size": page_size,
         "next_cursor": next.as_ref().map(encode_cursor),
     })))
-}
-
-/// From counters when the filter allows, else by counting the index.
-async fn total(state: AppState, caller: &Caller, filter: &FindingFilter) -> Result<i64, ApiError> {
-    let store = state.store.as_ref();
-    if filter.is_plain() {
-        return Ok(match filter.severity {
-            Some(s) => stats::findings_with_severity(store, &caller.tenant, s).await?,
-            None => stats::total_findings(store, &caller.tenant).await?,
-        });
-    }
-    let mut n = 0i64;
-    let mut after = None;
-    loop {
-        let got = repo::list(store, &caller.tenant, filter, 100, after).await?;
-        n += i64::try_from(got.items.len()).unwrap_or_default();
-        match got.next {
-            Some(c) => after = Some(c),
-            None => return Ok(n),
-        }
-    }
 }
 
 pub async fn get(

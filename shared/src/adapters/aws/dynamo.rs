@@ -1,7 +1,7 @@
 //! [`ItemStore`] over one DynamoDB table.
 //!
-//! Attribute layout: `pk`/`sk` (table keys), `g1pk`/`g1sk` .. `g3pk`/`g3sk` (keys of the
-//! GSIs `gsi1`..`gsi3`), `ttl` (N, unix seconds), `v` (N, version), `n` (N, counter) and
+//! Attribute layout: `pk`/`sk` (table keys), `g1pk`/`g1sk` .. `g6pk`/`g6sk` (keys of the
+//! GSIs `gsi1`..`gsi6`), `ttl` (N, unix seconds), `v` (N, version), `n` (N, counter) and
 //! `d` (S, the JSON of [`Item::data`]). Semantics follow the embedded (SQLite) store.
 use std::collections::HashMap;
 use std::error::Error as StdError;
@@ -13,7 +13,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Delete, Put, TransactWriteItem, Update,
+    AttributeValue, CancellationReason, Delete, KeysAndAttributes, Put, PutRequest,
+    TransactWriteItem, Update, WriteRequest,
 };
 
 use crate::ports::clock::{Clock, SystemClock};
@@ -32,12 +33,15 @@ const COUNT: &str = "n";
 const DATA: &str = "d";
 
 /// Table-level names of the GSI key attributes, and the index names.
-fn index_attrs(index: Index) -> Option<(&'static str, &'static str, &'static str)> {
+pub(super) fn index_attrs(index: Index) -> Option<(&'static str, &'static str, &'static str)> {
     match index {
         Index::Primary => None,
         Index::Gsi1 => Some(("gsi1", "g1pk", "g1sk")),
         Index::Gsi2 => Some(("gsi2", "g2pk", "g2sk")),
         Index::Gsi3 => Some(("gsi3", "g3pk", "g3sk")),
+        Index::Gsi4 => Some(("gsi4", "g4pk", "g4sk")),
+        Index::Gsi5 => Some(("gsi5", "g5pk", "g5sk")),
+        Index::Gsi6 => Some(("gsi6", "g6pk", "g6sk")),
     }
 }
 
@@ -295,6 +299,161 @@ impl ItemStore for DynamoStore {
             self.write_many(ops).await
         }
     }
+
+    async fn put_all(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        let mut requests = Vec::with_capacity(items.len());
+        for item in &items {
+            let put = PutRequest::builder()
+                .set_item(Some(item_to_attrs(item)?))
+                .build()
+                .map_err(|e| build_error("PutRequest", e))?;
+            requests.push(WriteRequest::builder().put_request(put).build());
+        }
+        for chunk in requests.chunks(BATCH_WRITE_MAX) {
+            self.batch_write(chunk.to_vec()).await?;
+        }
+        Ok(())
+    }
+
+    async fn exist(&self, keys: &[(String, String)]) -> Result<Vec<bool>, StoreError> {
+        // BatchGetItem refuses a repeated key and DynamoDB an empty one (which no item has).
+        let mut wanted: Vec<&(String, String)> = keys
+            .iter()
+            .filter(|(pk, sk)| !pk.is_empty() && !sk.is_empty())
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut found = std::collections::HashSet::new();
+        for chunk in wanted.chunks(BATCH_GET_MAX) {
+            found.extend(self.batch_get_keys(chunk).await?);
+        }
+        Ok(keys.iter().map(|k| found.contains(k)).collect())
+    }
+}
+
+/// Most puts one BatchWriteItem carries.
+const BATCH_WRITE_MAX: usize = 25;
+/// Most keys one BatchGetItem reads.
+const BATCH_GET_MAX: usize = 100;
+
+/// What a batch call answers while some of its items remain unprocessed (throttling):
+/// contention to the retry helper, so it backs off and sends the rest again.
+fn unprocessed(what: &str, table: &str, left: usize) -> StoreError {
+    tracing::debug!(table, left, "{what}: unprocessed items, retrying");
+    StoreError::Conflict
+}
+
+/// The retry helper gave up on a batch call with items still unprocessed.
+fn gave_up(what: &str, table: &str, e: StoreError) -> StoreError {
+    match e {
+        StoreError::Conflict => StoreError::Unavailable(format!(
+            "{what} on {table}: items still unprocessed after {} attempts",
+            crate::retry::MAX_ATTEMPTS
+        )),
+        e => e,
+    }
+}
+
+impl DynamoStore {
+    /// One BatchWriteItem of at most [`BATCH_WRITE_MAX`] puts, sending its
+    /// UnprocessedItems again with the retry helper's backoff.
+    async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        let table = self.table.as_str();
+        let pending = std::sync::Mutex::new(requests);
+        let pending = &pending;
+        crate::retry::on_conflict(move || async move {
+            let batch = pending.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(table, batch)
+                .send()
+                .await
+                .map_err(|e| single_write_error("BatchWriteItem", table, &e))?;
+            let left = out
+                .unprocessed_items
+                .and_then(|mut m| m.remove(table))
+                .unwrap_or_default();
+            let n = left.len();
+            *pending.lock().unwrap_or_else(|e| e.into_inner()) = left;
+            match n {
+                0 => Ok(()),
+                n => Err(unprocessed("BatchWriteItem", table, n)),
+            }
+        })
+        .await
+        .map_err(|e| gave_up("BatchWriteItem", table, e))
+    }
+
+    /// Which of at most [`BATCH_GET_MAX`] distinct keys hold a live item, reading keys
+    /// and expiry only; UnprocessedKeys are read again with the retry helper's backoff.
+    async fn batch_get_keys(
+        &self,
+        keys: &[&(String, String)],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let table = self.table.as_str();
+        let now = self.clock.now().timestamp();
+        let ask = KeysAndAttributes::builder()
+            .set_keys(Some(
+                keys.iter().map(|(pk, sk)| key_attrs(pk, sk)).collect(),
+            ))
+            .projection_expression("#p, #s, #t")
+            .expression_attribute_names("#p", PK)
+            .expression_attribute_names("#s", SK)
+            .expression_attribute_names("#t", TTL)
+            .consistent_read(true)
+            .build()
+            .map_err(|e| build_error("KeysAndAttributes", e))?;
+        let pending = std::sync::Mutex::new(Some(ask));
+        let found = std::sync::Mutex::new(Vec::new());
+        let (pending, found_ref) = (&pending, &found);
+        crate::retry::on_conflict(move || async move {
+            let Some(ask) = pending.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
+                return Ok(());
+            };
+            let mut out = self
+                .client
+                .batch_get_item()
+                .request_items(table, ask)
+                .send()
+                .await
+                .map_err(|e| {
+                    StoreError::Unavailable(format!(
+                        "BatchGetItem on {table}: {}",
+                        DisplayErrorContext(&e)
+                    ))
+                })?;
+            let got = out
+                .responses
+                .as_mut()
+                .and_then(|m| m.remove(table))
+                .unwrap_or_default();
+            found_ref.lock().unwrap_or_else(|e| e.into_inner()).extend(
+                got.iter()
+                    // Expired but not yet swept is absent, as in `get`.
+                    .filter(|a| {
+                        attr_n::<i64>(a, TTL, &String::new)
+                            .ok()
+                            .flatten()
+                            .is_none_or(|t| t > now)
+                    })
+                    .filter_map(|a| Some((attr_s(a, PK)?.to_string(), attr_s(a, SK)?.to_string()))),
+            );
+            let left = out
+                .unprocessed_keys
+                .and_then(|mut m| m.remove(table))
+                .filter(|k| !k.keys().is_empty());
+            let n = left.as_ref().map_or(0, |k| k.keys().len());
+            *pending.lock().unwrap_or_else(|e| e.into_inner()) = left;
+            match n {
+                0 => Ok(()),
+                n => Err(unprocessed("BatchGetItem", table, n)),
+            }
+        })
+        .await
+        .map_err(|e| gave_up("BatchGetItem", table, e))?;
+        Ok(found.into_inner().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 fn expired(item: &Item, now: i64) -> bool {
@@ -326,7 +485,7 @@ fn item_to_attrs(item: &Item) -> Result<Attrs, StoreError> {
     let data = serde_json::to_string(&item.data)
         .map_err(|e| StoreError::Malformed(format!("item {}/{}: {e}", item.pk, item.sk)))?;
     let mut attrs = key_attrs(&item.pk, &item.sk);
-    for index in [Index::Gsi1, Index::Gsi2, Index::Gsi3] {
+    for index in Index::SECONDARY {
         if let (Some(ik), Some((_, pcol, scol))) = (item.index_key(index), index_attrs(index)) {
             attrs.insert(pcol.to_string(), AttributeValue::S(ik.pk.clone()));
             attrs.insert(scol.to_string(), AttributeValue::S(ik.sk.clone()));
@@ -393,6 +552,9 @@ fn attrs_to_item(attrs: &Attrs) -> Result<Item, StoreError> {
         gsi1: index_key(Index::Gsi1),
         gsi2: index_key(Index::Gsi2),
         gsi3: index_key(Index::Gsi3),
+        gsi4: index_key(Index::Gsi4),
+        gsi5: index_key(Index::Gsi5),
+        gsi6: index_key(Index::Gsi6),
         ttl: attr_n(attrs, TTL, &whose)?,
         version,
         count: attr_n(attrs, COUNT, &whose)?.unwrap_or(0),

@@ -16,6 +16,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::ports::queue::QueueName;
+use crate::ports::store::Index;
 
 /// Receives after which SQS moves a message to its dead-letter queue.
 pub const MAX_RECEIVE_COUNT: u32 = 5;
@@ -82,8 +83,13 @@ pub async fn create_table(
             .build()
             .map_err(|e| err(&e))
     };
+    let secondary: Vec<(&str, &str, &str)> = Index::SECONDARY
+        .into_iter()
+        .filter_map(super::dynamo::index_attrs)
+        .collect();
     let mut definitions = Vec::new();
-    for attr in ["pk", "sk", "g1pk", "g1sk", "g2pk", "g2sk", "g3pk", "g3sk"] {
+    let index_keys = secondary.iter().flat_map(|(_, pk, sk)| [*pk, *sk]);
+    for attr in ["pk", "sk"].into_iter().chain(index_keys) {
         definitions.push(
             AttributeDefinition::builder()
                 .attribute_name(attr)
@@ -93,11 +99,7 @@ pub async fn create_table(
         );
     }
     let mut indexes = Vec::new();
-    for (index, pk, sk) in [
-        ("gsi1", "g1pk", "g1sk"),
-        ("gsi2", "g2pk", "g2sk"),
-        ("gsi3", "g3pk", "g3sk"),
-    ] {
+    for (index, pk, sk) in secondary {
         indexes.push(
             GlobalSecondaryIndex::builder()
                 .index_name(index)

@@ -26,7 +26,7 @@ impl EmbeddedBus {
     ) -> Result<Vec<(i64, DomainEvent)>, BusError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.db
-            .call(move |c| {
+            .read(move |c| {
                 let mut stmt = c
                     .prepare_cached(
                         "SELECT seq, id, tenant, detail_type, time, detail, request_id FROM bus_events
@@ -78,12 +78,10 @@ impl EventBus for EmbeddedBus {
     async fn publish(&self, events: &[DomainEvent]) -> Result<(), BusError> {
         let events = events.to_vec();
         self.db
-            .call(move |c| {
-                let tx = c.transaction().map_err(sql_err)?;
-                {
-                    // A re-published event (same id) is stored once.
-                    let mut stmt = tx
-                        .prepare_cached(
+            .write(move |c| {
+                // A re-published event (same id) is stored once.
+                let mut stmt = c
+                    .prepare_cached(
                             "INSERT OR IGNORE INTO bus_events (id, tenant, detail_type, time, detail, request_id)
                              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                         )
@@ -99,8 +97,7 @@ impl EventBus for EmbeddedBus {
                         ])
                         .map_err(sql_err)?;
                     }
-                }
-                tx.commit().map_err(sql_err)
+                Ok(())
             })
             .await
     }

@@ -5,6 +5,6 @@ mod queue;
 mod store;
 
 pub use bus::EmbeddedBus;
-pub use db::{EmbeddedDb, EmbeddedError};
+pub use db::{EmbeddedDb, EmbeddedError, MAX_GROUP, READERS};
 pub use queue::{EmbeddedQueue, message_receive_count};
 pub use store::EmbeddedStore;

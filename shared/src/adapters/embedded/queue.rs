@@ -38,7 +38,7 @@ impl EmbeddedQueue {
         F: FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<usize> + Send + 'static,
     {
         self.db
-            .call(move |c| match statement(c).map_err(sql_err)? {
+            .write(move |c| match statement(c).map_err(sql_err)? {
                 0 => Err(QueueError::UnknownReceipt),
                 _ => Ok(()),
             })
@@ -48,7 +48,7 @@ impl EmbeddedQueue {
     /// Messages waiting or in flight (not dead) on `queue`.
     pub async fn depth(&self, queue: QueueName) -> Result<u64, QueueError> {
         self.db
-            .call(move |c| {
+            .read(move |c| {
                 c.query_row(
                     "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1 AND dead = 0",
                     [queue.as_str()],
@@ -69,10 +69,9 @@ impl Queue for EmbeddedQueue {
         }
         let now = self.db.now_ms();
         self.db
-            .call(move |c| {
-                let tx = c.transaction().map_err(sql_err)?;
+            .write(move |c| {
                 {
-                    let mut stmt = tx
+                    let mut stmt = c
                         .prepare_cached(
                             "INSERT INTO queue_messages (queue, msg_id, body, visible_at, sent_at)
                              VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -90,7 +89,7 @@ impl Queue for EmbeddedQueue {
                         .map_err(sql_err)?;
                     }
                 }
-                tx.commit().map_err(sql_err)
+                Ok(())
             })
             .await
     }
@@ -105,8 +104,7 @@ impl Queue for EmbeddedQueue {
         let max_receives = i64::from(self.max_receives);
         let limit = i64::try_from(max.clamp(1, 10_000)).unwrap_or(10);
         self.db
-            .call(move |c| {
-                let tx = c.transaction().map_err(sql_err)?;
+            .write(move |tx| {
                 let mut out = Vec::new();
                 {
                     let mut pick = tx
@@ -153,7 +151,6 @@ impl Queue for EmbeddedQueue {
                         });
                     }
                 }
-                tx.commit().map_err(sql_err)?;
                 Ok(out)
             })
             .await
@@ -168,6 +165,30 @@ impl Queue for EmbeddedQueue {
             )
         })
         .await
+    }
+
+    async fn ack_all(&self, queue: QueueName, receipts: &[&str]) -> Result<(), QueueError> {
+        let receipts: Vec<String> = receipts.iter().map(|r| r.to_string()).collect();
+        // Acks every known receipt in one commit, then reports a stale one as `ack` would.
+        let missing = self
+            .db
+            .write(move |c| {
+                let mut stmt = c
+                    .prepare_cached("DELETE FROM queue_messages WHERE queue = ?1 AND receipt = ?2")
+                    .map_err(sql_err)?;
+                let mut missing = 0;
+                for r in &receipts {
+                    if stmt.execute(params![queue.as_str(), r]).map_err(sql_err)? == 0 {
+                        missing += 1;
+                    }
+                }
+                Ok::<_, QueueError>(missing)
+            })
+            .await?;
+        match missing {
+            0 => Ok(()),
+            _ => Err(QueueError::UnknownReceipt),
+        }
     }
 
     async fn retry_after(
@@ -194,7 +215,7 @@ impl Queue for EmbeddedQueue {
     ) -> Result<Vec<DeadLetter>, QueueError> {
         let limit = i64::try_from(max).unwrap_or(i64::MAX);
         self.db
-            .call(move |c| {
+            .read(move |c| {
                 let mut stmt = c
                     .prepare_cached(
                         "SELECT msg_id, body, receive_count FROM queue_messages
@@ -218,7 +239,7 @@ impl Queue for EmbeddedQueue {
     async fn redrive(&self, queue: QueueName) -> Result<usize, QueueError> {
         let now = self.db.now_ms();
         self.db
-            .call(move |c| {
+            .write(move |c| {
                 c.execute(
                     "UPDATE queue_messages SET dead = 0, receive_count = 0, receipt = NULL, visible_at = ?2
                      WHERE queue = ?1 AND dead = 1",
@@ -238,7 +259,7 @@ pub async fn message_receive_count(
     let id = msg_id.to_string();
     queue
         .db
-        .call(move |c| {
+        .read(move |c| {
             c.query_row(
                 "SELECT receive_count FROM queue_messages WHERE msg_id = ?1",
                 [id],

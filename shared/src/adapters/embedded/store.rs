@@ -4,8 +4,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params, types::Value as SqlVa
 
 use super::db::{EmbeddedDb, unavailable_on_failure};
 use crate::ports::store::{
-    Condition, Index, IndexKey, Item, ItemStore, KeyRange, Page, Query, StoreError, WriteOp,
-    cursor_for, validate_batch,
+    Condition, Cursor, Index, IndexKey, Item, ItemStore, KeyRange, Page, Query, StoreError,
+    WriteOp, cursor_for, validate_batch,
 };
 
 unavailable_on_failure!(StoreError);
@@ -24,7 +24,7 @@ impl EmbeddedStore {
     pub async fn purge_expired(&self) -> Result<usize, StoreError> {
         let now = self.db.clock.now().timestamp();
         self.db
-            .call(move |c| {
+            .write(move |c| {
                 c.execute(
                     "DELETE FROM items WHERE ttl IS NOT NULL AND ttl <= ?1",
                     [now],
@@ -35,7 +35,10 @@ impl EmbeddedStore {
     }
 }
 
-const COLUMNS: &str = "pk, sk, g1pk, g1sk, g2pk, g2sk, g3pk, g3sk, ttl, version, count, data";
+/// Every column of an item: the six fixed ones, then each secondary index's pair.
+const COLUMNS: &str = "pk, sk, ttl, version, count, data, g1pk, g1sk, g2pk, g2sk, g3pk, g3sk, g4pk, g4sk, g5pk, g5sk, g6pk, g6sk";
+/// Where the index pairs start in [`COLUMNS`].
+const FIRST_INDEX_COLUMN: usize = 6;
 
 fn index_key(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<IndexKey>> {
     let pk: Option<String> = row.get(at)?;
@@ -44,21 +47,30 @@ fn index_key(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<IndexKey>> {
 }
 
 fn read_item(row: &Row<'_>) -> rusqlite::Result<(Item, String)> {
-    let version: i64 = row.get(9)?;
-    Ok((
-        Item {
-            pk: row.get(0)?,
-            sk: row.get(1)?,
-            gsi1: index_key(row, 2)?,
-            gsi2: index_key(row, 4)?,
-            gsi3: index_key(row, 6)?,
-            ttl: row.get(8)?,
-            version: u64::try_from(version).unwrap_or_default(),
-            count: row.get(10)?,
-            data: serde_json::Value::Null,
-        },
-        row.get(11)?,
-    ))
+    let version: i64 = row.get(3)?;
+    let mut item = Item::new(
+        row.get::<_, String>(0)?,
+        row.get::<_, String>(1)?,
+        serde_json::Value::Null,
+    );
+    item.ttl = row.get(2)?;
+    item.version = u64::try_from(version).unwrap_or_default();
+    item.count = row.get(4)?;
+    for (n, index) in Index::SECONDARY.into_iter().enumerate() {
+        *index_slot(&mut item, index) = index_key(row, FIRST_INDEX_COLUMN + 2 * n)?;
+    }
+    Ok((item, row.get(5)?))
+}
+
+fn index_slot(item: &mut Item, index: Index) -> &mut Option<IndexKey> {
+    match index {
+        Index::Primary | Index::Gsi1 => &mut item.gsi1,
+        Index::Gsi2 => &mut item.gsi2,
+        Index::Gsi3 => &mut item.gsi3,
+        Index::Gsi4 => &mut item.gsi4,
+        Index::Gsi5 => &mut item.gsi5,
+        Index::Gsi6 => &mut item.gsi6,
+    }
 }
 
 fn finish(raw: (Item, String)) -> Result<Item, StoreError> {
@@ -90,33 +102,27 @@ fn apply(c: &Connection, op: &WriteOp) -> Result<(), StoreError> {
         WriteOp::Put { item, .. } => {
             let data = serde_json::to_string(&item.data)
                 .map_err(|e| StoreError::Malformed(e.to_string()))?;
-            let part = |k: &Option<IndexKey>| {
-                (
-                    k.as_ref().map(|k| k.pk.clone()),
-                    k.as_ref().map(|k| k.sk.clone()),
-                )
-            };
-            let (g1p, g1s) = part(&item.gsi1);
-            let (g2p, g2s) = part(&item.gsi2);
-            let (g3p, g3s) = part(&item.gsi3);
-            c.execute(
-                "INSERT OR REPLACE INTO items (pk, sk, g1pk, g1sk, g2pk, g2sk, g3pk, g3sk, ttl, version, count, data)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![
-                    item.pk,
-                    item.sk,
-                    g1p,
-                    g1s,
-                    g2p,
-                    g2s,
-                    g3p,
-                    g3s,
-                    item.ttl,
-                    i64::try_from(item.version).unwrap_or(i64::MAX),
-                    item.count,
-                    data
-                ],
-            )
+            let mut values: Vec<SqlValue> = vec![
+                item.pk.clone().into(),
+                item.sk.clone().into(),
+                item.ttl.into(),
+                i64::try_from(item.version).unwrap_or(i64::MAX).into(),
+                item.count.into(),
+                data.into(),
+            ];
+            for index in Index::SECONDARY {
+                let key = item.index_key(index);
+                values.push(key.map(|k| k.pk.clone()).into());
+                values.push(key.map(|k| k.sk.clone()).into());
+            }
+            let marks = (1..=values.len())
+                .map(|i| format!("?{i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            c.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO items ({COLUMNS}) VALUES ({marks})"
+            ))
+            .and_then(|mut s| s.execute(rusqlite::params_from_iter(values)))
             .map_err(sql_err)?;
         }
         WriteOp::Delete { pk, sk, .. } => {
@@ -145,33 +151,44 @@ fn condition_of(op: &WriteOp) -> Condition {
     }
 }
 
-fn write_all(c: &mut Connection, ops: &[WriteOp]) -> Result<(), StoreError> {
-    let tx = c
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(sql_err)?;
+/// Applies `ops` on the writer, whose savepoint makes them all-or-nothing.
+fn write_all(tx: &Connection, ops: &[WriteOp]) -> Result<(), StoreError> {
     for (i, op) in ops.iter().enumerate() {
         let condition = condition_of(op);
         if condition != Condition::None {
             let (pk, sk) = op.key();
-            let stored = stored_version(&tx, pk, sk).map_err(sql_err)?;
+            let stored = stored_version(tx, pk, sk).map_err(sql_err)?;
             if !holds(condition, stored) {
                 return Err(StoreError::ConditionFailed { op: i });
             }
         }
-        apply(&tx, op)?;
+        apply(tx, op)?;
     }
-    tx.commit().map_err(sql_err)
+    Ok(())
 }
 
-fn run_query(c: &Connection, q: &Query, now: i64) -> Result<Page, StoreError> {
-    let (pcol, scol) = match q.index {
+/// The index columns a query reads.
+fn columns_of(index: Index) -> (&'static str, &'static str) {
+    match index {
         Index::Primary => ("pk", "sk"),
         Index::Gsi1 => ("g1pk", "g1sk"),
         Index::Gsi2 => ("g2pk", "g2sk"),
         Index::Gsi3 => ("g3pk", "g3sk"),
-    };
-    let mut sql =
-        format!("SELECT {COLUMNS} FROM items WHERE {pcol} = ?1 AND (ttl IS NULL OR ttl > ?2)");
+        Index::Gsi4 => ("g4pk", "g4sk"),
+        Index::Gsi5 => ("g5pk", "g5sk"),
+        Index::Gsi6 => ("g6pk", "g6sk"),
+    }
+}
+
+/// `FROM items WHERE ...` of a query (partition, key range, cursor, live items) and its
+/// parameters; `with_cursor` false ignores the cursor.
+fn from_where(
+    q: &Query,
+    now: i64,
+    with_cursor: bool,
+) -> Result<(String, Vec<SqlValue>), StoreError> {
+    let (pcol, scol) = columns_of(q.index);
+    let mut sql = format!("FROM items WHERE {pcol} = ?1 AND (ttl IS NULL OR ttl > ?2)");
     let mut args: Vec<SqlValue> = vec![q.pk.clone().into(), now.into()];
     // Appends a clause whose `$` placeholders take the next positional parameters.
     let mut bind = |sql: &mut String, clause: &str, values: Vec<String>| {
@@ -199,7 +216,7 @@ fn run_query(c: &Connection, q: &Query, now: i64) -> Result<Page, StoreError> {
         ),
     }
     let cmp = if q.forward { ">" } else { "<" };
-    if let Some(after) = &q.after {
+    if let Some(after) = q.after.as_ref().filter(|_| with_cursor) {
         match (q.index, &after.index) {
             (Index::Primary, _) => bind(
                 &mut sql,
@@ -214,6 +231,13 @@ fn run_query(c: &Connection, q: &Query, now: i64) -> Result<Page, StoreError> {
             (_, None) => return Err(StoreError::InvalidBatch("cursor lacks index key".into())),
         }
     }
+    Ok((sql, args))
+}
+
+fn run_query(c: &Connection, q: &Query, now: i64) -> Result<Page, StoreError> {
+    let (_, scol) = columns_of(q.index);
+    let (from, args) = from_where(q, now, true)?;
+    let mut sql = format!("SELECT {COLUMNS} {from}");
     let dir = if q.forward { "ASC" } else { "DESC" };
     let limit = q.limit.max(1);
     sql.push_str(&format!(
@@ -247,7 +271,7 @@ impl ItemStore for EmbeddedStore {
         let (pk, sk) = (pk.to_string(), sk.to_string());
         let now = self.db.clock.now().timestamp();
         self.db
-            .call(move |c| {
+            .read(move |c| {
                 let raw = c
                     .prepare_cached(&format!(
                         "SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2 AND (ttl IS NULL OR ttl > ?3)"
@@ -262,11 +286,112 @@ impl ItemStore for EmbeddedStore {
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         let q = query.clone();
         let now = self.db.clock.now().timestamp();
-        self.db.call(move |c| run_query(c, &q, now)).await
+        self.db.read(move |c| run_query(c, &q, now)).await
     }
 
     async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         validate_batch(&ops)?;
-        self.db.call(move |c| write_all(c, &ops)).await
+        self.db.write(move |c| write_all(c, &ops)).await
     }
+
+    async fn exist(&self, keys: &[(String, String)]) -> Result<Vec<bool>, StoreError> {
+        let keys = keys.to_vec();
+        let now = self.db.clock.now().timestamp();
+        self.db.read(move |c| exist_all(c, &keys, now)).await
+    }
+
+    async fn count(&self, query: &Query) -> Result<u64, StoreError> {
+        let (from, args) = from_where(query, self.db.clock.now().timestamp(), false)?;
+        self.db
+            .read(move |c| {
+                c.prepare_cached(&format!("SELECT COUNT(*) {from}"))
+                    .and_then(|mut s| {
+                        s.query_row(rusqlite::params_from_iter(args), |r| r.get::<_, i64>(0))
+                    })
+                    .map(|n| u64::try_from(n).unwrap_or_default())
+                    .map_err(sql_err)
+            })
+            .await
+    }
+
+    async fn skip(&self, query: &Query, n: usize) -> Result<Option<Cursor>, StoreError> {
+        let Some(offset) = n.checked_sub(1) else {
+            return Ok(None);
+        };
+        let (_, scol) = columns_of(query.index);
+        let (from, args) = from_where(query, self.db.clock.now().timestamp(), false)?;
+        let dir = if query.forward { "ASC" } else { "DESC" };
+        // Walks the index only: no item is read or decoded.
+        let sql = format!(
+            "SELECT pk, sk, {scol} {from} ORDER BY {scol} {dir}, pk {dir}, sk {dir} LIMIT 1 OFFSET {offset}"
+        );
+        let (index, partition) = (query.index, query.pk.clone());
+        self.db
+            .read(move |c| {
+                c.prepare_cached(&sql)
+                    .and_then(|mut s| {
+                        s.query_row(rusqlite::params_from_iter(args), |r| {
+                            let (pk, sk): (String, String) = (r.get(0)?, r.get(1)?);
+                            let index_sk: String = r.get(2)?;
+                            Ok(Cursor {
+                                index: (index != Index::Primary)
+                                    .then(|| IndexKey::new(partition, index_sk)),
+                                pk,
+                                sk,
+                            })
+                        })
+                        .optional()
+                    })
+                    .map_err(sql_err)
+            })
+            .await
+    }
+
+    async fn put_all(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let ops: Vec<WriteOp> = items
+            .into_iter()
+            .map(|i| WriteOp::put(i, Condition::None))
+            .collect();
+        // One savepoint for every item: no condition to check, so no size limit either.
+        self.db.write(move |c| write_all(c, &ops)).await
+    }
+}
+
+/// Keys looked up per statement: two parameters each, well under SQLite's limit.
+const EXIST_CHUNK: usize = 400;
+
+/// Which of `keys` hold a live item, one statement per [`EXIST_CHUNK`] keys.
+fn exist_all(c: &Connection, keys: &[(String, String)], now: i64) -> Result<Vec<bool>, StoreError> {
+    let mut out = vec![false; keys.len()];
+    for (n, chunk) in keys.chunks(EXIST_CHUNK).enumerate() {
+        let values = (0..chunk.len())
+            .map(|i| format!("({}, ?{}, ?{})", i, 2 * i + 2, 2 * i + 3))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "WITH k(i, pk, sk) AS (VALUES {values})
+             SELECT k.i FROM k JOIN items ON items.pk = k.pk AND items.sk = k.sk
+             WHERE items.ttl IS NULL OR items.ttl > ?1"
+        );
+        let mut args: Vec<SqlValue> = Vec::with_capacity(1 + 2 * chunk.len());
+        args.push(now.into());
+        for (pk, sk) in chunk {
+            args.push(pk.clone().into());
+            args.push(sk.clone().into());
+        }
+        let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;
+        let found = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, i64>(0))
+            .map_err(sql_err)?;
+        for i in found {
+            let i = usize::try_from(i.map_err(sql_err)?).unwrap_or(usize::MAX);
+            if let Some(slot) = out.get_mut(n * EXIST_CHUNK + i) {
+                *slot = true;
+            }
+        }
+    }
+    Ok(out)
 }

@@ -20,6 +20,8 @@ async fn main() -> Result<(), lambda_http::Error> {
         webhooks: config.webhooks.clone(),
         audit_signer: config.audit_signing_key.clone().map(Arc::new),
         reclassify: config.reclassify.clone(),
+        http: config.http.clone(),
+        event_max_age: config.event_max_age,
     });
     lambda_http::run(app).await
 }

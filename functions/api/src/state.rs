@@ -16,4 +16,8 @@ pub struct AppState {
     pub audit_signer: Option<Arc<vigil_shared::audit::CheckpointSigner>>,
     /// Lease length and batch sizes of re-classification runs.
     pub reclassify: vigil_shared::reclassify::ReclassifySettings,
+    /// Request limits and timeouts.
+    pub http: vigil_shared::config::HttpSettings,
+    /// Oldest event time accepted.
+    pub event_max_age: chrono::Duration,
 }

@@ -148,6 +148,8 @@ impl LocalSystem {
             webhooks: self.config.webhooks.clone(),
             audit_signer: self.config.audit_signing_key.clone().map(Arc::new),
             reclassify: self.config.reclassify.clone(),
+            http: self.config.http.clone(),
+            event_max_age: self.config.event_max_age,
         }
     }
 

@@ -8,7 +8,7 @@ use chrono::Duration as ChronoDuration;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use vigil_shared::domain::event::{IdSource, parse_batch};
+use vigil_shared::domain::event::{IdSource, TimeBounds, parse_batch};
 use vigil_shared::domain::{Role, TenantId};
 use vigil_shared::messages::EventMessage;
 use vigil_shared::ports::{OutMessage, Queue, QueueName};
@@ -40,11 +40,19 @@ pub async fn enqueue_generated(
     tenant: &TenantId,
     events: &[Value],
 ) -> Result<usize, String> {
-    let now = system.clock.now();
+    let bounds = TimeBounds {
+        now: system.clock.now(),
+        max_age: system.config.event_max_age,
+    };
     let mut n = 0;
     for chunk in events.chunks(500) {
-        let batch = parse_batch(&Value::Array(chunk.to_vec()), tenant, IdSource::Random, now)
-            .map_err(|e| format!("{e:?}"))?;
+        let batch = parse_batch(
+            &Value::Array(chunk.to_vec()),
+            tenant,
+            IdSource::Random,
+            bounds,
+        )
+        .map_err(|e| format!("{e:?}"))?;
         n += batch.len();
         let msgs = EventMessage::bodies(tenant, &batch, None)
             .map_err(|e| e.to_string())?

@@ -24,8 +24,23 @@ async fn not_found() -> Response {
     ApiError::NotFound("route").into_response()
 }
 
+/// Prometheus text of the process's metrics, where a renderer is installed.
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    match &state.metrics {
+        Some(render) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            render(),
+        )
+            .into_response(),
+        None => ApiError::NotFound("route").into_response(),
+    }
+}
+
 /// Every documented operation, with the document they make.
-fn operations() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+fn operations() -> (Router<AppState>, serde_json::Value) {
     let (router, doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(routes::health))
         .merge(routes::events::routes())
@@ -42,7 +57,7 @@ fn operations() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 }
 
 /// The OpenAPI 3.1 document of the API (`/openapi.json`, `vigil openapi`).
-pub fn openapi_document() -> utoipa::openapi::OpenApi {
+pub fn openapi_document() -> serde_json::Value {
     operations().1
 }
 
@@ -53,6 +68,7 @@ pub fn router(state: AppState) -> Router {
     api.route("/openapi.json", get(move || async move { doc }))
         .route("/docs", get(openapi::docs))
         .route("/docs/rapidoc-min.js", get(openapi::rapidoc))
+        .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(limits, limits::enforce))
         .layer(middleware::from_fn(http::problems::fallback))

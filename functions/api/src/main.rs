@@ -22,6 +22,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         reclassify: config.reclassify.clone(),
         http: config.http.clone(),
         event_max_age: config.event_max_age,
+        metrics: None,
     });
     lambda_http::run(app).await
 }

@@ -347,10 +347,59 @@ impl Modify for Security {
 )]
 pub struct ApiDoc;
 
+/// Links from a create to the operations on what it created (the `id` of the answer),
+/// for clients and for schemathesis' stateful phase.
+const LINKS: &[(&str, &str, &[(&str, &str)])] = &[
+    (
+        "/ai-systems",
+        "201",
+        &[
+            ("GetAiSystem", "ai_systems_get"),
+            ("PatchAiSystem", "ai_systems_patch"),
+            ("ArchiveAiSystem", "ai_systems_archive"),
+            ("AiSystemMonitoring", "ai_systems_get_monitoring"),
+        ],
+    ),
+    (
+        "/webhooks",
+        "201",
+        &[
+            ("GetWebhook", "webhooks_get"),
+            ("PatchWebhook", "webhooks_patch"),
+            ("TestWebhook", "webhooks_test"),
+            ("WebhookDeliveries", "webhooks_deliveries"),
+            ("DeleteWebhook", "webhooks_delete"),
+        ],
+    ),
+    ("/keys", "201", &[("RevokeKey", "keys_revoke")]),
+];
+
 /// The document of `router`'s operations, as `/openapi.json` serves it.
-pub fn document(mut doc: Document) -> Document {
+pub fn document(mut doc: Document) -> Value {
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
-    doc
+    let mut json = serde_json::to_value(&doc).unwrap_or_default();
+    for (path, status, links) in LINKS {
+        let response = &mut json["paths"][*path]["post"]["responses"][*status];
+        if !response.is_object() {
+            continue;
+        }
+        // Written by hand: utoipa 5.5 serializes a Link's `operationId` as
+        // `operation_id`, which no OpenAPI tool reads.
+        let links: serde_json::Map<String, Value> = links
+            .iter()
+            .map(|(name, operation_id)| {
+                (
+                    name.to_string(),
+                    serde_json::json!({
+                        "operationId": operation_id,
+                        "parameters": {"id": "$response.body#/id"},
+                    }),
+                )
+            })
+            .collect();
+        response["links"] = Value::Object(links);
+    }
+    json
 }
 
 /// The page at `/docs`: RapiDoc over `/openapi.json`, its script served by this binary.

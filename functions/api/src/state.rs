@@ -20,4 +20,9 @@ pub struct AppState {
     pub http: vigil_shared::config::HttpSettings,
     /// Oldest event time accepted.
     pub event_max_age: chrono::Duration,
+    /// Renders the process's metrics in Prometheus text for `GET /metrics` (`vigil
+    /// serve`); None under Lambda, where metrics leave as EMF log lines.
+    pub metrics: Option<MetricsText>,
 }
+
+pub type MetricsText = Arc<dyn Fn() -> String + Send + Sync>;

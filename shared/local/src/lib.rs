@@ -4,6 +4,7 @@ pub mod audit;
 pub mod bench;
 pub mod cli;
 pub mod generator;
+pub mod http_server;
 pub mod reclassify;
 pub mod serve;
 pub mod signing_key;
@@ -150,6 +151,7 @@ impl LocalSystem {
             reclassify: self.config.reclassify.clone(),
             http: self.config.http.clone(),
             event_max_age: self.config.event_max_age,
+            metrics: None,
         }
     }
 

@@ -86,7 +86,13 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = router(system.app_state());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    // The server `vigil serve` runs, so its limits and timeouts are under test too.
+    let settings = system.config.http.clone();
+    tokio::spawn(async move {
+        vigil_local::http_server::serve(listener, app, &settings, std::future::pending())
+            .await
+            .unwrap()
+    });
     let mut app = TestApp {
         base,
         system,

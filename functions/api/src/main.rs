@@ -1,13 +1,13 @@
 use std::sync::Arc;
 
 use vigil_api::{AppState, router};
-use vigil_shared::config::{Config, LogFormat};
+use vigil_shared::config::Config;
 use vigil_shared::ports::SystemClock;
 use vigil_shared::{telemetry, wiring};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    telemetry::init(LogFormat::Json);
+    telemetry::init_lambda();
     let mut config = Config::from_env()?;
     wiring::resolve_keys(&mut config).await?;
     let aws = wiring::aws_ports(&config).await?;

@@ -349,7 +349,14 @@ pub struct ApiDoc;
 
 /// Links from a create to the operations on what it created (the `id` of the answer),
 /// for clients and for schemathesis' stateful phase.
-const LINKS: &[(&str, &str, &[(&str, &str)])] = &[
+/// (path of the create, its status, [(link name, operation id)]).
+type Links = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+const LINKS: &[Links] = &[
     (
         "/ai-systems",
         "201",

@@ -240,6 +240,7 @@ async fn bad_inputs_get_problem_details_naming_the_field() {
     let app = spawn_app().await;
     let r = app
         .request(Method::POST, &app.admin, "/events")
+        .header("content-type", "application/json")
         .body("{not json")
         .send()
         .await
@@ -290,6 +291,7 @@ async fn bad_inputs_get_problem_details_naming_the_field() {
     let big = "x".repeat(1024 * 1024 + 1);
     let r = app
         .request(Method::POST, &app.admin, "/events")
+        .header("content-type", "application/json")
         .body(big)
         .send()
         .await

@@ -352,3 +352,52 @@ async fn the_document_and_docs_are_served() {
     assert_eq!(js.headers()["content-encoding"], "gzip");
     assert!(js.bytes().await.unwrap().starts_with(&[0x1f, 0x8b]));
 }
+
+#[tokio::test]
+async fn metrics_are_served_in_prometheus_text() {
+    let app = spawn_app().await;
+    // The same system behind a router with the renderer `vigil serve` installs.
+    let mut state = app.system.app_state();
+    state.metrics = vigil_local::serve::prometheus();
+    assert!(
+        state.metrics.is_some(),
+        "the first recorder of this test binary"
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, vigil_api::router(state))
+            .await
+            .unwrap()
+    });
+    app.post_and_drain(&common::failed_logins("mallory", 8))
+        .await;
+    let r = app
+        .http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = r.text().await.unwrap();
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(name) && !l.starts_with('#'))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing in:\n{text}"))
+    };
+    assert!(value("vigil_events_accepted_total") >= 8.0);
+    assert!(value("vigil_events_stored_total") >= 8.0);
+    assert!(value("vigil_findings_created_total") >= 1.0);
+    assert!(text.contains("vigil_rule_evaluation_seconds"));
+    assert!(text.contains("vigil_enrichment_seconds"));
+    // Without a renderer (Lambda) there is no such route.
+    problem(app.get(&app.admin, "/metrics").await, 404).await;
+}

@@ -89,12 +89,12 @@ pub async fn record_matches(
 /// `scope`; `summarize` reads what a span holds. Loses the race (`ConditionFailed`) when
 /// another writer moved the lock meanwhile.
 #[allow(clippy::too_many_arguments)]
-async fn settle<'m, S, F>(
+async fn settle<S, F>(
     store: &dyn ItemStore,
     tenant: &TenantId,
     scope: &Scope,
     span: (DateTime<Utc>, DateTime<Utc>),
-    group: &[&'m Match],
+    group: &[&Match],
     gap: Duration,
     summarize: S,
     now: DateTime<Utc>,

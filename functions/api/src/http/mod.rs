@@ -80,6 +80,8 @@ pub async fn traced(mut req: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&id.0) {
         resp.headers_mut().insert(REQUEST_ID, v);
     }
+    // Under Lambda one request is one invocation: its metrics leave with it.
+    vigil_shared::telemetry::flush_metrics();
     resp
 }
 

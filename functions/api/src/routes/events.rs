@@ -11,6 +11,7 @@ use vigil_shared::messages::EventMessage;
 use vigil_shared::ports::{OutMessage, QueueName};
 use vigil_shared::repo::events::{self, EventFilter};
 use vigil_shared::repo::idempotency;
+use vigil_shared::telemetry::{self, metric};
 
 use super::parse_json;
 use crate::auth::Caller;
@@ -102,6 +103,7 @@ pub async fn post(
         .map(OutMessage::new)
         .collect();
     state.queue.send(QueueName::Ingest, messages).await?;
+    telemetry::count(metric::EVENTS_ACCEPTED, batch.len());
     let ids: Vec<&str> = batch.iter().map(|e| e.id.as_str()).collect();
     let answer = json!({"accepted": ids.len(), "ids": ids});
     if let Some(k) = &key {

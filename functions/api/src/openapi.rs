@@ -45,10 +45,10 @@ pub struct FieldProblem {
     pub message: String,
 }
 
-/// Error answers of operations that only read.
+/// Error answers every operation may give.
 #[derive(IntoResponses)]
 pub enum ReadErrors {
-    /// The query string cannot be read.
+    /// The query string (or a JSON body) cannot be read.
     #[response(status = 400, content_type = "application/problem+json")]
     BadRequest(Problem),
     /// Missing or unknown API key (`WWW-Authenticate: Bearer`).
@@ -76,18 +76,10 @@ pub enum ReadErrors {
     Unavailable(Problem),
 }
 
-/// Error answers of operations that change something (and may read a body).
+/// The further error answers of operations that change something (and may read a
+/// body); they list [`ReadErrors`] too.
 #[derive(IntoResponses)]
 pub enum WriteErrors {
-    /// The body is not JSON or the query string cannot be read.
-    #[response(status = 400, content_type = "application/problem+json")]
-    BadRequest(Problem),
-    #[response(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Problem),
-    #[response(status = 403, content_type = "application/problem+json")]
-    Forbidden(Problem),
-    #[response(status = 404, content_type = "application/problem+json")]
-    NotFound(Problem),
     /// The body did not arrive within `VIGIL_HTTP_BODY_TIMEOUT_MS`.
     #[response(status = 408, content_type = "application/problem+json")]
     Timeout(Problem),
@@ -101,19 +93,9 @@ pub enum WriteErrors {
     /// The body is over 1 MiB.
     #[response(status = 413, content_type = "application/problem+json")]
     TooLarge(Problem),
-    #[response(status = 414, content_type = "application/problem+json")]
-    UriTooLong(Problem),
     /// The body is not `application/json` (or a `+json` type).
     #[response(status = 415, content_type = "application/problem+json")]
     UnsupportedMediaType(Problem),
-    #[response(status = 422, content_type = "application/problem+json")]
-    Invalid(Problem),
-    #[response(status = 431, content_type = "application/problem+json")]
-    HeadersTooLarge(Problem),
-    #[response(status = 500, content_type = "application/problem+json")]
-    Internal(Problem),
-    #[response(status = 503, content_type = "application/problem+json")]
-    Unavailable(Problem),
 }
 
 #[derive(ToSchema)]

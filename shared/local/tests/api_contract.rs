@@ -50,13 +50,7 @@ async fn protocol_errors_are_problem_documents() {
     let app = spawn_app().await;
     // A ~3 MB body.
     let big = "x".repeat(3 * 1024 * 1024);
-    let r = app
-        .request(Method::POST, &app.admin, "/events")
-        .header("content-type", "application/json")
-        .body(big)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_raw("/events", Some("application/json"), big).await;
     assert!(named(&problem(r, 413).await, "body"));
     // A 100,000-character query string (more than a client library will build). Past
     // 64 KiB the `http` crate cannot hold the target, so hyper answers 414 itself,
@@ -102,22 +96,12 @@ async fn bodies_must_be_declared_json() {
         Some("application/x-www-form-urlencoded"),
         None,
     ] {
-        let mut req = app
-            .request(Method::POST, &app.admin, "/events")
-            .body(body.clone());
-        if let Some(ct) = ct {
-            req = req.header("content-type", ct);
-        }
-        let doc = problem(req.send().await.unwrap(), 415).await;
+        let doc = problem(app.post_raw("/events", ct, body.clone()).await, 415).await;
         assert!(named(&doc, "Content-Type"), "{ct:?}");
     }
     let r = app
-        .request(Method::POST, &app.admin, "/events")
-        .header("content-type", "application/json; charset=utf-8")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+        .post_raw("/events", Some("application/json; charset=utf-8"), body)
+        .await;
     assert_eq!(r.status(), 202);
 }
 

@@ -166,6 +166,20 @@ impl TestApp {
         self.call(method, &self.admin, path, body).await
     }
 
+    /// Posts the raw `body` to `path` as the admin, with `content_type` if any.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut req = self.request(Method::POST, &self.admin, path).body(body);
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        req.send().await.unwrap()
+    }
+
     pub async fn post_events(&self, key: &str, body: &Value) -> reqwest::Response {
         self.send(Method::POST, key, "/events", Some(body.clone()))
             .await

@@ -45,7 +45,7 @@ fn monitoring(v: &Versioned) -> Response {
     summary = "Register an AI system (classified at once if it has answers)",
     description = "Role: analyst.",
     request_body(content = crate::openapi::AiSystemIn, content_type = "application/json"),
-    responses((status = 201, description = "The system; ETag is its version", body = crate::openapi::Object), crate::openapi::WriteErrors),
+    responses((status = 201, description = "The system; ETag is its version", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn create(
     State(state): State<AppState>,
@@ -193,7 +193,7 @@ async fn change_from_body(
     description = "Role: analyst.",
     params(crate::openapi::IdPath, crate::openapi::IfMatch),
     request_body(content = crate::openapi::AiSystemIn, content_type = "application/json"),
-    responses((status = 200, description = "The system after the change", body = crate::openapi::Object), crate::openapi::WriteErrors),
+    responses((status = 200, description = "The system after the change", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn put(
     State(state): State<AppState>,
@@ -220,7 +220,7 @@ pub async fn put(
     description = "Role: analyst.",
     params(crate::openapi::IdPath, crate::openapi::IfMatch),
     request_body(content = crate::openapi::Object, content_type = "application/merge-patch+json"),
-    responses((status = 200, description = "The system after the change", body = crate::openapi::Object), crate::openapi::WriteErrors),
+    responses((status = 200, description = "The system after the change", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn patch(
     State(state): State<AppState>,
@@ -244,7 +244,7 @@ pub async fn patch(
     summary = "Archive: leaves listings and monitoring, frees the name",
     description = "Role: analyst.",
     params(crate::openapi::IdPath, crate::openapi::IfMatch),
-    responses((status = 204, description = "Archived"), crate::openapi::WriteErrors),
+    responses((status = 204, description = "Archived"), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn archive(
     State(state): State<AppState>,
@@ -286,7 +286,7 @@ pub async fn get_monitoring(
     description = "Role: analyst.",
     params(crate::openapi::IdPath, crate::openapi::IfMatch),
     request_body(content = crate::openapi::Object, content_type = "application/json"),
-    responses((status = 200, description = "The settings after the change", body = crate::openapi::Object), crate::openapi::WriteErrors),
+    responses((status = 200, description = "The settings after the change", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn patch_monitoring(
     State(state): State<AppState>,
@@ -339,7 +339,7 @@ pub async fn drift_events(
     summary = "Classify answers under the EU AI Act without storing anything",
     description = "Role: viewer.",
     request_body(content = crate::openapi::ClassifyIn, content_type = "application/json"),
-    responses((status = 200, description = "The answers read and the classification", body = crate::openapi::Object), crate::openapi::WriteErrors),
+    responses((status = 200, description = "The answers read and the classification", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn classify_answers(
     State(state): State<AppState>,

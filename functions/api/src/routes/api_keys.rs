@@ -24,7 +24,7 @@ use utoipa_axum::routes;
     summary = "Create an API key (its secret is in this answer only)",
     description = "Role: admin.",
     request_body(content = crate::openapi::KeyIn, content_type = "application/json"),
-    responses((status = 201, description = "The key and its secret", body = crate::openapi::KeyCreated), crate::openapi::WriteErrors),
+    responses((status = 201, description = "The key and its secret", body = crate::openapi::KeyCreated), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn create(
     State(state): State<AppState>,
@@ -101,7 +101,7 @@ pub async fn list(
     summary = "Revoke a key; a revoked key is not found again",
     description = "Role: admin.",
     params(crate::openapi::IdPath),
-    responses((status = 204, description = "Revoked"), crate::openapi::WriteErrors),
+    responses((status = 204, description = "Revoked"), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn revoke(
     State(state): State<AppState>,

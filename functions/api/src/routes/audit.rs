@@ -110,7 +110,7 @@ pub async fn latest_checkpoint(
     operation_id = "audit_create_checkpoint",
     summary = "Verify the log and sign its current tree",
     description = "Role: admin.",
-    responses((status = 201, description = "The checkpoint", body = crate::openapi::Object), crate::openapi::WriteErrors),
+    responses((status = 201, description = "The checkpoint", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn create_checkpoint(
     State(state): State<AppState>,
@@ -256,7 +256,7 @@ fn body_params(body: &Bytes, q: HashMap<String, String>) -> Result<Params, ApiEr
     description = "Role: admin.",
     params(("from_seq" = Option<u64>, Query, description = "First sequence number"), ("to_seq" = Option<u64>, Query, description = "Last sequence number")),
     request_body(content = Option<crate::openapi::RangeIn>, content_type = "application/json"),
-    responses((status = 200, description = "The verification report", body = crate::openapi::Object), crate::openapi::WriteErrors),
+    responses((status = 200, description = "The verification report", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn verify(
     State(state): State<AppState>,

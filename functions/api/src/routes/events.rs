@@ -50,7 +50,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     description = "Role: analyst.",
     params(("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key and body gets the first answer back")),
     request_body(content = crate::openapi::EventsIn, content_type = "application/json"),
-    responses((status = 202, description = "Every event is on the durable queue", body = crate::openapi::Accepted), crate::openapi::WriteErrors),
+    responses((status = 202, description = "Every event is on the durable queue", body = crate::openapi::Accepted), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn post(
     State(state): State<AppState>,

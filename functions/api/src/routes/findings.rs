@@ -167,7 +167,7 @@ pub async fn get(
     description = "Role: analyst.",
     params(crate::openapi::IdPath),
     request_body(content = crate::openapi::FindingPatch, content_type = "application/json"),
-    responses((status = 200, description = "The finding after triage", body = crate::openapi::Object), crate::openapi::WriteErrors),
+    responses((status = 200, description = "The finding after triage", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn patch(
     State(state): State<AppState>,
@@ -230,7 +230,7 @@ pub async fn patch(
     summary = "Score and explain one finding again",
     description = "Role: analyst.",
     params(crate::openapi::IdPath),
-    responses((status = 200, description = "The enriched finding", body = crate::openapi::Object), crate::openapi::WriteErrors),
+    responses((status = 200, description = "The enriched finding", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn enrich_one(
     State(state): State<AppState>,
@@ -261,7 +261,7 @@ pub async fn enrich_one(
     summary = "Enrich findings that have no enrichment yet",
     description = "Role: analyst.",
     params(("limit" = Option<u32>, Query, description = "At most this many (1-500)")),
-    responses((status = 200, description = "The findings enriched", body = Vec<crate::openapi::Object>), crate::openapi::WriteErrors),
+    responses((status = 200, description = "The findings enriched", body = Vec<crate::openapi::Object>), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn enrich_missing(
     State(state): State<AppState>,

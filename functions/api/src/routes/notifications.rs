@@ -43,7 +43,7 @@ pub async fn list(
     summary = "Mark one read",
     description = "Role: viewer.",
     params(crate::openapi::IdPath),
-    responses((status = 200, description = "The notification", body = crate::openapi::Object), crate::openapi::WriteErrors),
+    responses((status = 200, description = "The notification", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn read(
     State(state): State<AppState>,
@@ -63,7 +63,7 @@ pub async fn read(
     operation_id = "notifications_read_all",
     summary = "Mark all read",
     description = "Role: viewer.",
-    responses((status = 200, description = "How many were marked", body = crate::openapi::Object), crate::openapi::WriteErrors),
+    responses((status = 200, description = "How many were marked", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn read_all(
     State(state): State<AppState>,

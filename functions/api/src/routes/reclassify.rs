@@ -25,7 +25,7 @@ use utoipa_axum::routes;
     operation_id = "reclassify_trigger",
     summary = "Start a re-classification run (409 with its id while one runs)",
     description = "Role: admin.",
-    responses((status = 202, description = "The run", body = crate::openapi::Object), crate::openapi::WriteErrors),
+    responses((status = 202, description = "The run", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn trigger(
     State(state): State<AppState>,

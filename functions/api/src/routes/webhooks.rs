@@ -51,7 +51,7 @@ async fn enqueue(state: &AppState, job: &DeliveryJob) -> Result<(), ApiError> {
     summary = "Create an endpoint (its secret is in this answer only)",
     description = "Role: admin.",
     request_body(content = crate::openapi::WebhookIn, content_type = "application/json"),
-    responses((status = 201, description = "The endpoint and its secret", body = crate::openapi::Object), crate::openapi::WriteErrors),
+    responses((status = 201, description = "The endpoint and its secret", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn create(
     State(state): State<AppState>,
@@ -145,7 +145,7 @@ async fn update(
     description = "Role: admin.",
     params(crate::openapi::IdPath),
     request_body(content = crate::openapi::WebhookIn, content_type = "application/json"),
-    responses((status = 200, description = "The endpoint", body = crate::openapi::Object), crate::openapi::WriteErrors),
+    responses((status = 200, description = "The endpoint", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn put(
     State(state): State<AppState>,
@@ -171,7 +171,7 @@ pub async fn put(
     description = "Role: admin.",
     params(crate::openapi::IdPath),
     request_body(content = crate::openapi::Object, content_type = "application/merge-patch+json"),
-    responses((status = 200, description = "The endpoint", body = crate::openapi::Object), crate::openapi::WriteErrors),
+    responses((status = 200, description = "The endpoint", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn patch(
     State(state): State<AppState>,
@@ -195,7 +195,7 @@ pub async fn patch(
     summary = "Delete an endpoint",
     description = "Role: admin.",
     params(crate::openapi::IdPath),
-    responses((status = 204, description = "Deleted"), crate::openapi::WriteErrors),
+    responses((status = 204, description = "Deleted"), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn delete(
     State(state): State<AppState>,
@@ -223,7 +223,7 @@ pub async fn delete(
     summary = "Start signing with a new secret; the old one is accepted 24 h more",
     description = "Role: admin.",
     params(crate::openapi::IdPath),
-    responses((status = 200, description = "The new secret", body = crate::openapi::Object), crate::openapi::WriteErrors),
+    responses((status = 200, description = "The new secret", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn rotate_secret(
     State(state): State<AppState>,
@@ -256,7 +256,7 @@ pub async fn rotate_secret(
     summary = "Queue a webhook.test message",
     description = "Role: admin.",
     params(crate::openapi::IdPath),
-    responses((status = 202, description = "The message", body = crate::openapi::Object), crate::openapi::WriteErrors),
+    responses((status = 202, description = "The message", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn test(
     State(state): State<AppState>,
@@ -401,7 +401,7 @@ async fn queue_dead_letters(state: &AppState, tenant: &TenantId) -> Vec<Value> {
     summary = "Send a finished message again",
     description = "Role: admin.",
     params(("id" = String, Path, description = "Endpoint id"), ("delivery_id" = String, Path, description = "Message id")),
-    responses((status = 202, description = "The message", body = crate::openapi::Object), crate::openapi::WriteErrors),
+    responses((status = 202, description = "The message", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn redeliver(
     State(state): State<AppState>,

@@ -136,6 +136,14 @@ async fn control_characters_and_ancient_timestamps_are_refused() {
         )
         .await;
     assert_eq!(status, 422);
+    let (status, _) = app
+        .as_admin(
+            Method::POST,
+            "/keys",
+            Some(json!({"role": "viewer", "name": "dash\u{1b}[31m"})),
+        )
+        .await;
+    assert_eq!(status, 422);
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
+use vigil_shared::domain::validation::has_control;
 use vigil_shared::domain::{ApiKeyRecord, FieldError, Role};
 use vigil_shared::repo::apikeys;
 use vigil_shared::service::api_keys;
@@ -46,11 +47,11 @@ pub async fn create(
     };
     let name = match value.get("name") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.len() <= 128 => Some(s.clone()),
+        Some(Value::String(s)) if s.len() <= 128 && !has_control(s) => Some(s.clone()),
         Some(_) => {
             return Err(ApiError::field(
                 "name",
-                "must be a string of at most 128 characters",
+                "must be a string of at most 128 characters, none a control character",
             ));
         }
     };

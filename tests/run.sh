@@ -48,6 +48,9 @@ for fn in api ingest rules enrich reclassify webhook; do
   fi
 done
 
+echo "==> schemathesis against vigil serve"
+tests/fuzz_api.sh 2>&1 | tee target/fuzz-output.log | tail -n 25
+
 echo "==> cargo test"
 log="target/test-output.log"
 set +e

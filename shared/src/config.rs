@@ -46,6 +46,77 @@ pub struct Config {
     pub audit_checkpoint_minutes: u64,
     /// AI-system re-classification: lease, fan-out sizes, local schedule.
     pub reclassify: crate::reclassify::ReclassifySettings,
+    /// HTTP server limits (`VIGIL_HTTP_*`).
+    pub http: HttpSettings,
+    /// Oldest event time `POST /events` accepts (`VIGIL_EVENT_MAX_AGE_DAYS`).
+    pub event_max_age: chrono::Duration,
+}
+
+/// Limits the HTTP API enforces on every request. `vigil serve` applies all of them;
+/// under Lambda, API Gateway reads the request first (30 s integration timeout, 10 MB
+/// payload, 10 KiB of request line and headers on HTTP APIs), so there the header and
+/// URI limits and the concurrency limit (one request per Lambda instance anyway) are
+/// what this layer still enforces, and the timeouts are API Gateway's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// Time a client has to send a request's headers (`VIGIL_HTTP_HEADER_TIMEOUT_MS`).
+    pub header_read_timeout: Duration,
+    /// Time a client has to send a request's body (`VIGIL_HTTP_BODY_TIMEOUT_MS`).
+    pub body_read_timeout: Duration,
+    /// An idle keep-alive connection is closed after this (`VIGIL_HTTP_IDLE_TIMEOUT_MS`).
+    pub idle_timeout: Duration,
+    /// Largest request target, path and query (`VIGIL_HTTP_MAX_URI_BYTES`).
+    pub max_uri_bytes: usize,
+    /// Largest sum of header names and values (`VIGIL_HTTP_MAX_HEADER_BYTES`).
+    pub max_header_bytes: usize,
+    /// Requests handled at once; more are refused with 503 (`VIGIL_HTTP_CONCURRENCY`).
+    pub concurrency_limit: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_uri_bytes: 8 * 1024,
+            max_header_bytes: 16 * 1024,
+            concurrency_limit: 256,
+        }
+    }
+}
+
+impl HttpSettings {
+    fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let ms = |name, default: Duration| -> Result<Duration, ConfigError> {
+            let v: u64 = parse_num(get, name, u64::try_from(default.as_millis()).unwrap_or(0))?;
+            if v == 0 {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: "must be at least 1".into(),
+                });
+            }
+            Ok(Duration::from_millis(v))
+        };
+        let positive = |name, default: usize| -> Result<usize, ConfigError> {
+            match parse_num(get, name, default)? {
+                0 => Err(ConfigError::Invalid {
+                    name,
+                    reason: "must be at least 1".into(),
+                }),
+                n => Ok(n),
+            }
+        };
+        Ok(Self {
+            header_read_timeout: ms("VIGIL_HTTP_HEADER_TIMEOUT_MS", d.header_read_timeout)?,
+            body_read_timeout: ms("VIGIL_HTTP_BODY_TIMEOUT_MS", d.body_read_timeout)?,
+            idle_timeout: ms("VIGIL_HTTP_IDLE_TIMEOUT_MS", d.idle_timeout)?,
+            max_uri_bytes: positive("VIGIL_HTTP_MAX_URI_BYTES", d.max_uri_bytes)?,
+            max_header_bytes: positive("VIGIL_HTTP_MAX_HEADER_BYTES", d.max_header_bytes)?,
+            concurrency_limit: positive("VIGIL_HTTP_CONCURRENCY", d.concurrency_limit)?,
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,7 +216,20 @@ impl Config {
         };
         let audit_checkpoint_minutes = parse_num(get, "VIGIL_AUDIT_CHECKPOINT_MINUTES", 10u64)?;
         let webhooks = webhook_settings(get)?;
+        let max_age_days = parse_num(
+            get,
+            "VIGIL_EVENT_MAX_AGE_DAYS",
+            crate::domain::event::DEFAULT_MAX_AGE_DAYS,
+        )?;
+        if !(1..=365_000).contains(&max_age_days) {
+            return Err(ConfigError::Invalid {
+                name: "VIGIL_EVENT_MAX_AGE_DAYS",
+                reason: "must be from 1 to 365000".into(),
+            });
+        }
         Ok(Self {
+            http: HttpSettings::from_lookup(get)?,
+            event_max_age: chrono::Duration::days(max_age_days),
             reclassify: crate::reclassify::ReclassifySettings::from_lookup(get)?,
             webhooks,
             audit_signing_key,
@@ -246,6 +330,28 @@ mod tests {
         assert_eq!(c.llm.unwrap().model, "gpt-4o-mini");
         assert_eq!(c.rules.suspicious_countries, ["Iran", "North Korea"]);
         assert_eq!(c.queue_urls[&QueueName::Rules], "http://q/rules");
+    }
+
+    #[test]
+    fn http_limits_and_event_age_have_defaults_and_overrides() {
+        let c = Config::from_lookup(&lookup(&[])).unwrap();
+        assert_eq!(c.http, HttpSettings::default());
+        assert_eq!(c.event_max_age.num_days(), 3650);
+        let c = Config::from_lookup(&lookup(&[
+            ("VIGIL_HTTP_BODY_TIMEOUT_MS", "250"),
+            ("VIGIL_HTTP_MAX_HEADER_BYTES", "2048"),
+            ("VIGIL_HTTP_CONCURRENCY", "4"),
+            ("VIGIL_EVENT_MAX_AGE_DAYS", "30"),
+        ]))
+        .unwrap();
+        assert_eq!(c.http.body_read_timeout, Duration::from_millis(250));
+        assert_eq!(c.http.max_header_bytes, 2048);
+        assert_eq!(c.http.concurrency_limit, 4);
+        assert_eq!(c.event_max_age.num_days(), 30);
+        for bad in ["VIGIL_HTTP_IDLE_TIMEOUT_MS", "VIGIL_HTTP_CONCURRENCY"] {
+            let err = Config::from_lookup(&lookup(&[(bad, "0")])).unwrap_err();
+            assert!(err.to_string().contains(bad), "{err}");
+        }
     }
 
     #[test]

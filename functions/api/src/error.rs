@@ -26,14 +26,32 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    /// A value that must be unique is already in use (a name, an endpoint URL).
+    #[error("{}: {}", .0.field, .0.message)]
+    Taken(FieldError),
     /// `If-Match` named a version that is no longer current.
     #[error("the resource is at version {current}; If-Match named another")]
     PreconditionFailed { current: String },
     /// A re-classification run holds the lease.
     #[error("re-classification run {0} is still running")]
     RunInProgress(String),
-    #[error("the request body is {0} bytes; at most {1} are accepted")]
-    TooLarge(usize, usize),
+    #[error("the request body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("the request could not be read: {0}")]
+    BadRequest(String),
+    #[error("Content-Type must be application/json")]
+    UnsupportedMediaType,
+    #[error("the request target is longer than {limit} bytes")]
+    UriTooLong { limit: usize },
+    /// Header names and values together exceed the limit; `header` is the largest.
+    #[error("the request headers exceed {limit} bytes; the largest is {header}")]
+    HeadersTooLarge { limit: usize, header: String },
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
+    #[error("{method} is not allowed here; see the Allow header")]
+    MethodNotAllowed { method: String },
+    #[error("the server is at its concurrency limit; retry shortly")]
+    Overloaded,
     /// A deployment setting the request needs is missing.
     #[error("{0} is not configured on this deployment")]
     NotConfigured(&'static str),
@@ -55,10 +73,17 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::Taken(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::RunInProgress(_) => StatusCode::CONFLICT,
-            ApiError::TooLarge(..) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unavailable(_) | ApiError::NotConfigured(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -66,7 +91,8 @@ impl ApiError {
         }
     }
 
-    fn slug(&self) -> &'static str {
+    /// The `type` of its problem document is `https://vigil.dev/problems/<slug>`.
+    pub fn slug(&self) -> &'static str {
         match self {
             ApiError::MalformedJson(_) => "malformed-json",
             ApiError::Invalid(_) => "validation-error",
@@ -76,10 +102,35 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::PreconditionFailed { .. } => "precondition-failed",
             ApiError::RunInProgress(_) => "run-in-progress",
-            ApiError::TooLarge(..) => "payload-too-large",
+            ApiError::Taken(_) => "taken",
+            ApiError::TooLarge { .. } => "payload-too-large",
+            ApiError::BadRequest(_) => "bad-request",
+            ApiError::UnsupportedMediaType => "unsupported-media-type",
+            ApiError::UriTooLong { .. } => "uri-too-long",
+            ApiError::HeadersTooLarge { .. } => "headers-too-large",
+            ApiError::RequestTimeout => "request-timeout",
+            ApiError::MethodNotAllowed { .. } => "method-not-allowed",
+            ApiError::Overloaded => "overloaded",
             ApiError::Unavailable(_) | ApiError::NotConfigured(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
+    }
+}
+
+impl ApiError {
+    /// The header or part of the request a protocol-level problem is about.
+    fn named_part(&self) -> Option<FieldError> {
+        let (field, message) = match self {
+            ApiError::UnsupportedMediaType => ("Content-Type", "must be application/json"),
+            ApiError::TooLarge { .. } => ("body", "is too large"),
+            ApiError::RequestTimeout => ("body", "was not received in time"),
+            ApiError::UriTooLong { .. } => ("uri", "is too long"),
+            ApiError::HeadersTooLarge { header, .. } => (header.as_str(), "is too large"),
+            ApiError::Unauthorized => ("Authorization", "must be Bearer <API key>"),
+            ApiError::PreconditionFailed { .. } => ("If-Match", "names no current version"),
+            _ => return None,
+        };
+        Some(FieldError::new(field, message))
     }
 }
 
@@ -107,6 +158,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(what) => ApiError::NotFound(what),
             ServiceError::Invalid(fields) => ApiError::Invalid(fields),
             ServiceError::Conflict(m) => ApiError::Conflict(m),
+            ServiceError::Taken(f) => ApiError::Taken(f),
             ServiceError::PreconditionFailed { current } => ApiError::PreconditionFailed {
                 current: format!("\"{current}\""),
             },
@@ -162,9 +214,15 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(_) | ApiError::Unavailable(_) = &self {
             tracing::error!(error = %chain(&self), status = status.as_u16(), "request failed");
         }
+        // Problems about one header or the body name it, as validation errors do.
+        let named: Vec<FieldError>;
         let errors: &[FieldError] = match &self {
             ApiError::Invalid(e) => e,
-            _ => &[],
+            ApiError::Taken(f) => std::slice::from_ref(f),
+            other => {
+                named = other.named_part().into_iter().collect();
+                &named
+            }
         };
         let detail = match &self {
             ApiError::Invalid(e) => e
@@ -199,8 +257,12 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable(_) | ApiError::Overloaded => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            // The connection may hold the rest of a body nobody will read.
+            ApiError::RequestTimeout | ApiError::TooLarge { .. } => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             _ => {}
         }

@@ -3,27 +3,46 @@
 pub mod auth;
 pub mod error;
 pub mod http;
+pub mod openapi;
 pub mod params;
 pub mod routes;
 pub mod state;
 
-use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Json, Router, middleware};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use state::AppState;
 
 use crate::error::ApiError;
+use crate::http::limits::{self, Limits};
 
 async fn not_found() -> Response {
     ApiError::NotFound("route").into_response()
 }
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/health", get(routes::health))
+/// Prometheus text of the process's metrics, where a renderer is installed.
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    match &state.metrics {
+        Some(render) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            render(),
+        )
+            .into_response(),
+        None => ApiError::NotFound("route").into_response(),
+    }
+}
+
+/// Every documented operation, with the document they make.
+fn operations() -> (Router<AppState>, serde_json::Value) {
+    let (router, doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(routes::health))
         .merge(routes::events::routes())
         .merge(routes::findings::routes())
         .merge(routes::stats::routes())
@@ -33,9 +52,26 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::ai_systems::routes())
         .merge(routes::reclassify::routes())
         .merge(routes::notifications::routes())
+        .split_for_parts();
+    (router, openapi::document(doc))
+}
+
+/// The OpenAPI 3.1 document of the API (`/openapi.json`, `vigil openapi`).
+pub fn openapi_document() -> serde_json::Value {
+    operations().1
+}
+
+pub fn router(state: AppState) -> Router {
+    let (api, doc) = operations();
+    let doc = Json(doc);
+    let limits = Limits::new(state.http.clone());
+    api.route("/openapi.json", get(move || async move { doc }))
+        .route("/docs", get(openapi::docs))
+        .route("/docs/rapidoc-min.js", get(openapi::rapidoc))
+        .route("/metrics", get(metrics))
         .fallback(not_found)
-        // Larger than the API's own limit so oversized bodies get a problem response.
-        .layer(DefaultBodyLimit::max(routes::events::MAX_BODY * 2))
+        .layer(middleware::from_fn_with_state(limits, limits::enforce))
+        .layer(middleware::from_fn(http::problems::fallback))
         .layer(middleware::from_fn(http::traced))
         .with_state(state)
 }

@@ -16,4 +16,38 @@ pub struct AppState {
     pub audit_signer: Option<Arc<vigil_shared::audit::CheckpointSigner>>,
     /// Lease length and batch sizes of re-classification runs.
     pub reclassify: vigil_shared::reclassify::ReclassifySettings,
+    /// Request limits and timeouts.
+    pub http: vigil_shared::config::HttpSettings,
+    /// Oldest event time accepted.
+    pub event_max_age: chrono::Duration,
+    /// Renders the process's metrics in Prometheus text for `GET /metrics` (`vigil
+    /// serve`); None under Lambda, where metrics leave as EMF log lines.
+    pub metrics: Option<MetricsText>,
+}
+
+pub type MetricsText = Arc<dyn Fn() -> String + Send + Sync>;
+
+impl AppState {
+    /// The state over `store`, `queue` and `clock` with every setting read from `config`
+    /// (no metrics endpoint: `vigil serve` adds its own).
+    pub fn new(
+        store: Arc<dyn ItemStore>,
+        queue: Arc<dyn Queue>,
+        clock: Arc<dyn Clock>,
+        enricher: Enricher,
+        config: &vigil_shared::config::Config,
+    ) -> Self {
+        Self {
+            store,
+            queue,
+            clock,
+            enricher,
+            webhooks: config.webhooks.clone(),
+            audit_signer: config.audit_signing_key.clone().map(Arc::new),
+            reclassify: config.reclassify.clone(),
+            http: config.http.clone(),
+            event_max_age: config.event_max_age,
+            metrics: None,
+        }
+    }
 }

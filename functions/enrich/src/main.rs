@@ -1,13 +1,13 @@
 use std::sync::Arc;
 
-use vigil_shared::config::{Config, LogFormat};
+use vigil_shared::config::Config;
 use vigil_shared::ports::QueueName;
 use vigil_shared::runtime::{SqsBatch, lambda};
 use vigil_shared::{telemetry, wiring};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    telemetry::init(LogFormat::Json);
+    telemetry::init_lambda();
     let config = Config::from_env()?;
     let ports = wiring::aws_ports(&config).await?.stage_ports();
     let enricher = wiring::enricher(&config).await?;

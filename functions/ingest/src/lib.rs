@@ -11,6 +11,7 @@ use vigil_shared::repo::events;
 use vigil_shared::runtime::{
     BuildError, Disposition, HandlerError, MessageMeta, Stage, StagePorts, StageResult,
 };
+use vigil_shared::telemetry::{self, metric};
 
 pub struct IngestStage {
     pub store: Arc<dyn ItemStore>,
@@ -37,6 +38,7 @@ impl IngestStage {
     ) -> Result<(), HandlerError> {
         let store = self.store.as_ref();
         let fresh = events::insert_batch(store, tenant, batch).await?;
+        telemetry::count(metric::EVENTS_STORED, fresh.len());
         let mut forward = Vec::with_capacity(batch.len());
         for e in batch {
             if fresh.iter().any(|f| f.id == e.id) {

@@ -6,12 +6,12 @@ use chrono::Utc;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use vigil_shared::audit::ledger::checkpoint_all;
-use vigil_shared::config::{Config, LogFormat};
+use vigil_shared::config::Config;
 use vigil_shared::{telemetry, wiring};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    telemetry::init(LogFormat::Json);
+    telemetry::init_lambda();
     let mut config = Config::from_env()?;
     wiring::resolve_keys(&mut config).await?;
     let aws = wiring::aws_ports(&config).await?;
@@ -33,6 +33,7 @@ async fn main() -> Result<(), Error> {
                     Err(e) => tracing::error!(error = %e, "audit checkpoints failed"),
                 }
             }
+            vigil_shared::telemetry::flush_metrics();
             Ok::<Value, Error>(out)
         }
     }))

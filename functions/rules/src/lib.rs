@@ -20,6 +20,7 @@ use vigil_shared::runtime::{
     BuildError, Disposition, HandlerError, MessageMeta, Stage, StagePorts, StageResult,
 };
 use vigil_shared::service::findings::{Recorded, record_matches, record_volume};
+use vigil_shared::telemetry::{self, metric};
 
 /// Most of one user's events read around a batch's events; beyond it counts saturate.
 const WINDOW_CAP: usize = 20_000;
@@ -93,7 +94,10 @@ impl RulesStage {
                     user_events: rules::around(&around, e.timestamp),
                     config: &self.config,
                 };
-                for m in rules::evaluate(&ctx) {
+                let started = std::time::Instant::now();
+                let matches = rules::evaluate(&ctx);
+                telemetry::seconds(metric::RULE_EVALUATION_SECONDS, started.elapsed());
+                for m in matches {
                     out.entry((m.rule_id, m.subject.clone()))
                         .or_default()
                         .push(m);
@@ -134,6 +138,11 @@ impl RulesStage {
         );
         let mut out: Vec<EnrichMessage> = Vec::new();
         for r in recorded {
+            match r.outcome {
+                MergeOutcome::Created => telemetry::count(metric::FINDINGS_CREATED, 1),
+                MergeOutcome::Escalated => telemetry::count(metric::FINDINGS_ESCALATED, 1),
+                _ => {}
+            }
             let reason = match r.outcome {
                 MergeOutcome::Created => Some(EnrichReason::Created),
                 MergeOutcome::Escalated => Some(EnrichReason::Escalated),

@@ -1,14 +1,14 @@
 use std::sync::Arc;
 
 use lambda_runtime::Error;
-use vigil_shared::config::{Config, LogFormat};
+use vigil_shared::config::Config;
 use vigil_shared::ports::QueueName;
 use vigil_shared::runtime::{SqsBatch, lambda};
 use vigil_shared::{telemetry, wiring};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    telemetry::init(LogFormat::Json);
+    telemetry::init_lambda();
     let mut config = Config::from_env()?;
     wiring::resolve_keys(&mut config).await?;
     // Fail at cold start, not on every message, when secrets cannot be opened.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use vigil_local::generator::{GeneratorOptions, generate_events};
-use vigil_shared::domain::event::{IdSource, parse_event};
+use vigil_shared::domain::event::{IdSource, TimeBounds, parse_event};
 use vigil_shared::domain::{Event, TenantId};
 use vigil_shared::rules::{RuleContext, RulesConfig, USER_LOOKAROUND, evaluate};
 
@@ -26,7 +26,8 @@ fn stream() -> Vec<Event> {
     .iter()
     .enumerate()
     .map(|(i, v)| {
-        parse_event(v, &tenant, IdSource::Random, i, end).expect("generated events are valid")
+        parse_event(v, &tenant, IdSource::Random, i, TimeBounds::at(end))
+            .expect("generated events are valid")
     })
     .collect()
 }

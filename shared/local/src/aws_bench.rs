@@ -304,15 +304,13 @@ pub async fn run(n: usize, days: u32, endpoint: &str) -> Result<String, BenchErr
     )
     .await
     .map_err(setup)?;
-    let state = AppState {
-        store: store.clone(),
-        queue: queue.clone(),
-        clock: Arc::clone(&clock),
-        enricher: Enricher::heuristic(),
-        webhooks: config.webhooks.clone(),
-        audit_signer: None,
-        reclassify: config.reclassify.clone(),
-    };
+    let state = AppState::new(
+        store.clone(),
+        queue.clone(),
+        Arc::clone(&clock),
+        Enricher::heuristic(),
+        &config,
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(setup)?;

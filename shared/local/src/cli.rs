@@ -26,7 +26,12 @@ pub enum Command {
         /// Create tenant `demo`, load generated events and print an admin API key.
         #[arg(long)]
         demo: bool,
+        /// Create an admin API key for this tenant and print it on stdout.
+        #[arg(long, value_name = "TENANT")]
+        bootstrap_admin: Option<String>,
     },
+    /// Print the API's OpenAPI 3.1 document.
+    Openapi,
     /// Manage API keys.
     Keys {
         #[command(subcommand)]

@@ -5,6 +5,7 @@ pub mod aws_bench;
 pub mod bench;
 pub mod cli;
 pub mod generator;
+pub mod http_server;
 pub mod pricing;
 pub mod reclassify;
 pub mod serve;
@@ -142,15 +143,13 @@ impl LocalSystem {
     }
 
     pub fn app_state(&self) -> AppState {
-        AppState {
-            store: self.store.clone(),
-            queue: self.queue.clone(),
-            clock: Arc::clone(&self.clock),
-            enricher: self.enricher.clone(),
-            webhooks: self.config.webhooks.clone(),
-            audit_signer: self.config.audit_signing_key.clone().map(Arc::new),
-            reclassify: self.config.reclassify.clone(),
-        }
+        AppState::new(
+            self.store.clone(),
+            self.queue.clone(),
+            Arc::clone(&self.clock),
+            self.enricher.clone(),
+            &self.config,
+        )
     }
 
     /// The stage that works `queue`.

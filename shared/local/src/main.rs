@@ -25,9 +25,27 @@ fn queues(name: Option<&str>) -> Result<Vec<QueueName>, Failure> {
 
 async fn run(cli: Cli, config: Config) -> Result<(), Failure> {
     match cli.command {
-        Command::Serve { addr, data, demo } => {
+        Command::Serve {
+            addr,
+            data,
+            demo,
+            bootstrap_admin,
+        } => {
+            let options = serve::ServeOptions {
+                demo,
+                bootstrap_admin: bootstrap_admin
+                    .as_deref()
+                    .map(TenantId::parse)
+                    .transpose()?,
+            };
             let system = LocalSystem::open(&data, config)?;
-            serve::run(system, addr, &data, demo).await?;
+            serve::run(system, addr, &data, options).await?;
+        }
+        Command::Openapi => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&vigil_api::openapi_document())?
+            );
         }
         Command::Keys {
             command:

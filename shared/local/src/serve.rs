@@ -8,7 +8,7 @@ use chrono::Duration as ChronoDuration;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use vigil_shared::domain::event::{IdSource, parse_batch};
+use vigil_shared::domain::event::{IdSource, TimeBounds, parse_batch};
 use vigil_shared::domain::{Role, TenantId};
 use vigil_shared::messages::EventMessage;
 use vigil_shared::ports::{OutMessage, Queue, QueueName};
@@ -40,11 +40,19 @@ pub async fn enqueue_generated(
     tenant: &TenantId,
     events: &[Value],
 ) -> Result<usize, String> {
-    let now = system.clock.now();
+    let bounds = TimeBounds {
+        now: system.clock.now(),
+        max_age: system.config.event_max_age,
+    };
     let mut n = 0;
     for chunk in events.chunks(500) {
-        let batch = parse_batch(&Value::Array(chunk.to_vec()), tenant, IdSource::Random, now)
-            .map_err(|e| format!("{e:?}"))?;
+        let batch = parse_batch(
+            &Value::Array(chunk.to_vec()),
+            tenant,
+            IdSource::Random,
+            bounds,
+        )
+        .map_err(|e| format!("{e:?}"))?;
         n += batch.len();
         let msgs = EventMessage::bodies(tenant, &batch, None)
             .map_err(|e| e.to_string())?
@@ -63,15 +71,7 @@ pub async fn enqueue_generated(
 /// Creates the demo tenant's admin key and queues a week of generated events.
 async fn load_demo(system: &LocalSystem) -> Result<String, ServeError> {
     let tenant = TenantId::parse("demo").map_err(|e| ServeError::Demo(e.to_string()))?;
-    let (_, key) = api_keys::create(
-        system.store.as_ref(),
-        &Origin::system(tenant.clone(), "apikeys"),
-        Role::Admin,
-        Some("demo admin".into()),
-        system.clock.now(),
-    )
-    .await
-    .map_err(|e| ServeError::Demo(e.to_string()))?;
+    let key = admin_key(system, &tenant, "demo admin").await?;
     // Stop a minute short of now so no event is judged to be in the future.
     let end = system.clock.now() - ChronoDuration::minutes(1);
     let events = generate_events(&GeneratorOptions {
@@ -91,11 +91,49 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// What `vigil serve` should set up besides the server.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// Load the demo tenant and print its admin key.
+    pub demo: bool,
+    /// Create an admin key for this tenant and print it (the fuzz run uses one).
+    pub bootstrap_admin: Option<TenantId>,
+}
+
+/// The Prometheus renderer behind `GET /metrics`, installed as the process's metrics
+/// recorder; None when another recorder is already installed.
+pub fn prometheus() -> Option<vigil_api::state::MetricsText> {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .ok()?;
+    Some(std::sync::Arc::new(move || {
+        handle.run_upkeep();
+        handle.render()
+    }))
+}
+
+async fn admin_key(
+    system: &LocalSystem,
+    tenant: &TenantId,
+    name: &str,
+) -> Result<String, ServeError> {
+    let (_, key) = api_keys::create(
+        system.store.as_ref(),
+        &Origin::system(tenant.clone(), "apikeys"),
+        Role::Admin,
+        Some(name.into()),
+        system.clock.now(),
+    )
+    .await
+    .map_err(|e| ServeError::Demo(e.to_string()))?;
+    Ok(key)
+}
+
 pub async fn run(
     system: LocalSystem,
     addr: SocketAddr,
     data: &Path,
-    demo: bool,
+    options: ServeOptions,
 ) -> Result<(), ServeError> {
     let listener = TcpListener::bind(addr)
         .await
@@ -129,16 +167,23 @@ pub async fn run(
         "Vigil is listening on http://{local} (data in {})",
         data.display()
     );
-    if demo {
+    if options.demo {
         let key = load_demo(&system).await?;
         eprintln!("demo admin API key (shown once):");
         println!("{key}");
         eprintln!("try: curl -H 'Authorization: Bearer {key}' http://{local}/stats/summary");
     }
+    if let Some(tenant) = &options.bootstrap_admin {
+        let key = admin_key(&system, tenant, "bootstrap admin").await?;
+        eprintln!("admin API key for tenant {tenant} (shown once):");
+        println!("{key}");
+    }
+    eprintln!("API document: http://{local}/openapi.json, interactive: http://{local}/docs");
     eprintln!("press Ctrl-C to stop");
-    axum::serve(listener, router(system.app_state()))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let mut state = system.app_state();
+    state.metrics = prometheus();
+    let settings = system.config.http.clone();
+    crate::http_server::serve(listener, router(state), &settings, shutdown_signal()).await?;
     eprintln!("stopping workers...");
     let _ = stop_tx.send(true);
     while workers.join_next().await.is_some() {}

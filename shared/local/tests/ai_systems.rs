@@ -93,11 +93,11 @@ async fn registry_crud_with_etags_merge_patch_and_typed_answers() {
     let p: Value = r.json().await.unwrap();
     assert_eq!(p["errors"][0]["field"], "answers.social_scoring");
 
-    // Names are unique per tenant.
+    // Names are unique per tenant: a taken one conflicts with the registry's state.
     let r = app
         .send(Method::POST, &app.admin, "/ai-systems", Some(recruiter()))
         .await;
-    assert_eq!(r.status(), 422);
+    assert_eq!(r.status(), 409);
 
     // PATCH (merge patch) with a stale If-Match is refused; with the current one it applies.
     let path = format!("/ai-systems/{id}");

@@ -239,11 +239,8 @@ async fn late_events_count_in_the_window_they_belong_to() {
 async fn bad_inputs_get_problem_details_naming_the_field() {
     let app = spawn_app().await;
     let r = app
-        .request(Method::POST, &app.admin, "/events")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
+        .post_raw("/events", Some("application/json"), "{not json")
+        .await;
     assert_eq!(r.status(), 400);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
 
@@ -288,12 +285,7 @@ async fn bad_inputs_get_problem_details_naming_the_field() {
     let too_many = Value::Array(vec![event("x", "u", 0, json!({})); 501]);
     assert_eq!(app.post_events(&app.admin, &too_many).await.status(), 422);
     let big = "x".repeat(1024 * 1024 + 1);
-    let r = app
-        .request(Method::POST, &app.admin, "/events")
-        .body(big)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_raw("/events", Some("application/json"), big).await;
     assert_eq!(r.status(), 413);
 
     let r = app

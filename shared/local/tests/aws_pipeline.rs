@@ -44,6 +44,9 @@ async fn events_become_enriched_findings_on_dynamodb_and_sqs() {
         webhooks: Default::default(),
         audit_signer: None,
         reclassify: Default::default(),
+        http: Default::default(),
+        event_max_age: chrono::Duration::days(3650),
+        metrics: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

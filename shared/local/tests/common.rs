@@ -86,7 +86,13 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = router(system.app_state());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    // The server `vigil serve` runs, so its limits and timeouts are under test too.
+    let settings = system.config.http.clone();
+    tokio::spawn(async move {
+        vigil_local::http_server::serve(listener, app, &settings, std::future::pending())
+            .await
+            .unwrap()
+    });
     let mut app = TestApp {
         base,
         system,
@@ -158,6 +164,20 @@ impl TestApp {
     /// [`TestApp::call`] with the tenant admin's key.
     pub async fn as_admin(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
         self.call(method, &self.admin, path, body).await
+    }
+
+    /// Posts the raw `body` to `path` as the admin, with `content_type` if any.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut req = self.request(Method::POST, &self.admin, path).body(body);
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        req.send().await.unwrap()
     }
 
     pub async fn post_events(&self, key: &str, body: &Value) -> reqwest::Response {

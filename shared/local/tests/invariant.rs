@@ -59,6 +59,7 @@ fn event_of(i: usize, &(user, kind, second, variant): &Spec) -> Event {
     };
     Event {
         id: format!("ev_{i:03}"),
+        client_id: None,
         event_type: EventType::parse(kind).unwrap(),
         timestamp: now() - Duration::hours(6) + Duration::seconds(second),
         user: users[user].to_string(),

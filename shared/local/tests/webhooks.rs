@@ -758,8 +758,8 @@ async fn delivery_pages_follow_cursors() {
     let mut dedup = seen.clone();
     dedup.dedup();
     assert_eq!(dedup.len(), 5);
-    // A cursor from another endpoint's listing is refused.
-    let (other, _) = create_endpoint(&app, json!({"url": rx.url()})).await;
+    // A cursor from another endpoint's listing is refused (one URL, one endpoint).
+    let (other, _) = create_endpoint(&app, json!({"url": format!("{}?second", rx.url())})).await;
     let page = app
         .get_json(&app.admin, &format!("/webhooks/{id}/deliveries?limit=2"))
         .await;

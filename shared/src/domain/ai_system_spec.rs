@@ -124,9 +124,16 @@ impl AiSystemSpec {
             .map(|k| FieldError::new(k, "is not a field of an AI system"))
             .collect();
         let name = text(obj, "name", MAX_NAME, true, &mut errors);
+
         let description = text(obj, "description", MAX_TEXT, false, &mut errors);
         let purpose = text(obj, "purpose", MAX_TEXT, false, &mut errors);
         let owner = text(obj, "owner", MAX_NAME, false, &mut errors);
+        // Names (unlike descriptions) are single-line labels.
+        for (key, v) in [("name", &name), ("owner", &owner)] {
+            if super::validation::has_control(v) {
+                errors.push(FieldError::new(key, "must not contain control characters"));
+            }
+        }
         let answers = match obj.get("answers") {
             None | Some(Value::Null) => None,
             Some(v) => match Answers::parse(v, "answers", answer_base) {

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::tenant::TenantId;
-use super::validation::FieldError;
+use super::validation::{FieldError, has_control};
 
 /// Most events one `POST /events` may carry.
 pub const MAX_BATCH: usize = 500;
@@ -13,6 +13,10 @@ pub const MAX_BATCH: usize = 500;
 pub const MAX_RAW_DATA_BYTES: usize = 64 * 1024;
 /// How far in the future an event time may lie (clock skew allowance).
 pub const MAX_FUTURE_SKEW_MINUTES: i64 = 5;
+/// How far in the past an event time may lie by default (`VIGIL_EVENT_MAX_AGE_DAYS`):
+/// year 1 or 1970 is a client's zero value, not an audit event, and would skew every
+/// time series it lands in.
+pub const DEFAULT_MAX_AGE_DAYS: i64 = 3650;
 const MAX_CLIENT_ID: usize = 128;
 const MAX_USER: usize = 256;
 const MAX_SOURCE: usize = 128;
@@ -110,6 +114,9 @@ validated_string!(EventType, String);
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub id: String,
+    /// The `id` the client sent, kept so it can find the event by it again.
+    #[serde(default)]
+    pub client_id: Option<String>,
     pub event_type: EventType,
     pub timestamp: DateTime<Utc>,
     pub user: String,
@@ -194,6 +201,13 @@ fn opt_string(
 ) -> Option<String> {
     match obj.get(field) {
         None | Some(Value::Null) => None,
+        Some(Value::String(s)) if has_control(s) => {
+            errors.push(FieldError::new(
+                field,
+                "must not contain control characters",
+            ));
+            None
+        }
         Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= max => Some(s.clone()),
         Some(Value::String(_)) => {
             errors.push(FieldError::new(
@@ -209,14 +223,48 @@ fn opt_string(
     }
 }
 
-/// Parses one event object; `now` bounds how far in the future its time may be.
+/// The times an event may carry, judged against the receiving clock.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeBounds {
+    pub now: DateTime<Utc>,
+    /// Oldest accepted age.
+    pub max_age: Duration,
+}
+
+impl TimeBounds {
+    /// The default bounds at `now`.
+    pub fn at(now: DateTime<Utc>) -> Self {
+        Self {
+            now,
+            max_age: Duration::days(DEFAULT_MAX_AGE_DAYS),
+        }
+    }
+
+    fn check(&self, t: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+        if t > self.now + Duration::minutes(MAX_FUTURE_SKEW_MINUTES) {
+            return Err(format!(
+                "is more than {MAX_FUTURE_SKEW_MINUTES} minutes in the future"
+            ));
+        }
+        if t < self.now - self.max_age {
+            return Err(format!(
+                "is more than {} days in the past",
+                self.max_age.num_days()
+            ));
+        }
+        Ok(t)
+    }
+}
+
+/// Parses one event object; `bounds` say how far in the future or past its time may be.
 pub fn parse_event(
     value: &Value,
     tenant: &TenantId,
     ids: IdSource<'_>,
     index: usize,
-    now: DateTime<Utc>,
+    bounds: TimeBounds,
 ) -> Result<Event, Vec<FieldError>> {
+    let now = bounds.now;
     let Some(obj) = value.as_object() else {
         return Err(vec![FieldError::new(
             "",
@@ -242,15 +290,12 @@ pub fn parse_event(
             errors.push(FieldError::new("timestamp", "is required"));
             None
         }
-        Some(Value::String(s)) => match parse_time(s) {
-            Some(t) if t > now + Duration::minutes(MAX_FUTURE_SKEW_MINUTES) => {
-                errors.push(FieldError::new(
-                    "timestamp",
-                    format!("is more than {MAX_FUTURE_SKEW_MINUTES} minutes in the future"),
-                ));
+        Some(Value::String(s)) => match parse_time(s).map(|t| bounds.check(t)) {
+            Some(Ok(t)) => Some(t),
+            Some(Err(m)) => {
+                errors.push(FieldError::new("timestamp", m));
                 None
             }
-            Some(t) => Some(t),
             None => {
                 errors.push(FieldError::new(
                     "timestamp",
@@ -290,6 +335,7 @@ pub fn parse_event(
     match (event_type, timestamp, user) {
         (Some(event_type), Some(timestamp), Some(user)) if errors.is_empty() => Ok(Event {
             id: event_id(tenant, client_id.as_deref(), ids, index),
+            client_id,
             event_type,
             timestamp,
             user,
@@ -307,7 +353,7 @@ pub fn parse_batch(
     body: &Value,
     tenant: &TenantId,
     ids: IdSource<'_>,
-    now: DateTime<Utc>,
+    bounds: TimeBounds,
 ) -> Result<Vec<Event>, Vec<FieldError>> {
     let (items, batched): (Vec<&Value>, bool) = match body {
         Value::Array(a) => (a.iter().collect(), true),
@@ -331,7 +377,7 @@ pub fn parse_batch(
     let mut events = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
-        match parse_event(item, tenant, ids, i, now) {
+        match parse_event(item, tenant, ids, i, bounds) {
             Ok(e) => events.push(e),
             Err(errs) if batched => errors.extend(errs.into_iter().map(|e| e.at(i))),
             Err(errs) => errors.extend(errs),
@@ -353,10 +399,14 @@ mod tests {
         TenantId::parse("demo").unwrap()
     }
 
-    fn now() -> DateTime<Utc> {
+    fn at() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-11-25T12:00:00Z")
             .unwrap()
             .to_utc()
+    }
+
+    fn now() -> TimeBounds {
+        TimeBounds::at(at())
     }
 
     #[test]
@@ -437,9 +487,68 @@ mod tests {
 
     #[test]
     fn time_keys_sort_chronologically() {
-        let a = time_key(now());
-        let b = time_key(now() + Duration::milliseconds(5));
+        let a = time_key(at());
+        let b = time_key(at() + Duration::milliseconds(5));
         assert!(a < b);
         assert_eq!(a, "2026-11-25T12:00:00.000Z");
+    }
+
+    #[test]
+    fn keeps_the_client_id() {
+        let body =
+            json!({"id":"okta-1","event_type":"x","timestamp":"2026-11-25T10:00:00Z","user":"u"});
+        let e = parse_event(&body, &tenant(), IdSource::Random, 0, now()).unwrap();
+        assert_eq!(e.client_id.as_deref(), Some("okta-1"));
+        assert_eq!(
+            e.id,
+            event_id(&tenant(), Some("okta-1"), IdSource::Random, 9)
+        );
+    }
+
+    #[test]
+    fn refuses_control_characters_in_ids_and_user_names() {
+        for (field, body) in [
+            (
+                "user",
+                json!({"event_type":"x","timestamp":"2026-11-25T10:00:00Z","user":"al\u{0}ice"}),
+            ),
+            (
+                "id",
+                json!({"id":"a\nb","event_type":"x","timestamp":"2026-11-25T10:00:00Z","user":"u"}),
+            ),
+            (
+                "source",
+                json!({"source":"ok\u{7f}","event_type":"x","timestamp":"2026-11-25T10:00:00Z","user":"u"}),
+            ),
+        ] {
+            let errs = parse_event(&body, &tenant(), IdSource::Random, 0, now()).unwrap_err();
+            assert_eq!(errs[0].field, field, "{body}");
+            assert!(errs[0].message.contains("control"), "{errs:?}");
+        }
+    }
+
+    #[test]
+    fn bounds_event_time_in_the_past() {
+        for old in [
+            "0001-01-01T00:00:00Z",
+            "1900-01-01T00:00:00Z",
+            "1970-01-01T00:00:00Z",
+        ] {
+            let body = json!({"event_type":"x","timestamp":old,"user":"u"});
+            let errs = parse_event(&body, &tenant(), IdSource::Random, 0, now()).unwrap_err();
+            assert_eq!(errs[0].field, "timestamp");
+            assert!(
+                errs[0].message.contains("3650 days in the past"),
+                "{errs:?}"
+            );
+        }
+        let nine_years = json!({"event_type":"x","timestamp":"2017-11-25T12:00:00Z","user":"u"});
+        assert!(parse_event(&nine_years, &tenant(), IdSource::Random, 0, now()).is_ok());
+        let short = TimeBounds {
+            max_age: Duration::days(1),
+            ..now()
+        };
+        let two_days = json!({"event_type":"x","timestamp":"2026-11-23T12:00:00Z","user":"u"});
+        assert!(parse_event(&two_days, &tenant(), IdSource::Random, 0, short).is_err());
     }
 }

@@ -24,3 +24,9 @@ impl FieldError {
         self
     }
 }
+
+/// Whether `s` holds a control character (C0, DEL or C1). Identifiers and names with
+/// one would render misleadingly in logs, CSV exports and terminals, so they are refused.
+pub fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}

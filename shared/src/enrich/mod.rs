@@ -23,11 +23,13 @@ impl Enricher {
 
     /// Sets `risk_score`, `ai_explanation` and `enriched_by` on `f`.
     pub async fn enrich(&self, f: &mut Finding, now: DateTime<Utc>) {
+        let started = std::time::Instant::now();
         let (score, text, by) = match &self.llm {
             Some(llm) => match llm.assess(f).await {
                 Ok((s, t)) => (s, t, EnrichedBy::Llm),
                 Err(e) => {
                     tracing::warn!(finding = %f.id, error = %e, "model enrichment failed; using the heuristic");
+                    crate::telemetry::count(crate::telemetry::metric::ENRICHMENT_FALLBACKS, 1);
                     let (s, t) = heuristic::score(f);
                     (s, t, EnrichedBy::Heuristic)
                 }
@@ -37,6 +39,10 @@ impl Enricher {
                 (s, t, EnrichedBy::Heuristic)
             }
         };
+        crate::telemetry::seconds(
+            crate::telemetry::metric::ENRICHMENT_SECONDS,
+            started.elapsed(),
+        );
         f.risk_score = Some(score);
         f.ai_explanation = Some(text);
         f.enriched_by = Some(by);

@@ -14,6 +14,7 @@ fn base() -> DateTime<Utc> {
 fn ev(i: usize, kind: &str, minute: i64, raw: Value) -> Event {
     Event {
         id: format!("e{i}"),
+        client_id: None,
         event_type: EventType::parse(kind).unwrap(),
         timestamp: base() + Duration::minutes(minute),
         user: "alice".into(),

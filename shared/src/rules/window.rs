@@ -62,6 +62,7 @@ mod tests {
     fn ev(min: i64) -> Event {
         Event {
             id: format!("e{min}"),
+            client_id: None,
             event_type: EventType::parse("login_failed").unwrap(),
             timestamp: DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
                 .unwrap()

@@ -7,7 +7,11 @@ use super::sqs::SqsBatch;
 pub async fn serve_sqs(batch: SqsBatch) -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let batch = batch.clone();
-        async move { Ok::<SqsBatchResponse, Error>(batch.handle(event.payload).await) }
+        async move {
+            let answer = batch.handle(event.payload).await;
+            crate::telemetry::flush_metrics();
+            Ok::<SqsBatchResponse, Error>(answer)
+        }
     }))
     .await
 }

@@ -161,6 +161,11 @@ impl SqsBatch {
             }
             Action::DeadLetter(reason) => {
                 tracing::error!(receive_count, %reason, "message cannot be processed; it stays until the dead-letter queue");
+                crate::telemetry::count_in(
+                    crate::telemetry::metric::MESSAGES_DEAD_LETTERED,
+                    self.home.as_str(),
+                    1,
+                );
                 true
             }
         }

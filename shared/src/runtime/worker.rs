@@ -154,6 +154,11 @@ impl Worker {
             }
             Action::DeadLetter(reason) => {
                 tracing::error!(queue = %self.name, attempt = d.receive_count, %reason, "message cannot be processed; it stays until the dead letters");
+                crate::telemetry::count_in(
+                    crate::telemetry::metric::MESSAGES_DEAD_LETTERED,
+                    self.name.as_str(),
+                    1,
+                );
                 self.back_off(&d).await;
                 Settled::Failed
             }

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{Origin, ServiceError};
-use crate::domain::AiSystemSpec;
 use crate::domain::ai_system::AiSystem;
+use crate::domain::{AiSystemSpec, FieldError};
 use crate::ports::{ItemStore, StoreError};
 use crate::repo::ai_systems::{self, RegistryError, Versioned};
 use crate::retry::on_conflict;
@@ -14,9 +14,10 @@ use crate::retry::on_conflict;
 impl From<RegistryError> for ServiceError {
     fn from(e: RegistryError) -> Self {
         match e {
-            RegistryError::NameTaken(n) => {
-                ServiceError::field("name", format!("an AI system named '{n}' already exists"))
-            }
+            RegistryError::NameTaken(n) => ServiceError::Taken(FieldError::new(
+                "name",
+                format!("an AI system named '{n}' already exists"),
+            )),
             // Someone else wrote first: the retry helper reads again.
             RegistryError::VersionMismatch => ServiceError::Store(StoreError::Conflict),
             RegistryError::Store(s) => ServiceError::Store(s),
@@ -109,12 +110,13 @@ impl Change {
 }
 
 /// Reads, changes and writes the system under its version with the audit entry in the
-/// same write. `wanted`: the version the client pinned (`If-Match`), if any.
+/// same write. `wanted`: the versions the client's `If-Match` accepts, if it sent one
+/// (empty: no version can match).
 pub async fn update(
     store: &dyn ItemStore,
     origin: &Origin,
     id: &str,
-    wanted: Option<u64>,
+    wanted: Option<&[u64]>,
     change: &Change,
     now: DateTime<Utc>,
 ) -> Result<Versioned, ServiceError> {
@@ -122,7 +124,7 @@ pub async fn update(
         let current = ai_systems::get(store, &origin.tenant, id)
             .await?
             .ok_or(ServiceError::NotFound("AI system"))?;
-        if wanted.is_some_and(|v| v != current.version) {
+        if wanted.is_some_and(|v| !v.contains(&current.version)) {
             return Err(ServiceError::PreconditionFailed {
                 current: current.version,
             });

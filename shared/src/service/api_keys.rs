@@ -57,8 +57,8 @@ pub async fn create(
     .await
 }
 
-/// Revokes a key of the origin's tenant, audited as `api_key.revoke`. Revoking a
-/// revoked key changes nothing.
+/// Revokes a key of the origin's tenant, audited as `api_key.revoke`. A revoked key is
+/// gone as far as clients can tell: revoking it again is not found.
 pub async fn revoke(
     store: &dyn ItemStore,
     origin: &Origin,
@@ -70,7 +70,7 @@ pub async fn revoke(
             .await?
             .ok_or(ServiceError::NotFound("API key"))?;
         if before.revoked {
-            return Ok(());
+            return Err(ServiceError::NotFound("API key"));
         }
         let mut record = before.clone();
         record.revoked = true;

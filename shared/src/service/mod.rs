@@ -76,6 +76,9 @@ pub enum ServiceError {
     /// The resource's state forbids the change (it is archived, say).
     #[error("{0}")]
     Conflict(String),
+    /// A value that must be unique is already in use.
+    #[error("{}: {}", .0.field, .0.message)]
+    Taken(FieldError),
     /// The caller pinned a version (`If-Match`) that is no longer current.
     #[error("the resource is at version {current}; the request named another")]
     PreconditionFailed { current: u64 },

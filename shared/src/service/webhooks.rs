@@ -66,6 +66,29 @@ async fn ledger_ops(
         .ops)
 }
 
+/// Refuses a URL another endpoint of the tenant already delivers to: two endpoints on
+/// one URL would sign and send every message twice. Checked before the write (not in
+/// it), so two concurrent creates can still both pass; the cost is a duplicate the
+/// admin can delete, not a lost message.
+async fn url_free(
+    store: &dyn ItemStore,
+    origin: &Origin,
+    url: &str,
+    except: Option<&str>,
+) -> Result<(), ServiceError> {
+    let taken = repo::list_endpoints(store, &origin.tenant)
+        .await?
+        .iter()
+        .any(|e| e.spec.url == url && Some(e.id.as_str()) != except);
+    if taken {
+        return Err(ServiceError::Taken(FieldError::new(
+            "url",
+            "another webhook endpoint already delivers to this URL",
+        )));
+    }
+    Ok(())
+}
+
 /// Creates an endpoint with a fresh signing secret, audited as `webhook.create`. The
 /// secret is returned once and stored only sealed.
 pub async fn create(
@@ -75,6 +98,7 @@ pub async fn create(
     spec: EndpointSpec,
     now: DateTime<Utc>,
 ) -> Result<(Endpoint, SigningSecret), ServiceError> {
+    url_free(store, origin, &spec.url, None).await?;
     let (endpoint, secret) = Endpoint::create(&origin.tenant, spec, secret_key(settings)?, now)?;
     let e = &endpoint;
     // The id is fresh: only the ledger can have moved.
@@ -138,6 +162,9 @@ pub async fn update(
                     checked_spec(settings, &merged).await?
                 }
             };
+            if spec.url != current.value.spec.url {
+                url_free(store, origin, &spec.url, Some(id)).await?;
+            }
             let mut e = current.value.clone();
             if spec.enabled && !e.spec.enabled {
                 e.disabled_reason = None;

@@ -414,6 +414,10 @@ impl Dispatcher {
             // Timeouts and network errors.
             (None, false) => Verdict::Retry { not_before: None },
         };
+        crate::telemetry::count(crate::telemetry::metric::WEBHOOK_ATTEMPTS, 1);
+        if !matches!(verdict, Verdict::Delivered) {
+            crate::telemetry::count(crate::telemetry::metric::WEBHOOK_FAILURES, 1);
+        }
         let mut m = msg;
         m.attempts += 1;
         m.updated_at = now;

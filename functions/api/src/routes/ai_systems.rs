@@ -2,12 +2,10 @@
 //! RFC 7396), archive (DELETE), monitoring settings, drift events and `POST /classify`.
 //! Reads carry an `ETag` (the item version); writes honour `If-Match` (412 on mismatch).
 //! Bodies parse into an [`AiSystemSpec`]; `service::ai_systems` does the rest.
-use axum::body::Bytes;
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing;
-use axum::{Json, Router};
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 use vigil_shared::classifier::{Answers, RiskLevel, classify};
@@ -19,9 +17,12 @@ use vigil_shared::service::ai_systems::{self as service, Change};
 use super::parse_json;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::http::body::JsonBody;
 use crate::http::{RequestId, if_match, with_etag};
 use crate::params::{Params, check_cursor, page_json};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 fn view(v: &Versioned) -> Value {
     ai_systems::snapshot(&v.system, v.version)
@@ -36,11 +37,21 @@ fn monitoring(v: &Versioned) -> Response {
 }
 
 /// Audited as `ai_system.create`.
+#[utoipa::path(
+    post,
+    path = "/ai-systems",
+    tag = "ai-systems",
+    operation_id = "ai_systems_create",
+    summary = "Register an AI system (classified at once if it has answers)",
+    description = "Role: analyst.",
+    request_body(content = crate::openapi::AiSystemIn, content_type = "application/json"),
+    responses((status = 201, description = "The system; ETag is its version", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     request_id: RequestId,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Analyst)?;
     let spec = AiSystemSpec::from_json(&parse_json(&body)?).map_err(ApiError::Invalid)?;
@@ -58,6 +69,16 @@ pub async fn create(
     Ok(resp)
 }
 
+#[utoipa::path(
+    get,
+    path = "/ai-systems",
+    tag = "ai-systems",
+    operation_id = "ai_systems_list",
+    summary = "AI systems",
+    description = "Role: viewer.",
+    params(("risk_level" = Option<String>, Query, description = "unacceptable, high, limited, minimal"), ("monitoring_enabled" = Option<String>, Query, description = "true or false"), crate::openapi::PageQuery),
+    responses((status = 200, description = "A page of systems", body = crate::openapi::Page), crate::openapi::ReadErrors),
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -104,6 +125,16 @@ async fn load(state: &AppState, caller: &Caller, id: &str) -> Result<Versioned, 
         .ok_or(ApiError::NotFound("AI system"))
 }
 
+#[utoipa::path(
+    get,
+    path = "/ai-systems/{id}",
+    tag = "ai-systems",
+    operation_id = "ai_systems_get",
+    summary = "One AI system; ETag is its version",
+    description = "Role: viewer.",
+    params(crate::openapi::IdPath),
+    responses((status = 200, description = "The system", body = crate::openapi::Object), crate::openapi::ReadErrors),
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -122,14 +153,14 @@ async fn change(
     caller: &Caller,
     request_id: &RequestId,
     id: &str,
-    wanted: Option<u64>,
+    wanted: Option<Vec<u64>>,
     change: Change,
 ) -> Result<Versioned, ApiError> {
     Ok(service::update(
         state.store.as_ref(),
         &caller.origin(request_id),
         id,
-        wanted,
+        wanted.as_deref(),
         &change,
         state.clock.now(),
     )
@@ -153,13 +184,24 @@ async fn change_from_body(
 }
 
 /// Full replace: every editable field takes the body's value (absent: empty/none).
+#[utoipa::path(
+    put,
+    path = "/ai-systems/{id}",
+    tag = "ai-systems",
+    operation_id = "ai_systems_put",
+    summary = "Replace every editable field",
+    description = "Role: analyst.",
+    params(crate::openapi::IdPath, crate::openapi::IfMatch),
+    request_body(content = crate::openapi::AiSystemIn, content_type = "application/json"),
+    responses((status = 200, description = "The system after the change", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
+)]
 pub async fn put(
     State(state): State<AppState>,
     caller: Caller,
     request_id: RequestId,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let v = change_from_body(&state, &caller, &request_id, &id, &headers, &body, |json| {
         let spec = AiSystemSpec::from_json(&json).map_err(ApiError::Invalid)?;
@@ -169,13 +211,24 @@ pub async fn put(
     Ok(represented(StatusCode::OK, &v))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/ai-systems/{id}",
+    tag = "ai-systems",
+    operation_id = "ai_systems_patch",
+    summary = "Merge-patch (RFC 7396) the editable fields",
+    description = "Role: analyst.",
+    params(crate::openapi::IdPath, crate::openapi::IfMatch),
+    request_body(content = crate::openapi::Object, content_type = "application/merge-patch+json"),
+    responses((status = 200, description = "The system after the change", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
+)]
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
     request_id: RequestId,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let to = |json| Ok(Change::Patch(json));
     let v = change_from_body(&state, &caller, &request_id, &id, &headers, &body, to).await?;
@@ -183,6 +236,16 @@ pub async fn patch(
 }
 
 /// Archives: the system leaves listings and monitoring, and frees its name.
+#[utoipa::path(
+    delete,
+    path = "/ai-systems/{id}",
+    tag = "ai-systems",
+    operation_id = "ai_systems_archive",
+    summary = "Archive: leaves listings and monitoring, frees the name",
+    description = "Role: analyst.",
+    params(crate::openapi::IdPath, crate::openapi::IfMatch),
+    responses((status = 204, description = "Archived"), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
+)]
 pub async fn archive(
     State(state): State<AppState>,
     caller: Caller,
@@ -196,6 +259,16 @@ pub async fn archive(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/ai-systems/{id}/monitoring",
+    tag = "ai-systems",
+    operation_id = "ai_systems_get_monitoring",
+    summary = "Monitoring settings",
+    description = "Role: viewer.",
+    params(crate::openapi::IdPath),
+    responses((status = 200, description = "The settings", body = crate::openapi::Object), crate::openapi::ReadErrors),
+)]
 pub async fn get_monitoring(
     State(state): State<AppState>,
     caller: Caller,
@@ -204,19 +277,40 @@ pub async fn get_monitoring(
     Ok(monitoring(&load(&state, &caller, &id).await?))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/ai-systems/{id}/monitoring",
+    tag = "ai-systems",
+    operation_id = "ai_systems_patch_monitoring",
+    summary = "Change monitoring settings",
+    description = "Role: analyst.",
+    params(crate::openapi::IdPath, crate::openapi::IfMatch),
+    request_body(content = crate::openapi::Object, content_type = "application/json"),
+    responses((status = 200, description = "The settings after the change", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
+)]
 pub async fn patch_monitoring(
     State(state): State<AppState>,
     caller: Caller,
     request_id: RequestId,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let to = |json| Ok(Change::Monitoring(json));
     let v = change_from_body(&state, &caller, &request_id, &id, &headers, &body, to).await?;
     Ok(monitoring(&v))
 }
 
+#[utoipa::path(
+    get,
+    path = "/ai-systems/{id}/drift-events",
+    tag = "ai-systems",
+    operation_id = "ai_systems_drift_events",
+    summary = "Drift recorded by re-classification",
+    description = "Role: viewer.",
+    params(crate::openapi::IdPath, crate::openapi::PageQuery),
+    responses((status = 200, description = "A page of drift events", body = crate::openapi::Page), crate::openapi::ReadErrors),
+)]
 pub async fn drift_events(
     State(state): State<AppState>,
     caller: Caller,
@@ -237,10 +331,20 @@ pub async fn drift_events(
 }
 
 /// Classifies answers without storing anything. `as_of` (YYYY-MM-DD) defaults to today.
+#[utoipa::path(
+    post,
+    path = "/classify",
+    tag = "ai-systems",
+    operation_id = "ai_systems_classify_answers",
+    summary = "Classify answers under the EU AI Act without storing anything",
+    description = "Role: viewer.",
+    request_body(content = crate::openapi::ClassifyIn, content_type = "application/json"),
+    responses((status = 200, description = "The answers read and the classification", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
+)]
 pub async fn classify_answers(
     State(state): State<AppState>,
     _caller: Caller,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
     let value = parse_json(&body)?;
     let obj = value
@@ -283,18 +387,12 @@ pub async fn classify_answers(
     Ok(Json(json!({"answers": answers, "classification": c})))
 }
 
-/// This module's routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/ai-systems", routing::post(create).get(list))
-        .route(
-            "/ai-systems/{id}",
-            routing::get(get).put(put).patch(patch).delete(archive),
-        )
-        .route(
-            "/ai-systems/{id}/monitoring",
-            routing::get(get_monitoring).patch(patch_monitoring),
-        )
-        .route("/ai-systems/{id}/drift-events", routing::get(drift_events))
-        .route("/classify", routing::post(classify_answers))
+/// This module's routes, each with its OpenAPI operation.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(get, put, patch, archive))
+        .routes(routes!(get_monitoring, patch_monitoring))
+        .routes(routes!(drift_events))
+        .routes(routes!(classify_answers))
 }

@@ -1,10 +1,9 @@
 //! API key management (admin only). A new key's secret is in the create answer only.
-use axum::body::Bytes;
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing;
-use axum::{Json, Router};
 use serde_json::{Value, json};
+use vigil_shared::domain::validation::has_control;
 use vigil_shared::domain::{ApiKeyRecord, FieldError, Role};
 use vigil_shared::repo::apikeys;
 use vigil_shared::service::api_keys;
@@ -13,13 +12,26 @@ use super::parse_json;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::RequestId;
+use crate::http::body::JsonBody;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+#[utoipa::path(
+    post,
+    path = "/keys",
+    tag = "keys",
+    operation_id = "keys_create",
+    summary = "Create an API key (its secret is in this answer only)",
+    description = "Role: admin.",
+    request_body(content = crate::openapi::KeyIn, content_type = "application/json"),
+    responses((status = 201, description = "The key and its secret", body = crate::openapi::KeyCreated), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     request_id: RequestId,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Admin)?;
     let value = parse_json(&body)?;
@@ -35,11 +47,11 @@ pub async fn create(
     };
     let name = match value.get("name") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.len() <= 128 => Some(s.clone()),
+        Some(Value::String(s)) if s.len() <= 128 && !has_control(s) => Some(s.clone()),
         Some(_) => {
             return Err(ApiError::field(
                 "name",
-                "must be a string of at most 128 characters",
+                "must be a string of at most 128 characters, none a control character",
             ));
         }
     };
@@ -63,6 +75,15 @@ pub async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/keys",
+    tag = "keys",
+    operation_id = "keys_list",
+    summary = "The tenant's keys (never their secrets)",
+    description = "Role: admin.",
+    responses((status = 200, description = "Every key", body = Vec<crate::openapi::Object>), crate::openapi::ReadErrors),
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -73,6 +94,16 @@ pub async fn list(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/keys/{id}",
+    tag = "keys",
+    operation_id = "keys_revoke",
+    summary = "Revoke a key; a revoked key is not found again",
+    description = "Role: admin.",
+    params(crate::openapi::IdPath),
+    responses((status = 204, description = "Revoked"), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
@@ -90,9 +121,9 @@ pub async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// This module's routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/keys", routing::post(create).get(list))
-        .route("/keys/{id}", routing::delete(revoke))
+/// This module's routes, each with its OpenAPI operation.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(revoke))
 }

@@ -3,12 +3,11 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 
+use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing;
-use axum::{Json, Router};
 use serde_json::{Value, json};
 use vigil_shared::audit::export::{self, Format, Record};
 use vigil_shared::audit::ledger as audit_ledger;
@@ -19,8 +18,11 @@ use vigil_shared::repo::audit::{self as ledger, EntryFilter};
 use super::parse_json;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::http::body::OptionalJsonBody;
 use crate::params::{DayEdge, Params, page_json};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 fn signer(state: &AppState) -> Result<&CheckpointSigner, ApiError> {
     state
@@ -30,6 +32,16 @@ fn signer(state: &AppState) -> Result<&CheckpointSigner, ApiError> {
 }
 
 /// `GET /audit/entries`: newest first, filtered, cursor-paginated.
+#[utoipa::path(
+    get,
+    path = "/audit/entries",
+    tag = "audit",
+    operation_id = "audit_entries",
+    summary = "Ledger entries, newest first",
+    description = "Role: analyst.",
+    params(("actor" = Option<String>, Query, description = "Actor"), ("action" = Option<String>, Query, description = "Action, e.g. api_key.create"), ("resource_type" = Option<String>, Query, description = "Resource type"), ("resource_id" = Option<String>, Query, description = "Resource id"), ("from" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD"), ("to" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD"), crate::openapi::PageQuery),
+    responses((status = 200, description = "A page of entries", body = crate::openapi::Page), crate::openapi::ReadErrors),
+)]
 pub async fn entries(
     State(state): State<AppState>,
     caller: Caller,
@@ -51,6 +63,15 @@ pub async fn entries(
 }
 
 /// `GET /audit/stats`.
+#[utoipa::path(
+    get,
+    path = "/audit/stats",
+    tag = "audit",
+    operation_id = "audit_stats",
+    summary = "Ledger statistics",
+    description = "Role: analyst.",
+    responses((status = 200, description = "The statistics", body = crate::openapi::Object), crate::openapi::ReadErrors),
+)]
 pub async fn stats(
     State(state): State<AppState>,
     caller: Caller,
@@ -62,6 +83,15 @@ pub async fn stats(
 }
 
 /// `GET /audit/checkpoints/latest`.
+#[utoipa::path(
+    get,
+    path = "/audit/checkpoints/latest",
+    tag = "audit",
+    operation_id = "audit_latest_checkpoint",
+    summary = "The latest signed checkpoint",
+    description = "Role: viewer.",
+    responses((status = 200, description = "The checkpoint", body = crate::openapi::Object), crate::openapi::ReadErrors),
+)]
 pub async fn latest_checkpoint(
     State(state): State<AppState>,
     caller: Caller,
@@ -73,6 +103,15 @@ pub async fn latest_checkpoint(
 }
 
 /// `POST /audit/checkpoints`: verifies the log and signs its current tree (admin).
+#[utoipa::path(
+    post,
+    path = "/audit/checkpoints",
+    tag = "audit",
+    operation_id = "audit_create_checkpoint",
+    summary = "Verify the log and sign its current tree",
+    description = "Role: admin.",
+    responses((status = 201, description = "The checkpoint", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
+)]
 pub async fn create_checkpoint(
     State(state): State<AppState>,
     caller: Caller,
@@ -100,6 +139,16 @@ fn seq_param(p: &mut Params, name: &str) -> Option<u64> {
 }
 
 /// `GET /audit/proofs/inclusion?seq=&tree_size=`.
+#[utoipa::path(
+    get,
+    path = "/audit/proofs/inclusion",
+    tag = "audit",
+    operation_id = "audit_inclusion",
+    summary = "RFC 9162 inclusion proof",
+    description = "Role: viewer.",
+    params(("seq" = u64, Query, description = "Entry sequence number (from 1)"), ("tree_size" = Option<u64>, Query, description = "Tree size; the current one by default")),
+    responses((status = 200, description = "The proof", body = crate::openapi::Object), crate::openapi::ReadErrors),
+)]
 pub async fn inclusion(
     State(state): State<AppState>,
     caller: Caller,
@@ -118,6 +167,16 @@ pub async fn inclusion(
 }
 
 /// `GET /audit/proofs/consistency?from=&to=`.
+#[utoipa::path(
+    get,
+    path = "/audit/proofs/consistency",
+    tag = "audit",
+    operation_id = "audit_consistency",
+    summary = "RFC 9162 consistency proof",
+    description = "Role: viewer.",
+    params(("from" = u64, Query, description = "Older tree size"), ("to" = Option<u64>, Query, description = "Newer tree size; the current one by default")),
+    responses((status = 200, description = "The proof", body = crate::openapi::Object), crate::openapi::ReadErrors),
+)]
 pub async fn consistency(
     State(state): State<AppState>,
     caller: Caller,
@@ -188,11 +247,22 @@ fn body_params(body: &Bytes, q: HashMap<String, String>) -> Result<Params, ApiEr
 }
 
 /// `POST /audit/verify`: recomputes hashes, links, head and checkpoint roots (admin).
+#[utoipa::path(
+    post,
+    path = "/audit/verify",
+    tag = "audit",
+    operation_id = "audit_verify",
+    summary = "Recompute hashes, links, head and checkpoint roots over a range",
+    description = "Role: admin.",
+    params(("from_seq" = Option<u64>, Query, description = "First sequence number"), ("to_seq" = Option<u64>, Query, description = "Last sequence number")),
+    request_body(content = Option<crate::openapi::RangeIn>, content_type = "application/json"),
+    responses((status = 200, description = "The verification report", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
+)]
 pub async fn verify(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<HashMap<String, String>>,
-    body: Bytes,
+    OptionalJsonBody(body): OptionalJsonBody,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
     let (from, to) = range(&state, &caller, body_params(&body, q)?).await?;
@@ -206,6 +276,16 @@ pub async fn verify(
 
 /// `GET /audit/export?format=ndjson|csv&from_seq=&to_seq=` (admin): signs a checkpoint
 /// covering the log and streams the range with the proofs to verify it offline.
+#[utoipa::path(
+    get,
+    path = "/audit/export",
+    tag = "audit",
+    operation_id = "audit_export",
+    summary = "Export a range with a fresh checkpoint and the proofs to verify it offline",
+    description = "Role: admin.",
+    params(("format" = Option<String>, Query, description = "ndjson or csv"), ("from" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD"), ("to" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD"), ("from_seq" = Option<u64>, Query, description = "First sequence number"), ("to_seq" = Option<u64>, Query, description = "Last sequence number")),
+    responses((status = 200, description = "The export", content((String = "application/x-ndjson"), (String = "text/csv"))), crate::openapi::ReadErrors),
+)]
 pub async fn export(
     State(state): State<AppState>,
     caller: Caller,
@@ -283,6 +363,16 @@ pub async fn export(
 }
 
 /// `GET /audit/state?resource=TYPE/ID&at_seq=`: the resource as the log shows it then.
+#[utoipa::path(
+    get,
+    path = "/audit/state",
+    tag = "audit",
+    operation_id = "audit_state_at",
+    summary = "A resource as the log shows it at a sequence number",
+    description = "Role: analyst.",
+    params(("resource" = String, Query, description = "TYPE/ID, e.g. finding/fd_..."), ("at_seq" = Option<u64>, Query, description = "Sequence number; the head by default")),
+    responses((status = 200, description = "The state", body = crate::openapi::Object), crate::openapi::ReadErrors),
+)]
 pub async fn state_at(
     State(state): State<AppState>,
     caller: Caller,
@@ -301,16 +391,16 @@ pub async fn state_at(
     Ok(Json(json!(s)))
 }
 
-/// This module's routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/audit/entries", routing::get(entries))
-        .route("/audit/stats", routing::get(stats))
-        .route("/audit/checkpoints", routing::post(create_checkpoint))
-        .route("/audit/checkpoints/latest", routing::get(latest_checkpoint))
-        .route("/audit/proofs/inclusion", routing::get(inclusion))
-        .route("/audit/proofs/consistency", routing::get(consistency))
-        .route("/audit/verify", routing::post(verify))
-        .route("/audit/export", routing::get(export))
-        .route("/audit/state", routing::get(state_at))
+/// This module's routes, each with its OpenAPI operation.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(entries))
+        .routes(routes!(stats))
+        .routes(routes!(latest_checkpoint))
+        .routes(routes!(create_checkpoint))
+        .routes(routes!(inclusion))
+        .routes(routes!(consistency))
+        .routes(routes!(verify))
+        .routes(routes!(export))
+        .routes(routes!(state_at))
 }

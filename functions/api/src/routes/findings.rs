@@ -1,8 +1,6 @@
 //! Findings: listing (seed page parameters and cursors), detail, triage, enrichment.
-use axum::body::Bytes;
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing;
-use axum::{Json, Router};
 use serde_json::{Value, json};
 use vigil_shared::domain::{FieldError, Finding, FindingStatus, Role, Severity};
 use vigil_shared::repo::findings::{self as repo, FindingFilter};
@@ -13,8 +11,11 @@ use super::parse_json;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::RequestId;
+use crate::http::body::JsonBody;
 use crate::params::{DayEdge, Params, check_cursor, page_json};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Deepest page the offset-style parameters may reach; cursors go further.
 const MAX_OFFSET: usize = 10_000;
@@ -28,7 +29,7 @@ fn filter_from(p: &mut Params) -> FindingFilter {
         status: p.parsed(
             "status",
             FindingStatus::parse,
-            "open, acknowledged, resolved",
+            "open, acknowledged, resolved, merged",
         ),
         from: p
             .time("from_date", DayEdge::Start)
@@ -46,6 +47,16 @@ fn decode(items: &[vigil_shared::ports::Item]) -> Result<Vec<Finding>, ApiError>
         .collect::<Result<Vec<_>, _>>()?)
 }
 
+#[utoipa::path(
+    get,
+    path = "/findings",
+    tag = "findings",
+    operation_id = "findings_list",
+    summary = "Findings: page/page_size (seed) or limit/cursor",
+    description = "Role: viewer.",
+    params(("severity" = Option<String>, Query, description = "low, medium, high, critical"), ("user" = Option<String>, Query, description = "Exact user"), ("rule_id" = Option<String>, Query, description = "Rule id"), ("status" = Option<String>, Query, description = "open, acknowledged, resolved, merged (merged findings are listed only when asked for)"), ("from_date" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD"), ("to_date" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD"), ("page" = Option<String>, Query, description = "1-based page"), ("page_size" = Option<String>, Query, description = "1-100"), crate::openapi::PageQuery),
+    responses((status = 200, description = "A page of findings", body = crate::openapi::Page), crate::openapi::ReadErrors),
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -88,6 +99,16 @@ pub async fn list(
     })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/findings/{id}",
+    tag = "findings",
+    operation_id = "findings_get",
+    summary = "One finding",
+    description = "Role: viewer.",
+    params(crate::openapi::IdPath),
+    responses((status = 200, description = "The finding", body = crate::openapi::Object), crate::openapi::ReadErrors),
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -100,12 +121,23 @@ pub async fn get(
 }
 
 /// Triage: `status` and `note`. Analysts and admins. Audited as `finding.update`.
+#[utoipa::path(
+    patch,
+    path = "/findings/{id}",
+    tag = "findings",
+    operation_id = "findings_patch",
+    summary = "Triage: status and note",
+    description = "Role: analyst.",
+    params(crate::openapi::IdPath),
+    request_body(content = crate::openapi::FindingPatch, content_type = "application/json"),
+    responses((status = 200, description = "The finding after triage", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
+)]
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
     request_id: RequestId,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Result<Json<Finding>, ApiError> {
     caller.require(Role::Analyst)?;
     let value = parse_json(&body)?;
@@ -157,6 +189,16 @@ pub async fn patch(
 }
 
 /// On-demand enrichment; audited as `finding.enrich`.
+#[utoipa::path(
+    post,
+    path = "/findings/{id}/enrich_with_ai",
+    tag = "findings",
+    operation_id = "findings_enrich_one",
+    summary = "Score and explain one finding again",
+    description = "Role: analyst.",
+    params(crate::openapi::IdPath),
+    responses((status = 200, description = "The enriched finding", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
+)]
 pub async fn enrich_one(
     State(state): State<AppState>,
     caller: Caller,
@@ -178,6 +220,16 @@ pub async fn enrich_one(
     .ok_or(ApiError::NotFound("finding"))
 }
 
+#[utoipa::path(
+    post,
+    path = "/findings/enrich_all_missing",
+    tag = "findings",
+    operation_id = "findings_enrich_missing",
+    summary = "Enrich findings that have no enrichment yet",
+    description = "Role: analyst.",
+    params(("limit" = Option<u32>, Query, description = "At most this many (1-500)")),
+    responses((status = 200, description = "The findings enriched", body = Vec<crate::openapi::Object>), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
+)]
 pub async fn enrich_missing(
     State(state): State<AppState>,
     caller: Caller,
@@ -209,14 +261,11 @@ pub async fn enrich_missing(
     Ok(Json(out))
 }
 
-/// This module's routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/findings", routing::get(list))
-        .route(
-            "/findings/enrich_all_missing",
-            routing::post(enrich_missing),
-        )
-        .route("/findings/{id}", routing::get(get).patch(patch))
-        .route("/findings/{id}/enrich_with_ai", routing::post(enrich_one))
+/// This module's routes, each with its OpenAPI operation.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(get, patch))
+        .routes(routes!(enrich_one))
+        .routes(routes!(enrich_missing))
 }

@@ -12,6 +12,16 @@ pub mod webhooks;
 use axum::Json;
 use serde_json::{Value, json};
 
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "meta",
+    operation_id = "meta_health",
+    summary = "Liveness",
+    description = "Role: none (no key needed).",
+    responses((status = 200, description = "Up", body = crate::openapi::Health), crate::openapi::ReadErrors),
+    security(()),
+)]
 pub async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }

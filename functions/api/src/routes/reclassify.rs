@@ -1,9 +1,8 @@
 //! Re-classification runs: `POST /admin/reclassify` (admins only) starts one for the
 //! caller's tenant, 409 with the running run's id while another holds the lease.
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing;
-use axum::{Json, Router};
 use serde_json::{Value, json};
 use vigil_shared::domain::Role;
 use vigil_shared::domain::ai_system::RunTrigger;
@@ -15,8 +14,19 @@ use crate::error::ApiError;
 use crate::http::RequestId;
 use crate::params::{Params, page_json};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Audited as `reclassify_run.start` by the caller's key.
+#[utoipa::path(
+    post,
+    path = "/admin/reclassify",
+    tag = "reclassify",
+    operation_id = "reclassify_trigger",
+    summary = "Start a re-classification run (409 with its id while one runs)",
+    description = "Role: admin.",
+    responses((status = 202, description = "The run", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
+)]
 pub async fn trigger(
     State(state): State<AppState>,
     caller: Caller,
@@ -42,6 +52,16 @@ pub async fn trigger(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/reclassify-runs",
+    tag = "reclassify",
+    operation_id = "reclassify_list",
+    summary = "Re-classification runs",
+    description = "Role: viewer.",
+    params(crate::openapi::PageQuery),
+    responses((status = 200, description = "A page of runs", body = crate::openapi::Page), crate::openapi::ReadErrors),
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -60,6 +80,16 @@ pub async fn list(
     Ok(page_json(views, Some(limit), next.as_ref()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/reclassify-runs/{id}",
+    tag = "reclassify",
+    operation_id = "reclassify_get",
+    summary = "One run",
+    description = "Role: viewer.",
+    params(crate::openapi::IdPath),
+    responses((status = 200, description = "The run", body = crate::openapi::Object), crate::openapi::ReadErrors),
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -71,10 +101,10 @@ pub async fn get(
         .ok_or(ApiError::NotFound("re-classification run"))
 }
 
-/// This module's routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/admin/reclassify", routing::post(trigger))
-        .route("/reclassify-runs", routing::get(list))
-        .route("/reclassify-runs/{id}", routing::get(get))
+/// This module's routes, each with its OpenAPI operation.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(trigger))
+        .routes(routes!(list))
+        .routes(routes!(get))
 }

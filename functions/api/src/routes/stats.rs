@@ -1,14 +1,24 @@
 //! `GET /stats/summary`: the seed's dashboard shape plus rule and user rankings, all
 //! read from counters kept on write.
+use axum::Json;
 use axum::extract::State;
-use axum::routing;
-use axum::{Json, Router};
 use vigil_shared::repo::stats::{self, Summary};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+#[utoipa::path(
+    get,
+    path = "/stats/summary",
+    tag = "stats",
+    operation_id = "stats_summary",
+    summary = "Dashboard numbers from counters kept on write",
+    description = "Role: viewer.",
+    responses((status = 200, description = "The summary", body = crate::openapi::Object), crate::openapi::ReadErrors),
+)]
 pub async fn summary(
     State(state): State<AppState>,
     caller: Caller,
@@ -18,7 +28,7 @@ pub async fn summary(
     ))
 }
 
-/// This module's routes.
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/stats/summary", routing::get(summary))
+/// This module's routes, each with its OpenAPI operation.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(summary))
 }

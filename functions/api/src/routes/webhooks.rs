@@ -1,11 +1,9 @@
 //! Webhook endpoints: management (admin), reading (every role), test messages, delivery
 //! history, redelivery and the dead-letter list. A signing secret appears only in the
 //! answers to create and rotate-secret.
-use axum::body::Bytes;
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::routing;
-use axum::{Json, Router};
 use serde_json::{Value, json};
 use vigil_shared::domain::{Role, TenantId};
 use vigil_shared::ports::{Cursor, OutMessage, QueueName};
@@ -19,8 +17,11 @@ use super::parse_json;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::RequestId;
+use crate::http::body::JsonBody;
 use crate::params::{Params, check_cursor, page_json};
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 async fn load(
     state: &AppState,
@@ -42,11 +43,21 @@ async fn enqueue(state: &AppState, job: &DeliveryJob) -> Result<(), ApiError> {
 }
 
 /// Audited as `webhook.create`; the answer holds the signing secret, once.
+#[utoipa::path(
+    post,
+    path = "/webhooks",
+    tag = "webhooks",
+    operation_id = "webhooks_create",
+    summary = "Create an endpoint (its secret is in this answer only)",
+    description = "Role: admin.",
+    request_body(content = crate::openapi::WebhookIn, content_type = "application/json"),
+    responses((status = 201, description = "The endpoint and its secret", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     request_id: RequestId,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, HeaderMap, Json<Value>), ApiError> {
     caller.require(Role::Admin)?;
     let spec = service::checked_spec(&state.webhooks, &parse_json(&body)?).await?;
@@ -67,6 +78,15 @@ pub async fn create(
     Ok((StatusCode::CREATED, headers, Json(view)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/webhooks",
+    tag = "webhooks",
+    operation_id = "webhooks_list",
+    summary = "Endpoints",
+    description = "Role: viewer.",
+    responses((status = 200, description = "Every endpoint", body = crate::openapi::Page), crate::openapi::ReadErrors),
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
     let items: Vec<Value> = repo::list_endpoints(state.store.as_ref(), &caller.tenant)
@@ -77,6 +97,16 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
     Ok(Json(json!({ "items": items })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/webhooks/{id}",
+    tag = "webhooks",
+    operation_id = "webhooks_get",
+    summary = "One endpoint",
+    description = "Role: viewer.",
+    params(crate::openapi::IdPath),
+    responses((status = 200, description = "The endpoint", body = crate::openapi::Object), crate::openapi::ReadErrors),
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -106,12 +136,23 @@ async fn update(
 }
 
 /// Audited as `webhook.replace`.
+#[utoipa::path(
+    put,
+    path = "/webhooks/{id}",
+    tag = "webhooks",
+    operation_id = "webhooks_put",
+    summary = "Replace an endpoint's spec",
+    description = "Role: admin.",
+    params(crate::openapi::IdPath),
+    request_body(content = crate::openapi::WebhookIn, content_type = "application/json"),
+    responses((status = 200, description = "The endpoint", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
+)]
 pub async fn put(
     State(state): State<AppState>,
     caller: Caller,
     request_id: RequestId,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
     // An unknown endpoint answers 404 before its body is judged.
@@ -121,12 +162,23 @@ pub async fn put(
 }
 
 /// JSON merge patch (RFC 7396) over the endpoint's spec. Audited as `webhook.update`.
+#[utoipa::path(
+    patch,
+    path = "/webhooks/{id}",
+    tag = "webhooks",
+    operation_id = "webhooks_patch",
+    summary = "Merge-patch an endpoint's spec",
+    description = "Role: admin.",
+    params(crate::openapi::IdPath),
+    request_body(content = crate::openapi::Object, content_type = "application/merge-patch+json"),
+    responses((status = 200, description = "The endpoint", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
+)]
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
     request_id: RequestId,
     Path(id): Path<String>,
-    body: Bytes,
+    JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
     let read = load(&state, &caller.tenant, &id).await?;
@@ -135,6 +187,16 @@ pub async fn patch(
 }
 
 /// Audited as `webhook.delete` (no `after`).
+#[utoipa::path(
+    delete,
+    path = "/webhooks/{id}",
+    tag = "webhooks",
+    operation_id = "webhooks_delete",
+    summary = "Delete an endpoint",
+    description = "Role: admin.",
+    params(crate::openapi::IdPath),
+    responses((status = 204, description = "Deleted"), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -153,6 +215,16 @@ pub async fn delete(
 }
 
 /// Audited as `webhook.rotate_secret`; the answer holds the new secret, once.
+#[utoipa::path(
+    post,
+    path = "/webhooks/{id}/rotate-secret",
+    tag = "webhooks",
+    operation_id = "webhooks_rotate_secret",
+    summary = "Start signing with a new secret; the old one is accepted 24 h more",
+    description = "Role: admin.",
+    params(crate::openapi::IdPath),
+    responses((status = 200, description = "The new secret", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
+)]
 pub async fn rotate_secret(
     State(state): State<AppState>,
     caller: Caller,
@@ -176,6 +248,16 @@ pub async fn rotate_secret(
     })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/webhooks/{id}/test",
+    tag = "webhooks",
+    operation_id = "webhooks_test",
+    summary = "Queue a webhook.test message",
+    description = "Role: admin.",
+    params(crate::openapi::IdPath),
+    responses((status = 202, description = "The message", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
+)]
 pub async fn test(
     State(state): State<AppState>,
     caller: Caller,
@@ -230,6 +312,16 @@ async fn with_attempts(state: &AppState, page: repo::MessagePage) -> Result<Json
 }
 
 /// An endpoint's messages, newest first, each with its attempts.
+#[utoipa::path(
+    get,
+    path = "/webhooks/{id}/deliveries",
+    tag = "webhooks",
+    operation_id = "webhooks_deliveries",
+    summary = "An endpoint's messages with their attempts",
+    description = "Role: viewer.",
+    params(crate::openapi::IdPath, crate::openapi::PageQuery),
+    responses((status = 200, description = "A page of messages", body = crate::openapi::Page), crate::openapi::ReadErrors),
+)]
 pub async fn deliveries(
     State(state): State<AppState>,
     caller: Caller,
@@ -250,6 +342,16 @@ pub async fn deliveries(
 }
 
 /// Messages whose retries ran out (or whose endpoint was disabled), newest first.
+#[utoipa::path(
+    get,
+    path = "/webhooks/dead-letters",
+    tag = "webhooks",
+    operation_id = "webhooks_dead_letters",
+    summary = "Messages whose retries ran out",
+    description = "Role: viewer.",
+    params(crate::openapi::PageQuery),
+    responses((status = 200, description = "A page of messages", body = crate::openapi::Page), crate::openapi::ReadErrors),
+)]
 pub async fn dead_letters(
     State(state): State<AppState>,
     caller: Caller,
@@ -291,6 +393,16 @@ async fn queue_dead_letters(state: &AppState, tenant: &TenantId) -> Vec<Value> {
 }
 
 /// Sends a finished message again, same `webhook-id`, with a fresh retry schedule.
+#[utoipa::path(
+    post,
+    path = "/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+    tag = "webhooks",
+    operation_id = "webhooks_redeliver",
+    summary = "Send a finished message again",
+    description = "Role: admin.",
+    params(("id" = String, Path, description = "Endpoint id"), ("delivery_id" = String, Path, description = "Message id")),
+    responses((status = 202, description = "The message", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
+)]
 pub async fn redeliver(
     State(state): State<AppState>,
     caller: Caller,
@@ -317,20 +429,14 @@ pub async fn redeliver(
     Ok((StatusCode::ACCEPTED, Json(message_view(&m, None))))
 }
 
-/// This module's routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/webhooks", routing::post(create).get(list))
-        .route("/webhooks/dead-letters", routing::get(dead_letters))
-        .route(
-            "/webhooks/{id}",
-            routing::get(get).put(put).patch(patch).delete(delete),
-        )
-        .route("/webhooks/{id}/rotate-secret", routing::post(rotate_secret))
-        .route("/webhooks/{id}/test", routing::post(test))
-        .route("/webhooks/{id}/deliveries", routing::get(deliveries))
-        .route(
-            "/webhooks/{id}/deliveries/{delivery_id}/redeliver",
-            routing::post(redeliver),
-        )
+/// This module's routes, each with its OpenAPI operation.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(get, put, patch, delete))
+        .routes(routes!(rotate_secret))
+        .routes(routes!(test))
+        .routes(routes!(deliveries))
+        .routes(routes!(dead_letters))
+        .routes(routes!(redeliver))
 }

@@ -1,5 +1,11 @@
 //! HTTP plumbing every route shares: the request id (and the request's tracing span),
-//! JSON bodies, and ETag / `If-Match` handling.
+//! JSON bodies ([`body`]), ETag / `If-Match` handling, the request limits ([`limits`])
+//! and the one layer that turns every other error answer into problem+json
+//! ([`problems`]).
+pub mod body;
+pub mod limits;
+pub mod problems;
+
 use std::convert::Infallible;
 use std::time::Instant;
 
@@ -74,6 +80,8 @@ pub async fn traced(mut req: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&id.0) {
         resp.headers_mut().insert(REQUEST_ID, v);
     }
+    // Under Lambda one request is one invocation: its metrics leave with it.
+    vigil_shared::telemetry::flush_metrics();
     resp
 }
 
@@ -93,18 +101,62 @@ pub fn with_etag(mut resp: Response, version: u64) -> Response {
     resp
 }
 
-/// The version `If-Match` asks for: None without the header or with `*`.
-pub fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+/// The versions `If-Match` accepts (RFC 9110 §13.1.1): None without the header or with
+/// `*` (the handler 404s a missing resource anyway). Comparison is strong, so a weak tag
+/// (`W/"1"`) never matches, and neither does a tag this API never issues; an empty list
+/// means no version can match, which the service answers with 412.
+pub fn if_match(headers: &HeaderMap) -> Result<Option<Vec<u64>>, ApiError> {
     let Some(v) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
-    let s = v.to_str().unwrap_or_default().trim();
+    let malformed = || ApiError::field("If-Match", "must be * or a list of entity tags");
+    let s = v.to_str().map_err(|_| malformed())?.trim();
     if s == "*" {
         return Ok(None);
     }
-    s.trim_start_matches("W/")
-        .trim_matches('"')
-        .parse::<u64>()
-        .map(Some)
-        .map_err(|_| ApiError::field("If-Match", "must be an ETag this API issued, or *"))
+    let mut versions = Vec::new();
+    for tag in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        let (weak, quoted) = match tag.strip_prefix("W/") {
+            Some(rest) => (true, rest),
+            None => (false, tag),
+        };
+        let opaque = quoted
+            .strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .filter(|t| !t.contains('"'))
+            .ok_or_else(malformed)?;
+        if let (false, Ok(n)) = (weak, opaque.parse::<u64>()) {
+            versions.push(n);
+        }
+    }
+    if s.split(',').all(|t| t.trim().is_empty()) {
+        return Err(malformed());
+    }
+    Ok(Some(versions))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(v: &str) -> Result<Option<Vec<u64>>, ApiError> {
+        let mut h = HeaderMap::new();
+        h.insert(header::IF_MATCH, HeaderValue::from_str(v).unwrap());
+        if_match(&h)
+    }
+
+    #[test]
+    fn if_match_follows_rfc_9110() {
+        assert_eq!(if_match(&HeaderMap::new()).unwrap(), None);
+        assert_eq!(parsed("*").unwrap(), None);
+        assert_eq!(parsed("\"3\"").unwrap(), Some(vec![3]));
+        assert_eq!(parsed("\"1\", \"4\"").unwrap(), Some(vec![1, 4]));
+        // Strong comparison: weak tags and tags never issued match nothing.
+        assert_eq!(parsed("W/\"1\"").unwrap(), Some(vec![]));
+        assert_eq!(parsed("\"not-the-etag\"").unwrap(), Some(vec![]));
+        assert_eq!(parsed("W/\"1\", \"2\"").unwrap(), Some(vec![2]));
+        for bad in ["1", "\"1", ",", "\"a\"b\""] {
+            assert!(parsed(bad).is_err(), "{bad}");
+        }
+    }
 }

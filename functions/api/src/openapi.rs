@@ -1,0 +1,425 @@
+//! The OpenAPI 3.1 document: each operation comes from its handler's `#[utoipa::path]`
+//! (collected by the router, so a route without one is not in the document and a test
+//! says so), the shapes it names are here, and `/openapi.json` and `/docs` serve it.
+//! The schemas describe what clients may rely on; objects may carry more fields.
+#![allow(dead_code)] // The types below exist for their schemas.
+
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::Value;
+use utoipa::openapi::OpenApi as Document;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
+
+/// An RFC 9457 problem document: every error answer of the API is one.
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "type": "https://vigil.dev/problems/validation-error",
+    "title": "Unprocessable Entity",
+    "status": 422,
+    "detail": "[0].timestamp: is more than 3650 days in the past",
+    "errors": [{"index": 0, "field": "timestamp", "message": "is more than 3650 days in the past"}]
+}))]
+pub struct Problem {
+    /// `https://vigil.dev/problems/<slug>`: validation-error, malformed-json, unauthorized,
+    /// forbidden, not-found, conflict, taken, precondition-failed, run-in-progress,
+    /// payload-too-large, bad-request, unsupported-media-type, uri-too-long,
+    /// headers-too-large, request-timeout, method-not-allowed, overloaded, unavailable,
+    /// internal.
+    #[schema(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The offending fields or headers (with their index in a batch).
+    pub errors: Option<Vec<FieldProblem>>,
+    /// The run holding the lease, for `run-in-progress`.
+    pub run_id: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct FieldProblem {
+    pub index: Option<u64>,
+    /// A body field (`timestamp`, `answers.x`) or a header (`If-Match`, `Content-Type`).
+    pub field: String,
+    pub message: String,
+}
+
+/// Error answers every operation may give.
+#[derive(IntoResponses)]
+pub enum ReadErrors {
+    /// The query string (or a JSON body) cannot be read.
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(Problem),
+    /// Missing or unknown API key (`WWW-Authenticate: Bearer`).
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// The key's role is not enough.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// No such resource in the caller's tenant.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+    /// The request target is longer than `VIGIL_HTTP_MAX_URI_BYTES`.
+    #[response(status = 414, content_type = "application/problem+json")]
+    UriTooLong(Problem),
+    /// A parameter is invalid; `errors` names each.
+    #[response(status = 422, content_type = "application/problem+json")]
+    Invalid(Problem),
+    /// Headers larger than `VIGIL_HTTP_MAX_HEADER_BYTES`; the largest is named.
+    #[response(status = 431, content_type = "application/problem+json")]
+    HeadersTooLarge(Problem),
+    #[response(status = 500, content_type = "application/problem+json")]
+    Internal(Problem),
+    /// Overloaded or a dependency is down (`Retry-After`).
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
+}
+
+/// The further error answers of operations that change something (and may read a
+/// body); they list [`ReadErrors`] too.
+#[derive(IntoResponses)]
+pub enum WriteErrors {
+    /// The body did not arrive within `VIGIL_HTTP_BODY_TIMEOUT_MS`.
+    #[response(status = 408, content_type = "application/problem+json")]
+    Timeout(Problem),
+    /// The change conflicts with the current state (a taken name, a duplicate URL, an
+    /// archived resource, a running re-classification).
+    #[response(status = 409, content_type = "application/problem+json")]
+    Conflict(Problem),
+    /// `If-Match` names no current version.
+    #[response(status = 412, content_type = "application/problem+json")]
+    PreconditionFailed(Problem),
+    /// The body is over 1 MiB.
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(Problem),
+    /// The body is not `application/json` (or a `+json` type).
+    #[response(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Problem),
+}
+
+#[derive(ToSchema)]
+pub struct Health {
+    pub status: String,
+}
+
+/// One audit event as sent.
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "id": "okta-1", "event_type": "login_failed", "timestamp": "2026-11-25T10:00:00Z",
+    "user": "alice", "source": "okta", "raw_data": {"ip": "203.0.113.7", "location": "Russia"}
+}))]
+#[derive(serde::Serialize)]
+pub struct EventIn {
+    /// Optional client id (1-128 characters): the same id twice is one event, and
+    /// `GET /events/{id}` finds the event by it.
+    pub id: Option<String>,
+    /// `[a-z0-9_.]{1,64}`.
+    pub event_type: String,
+    /// RFC 3339; at most 5 minutes ahead and `VIGIL_EVENT_MAX_AGE_DAYS` back.
+    #[schema(format = DateTime)]
+    pub timestamp: String,
+    /// 1-256 characters, no control characters.
+    pub user: String,
+    pub source: Option<String>,
+    /// At most 64 KiB serialized.
+    pub raw_data: Option<Object>,
+}
+
+/// One event or an array of up to 500.
+#[derive(ToSchema, serde::Serialize)]
+#[serde(untagged)]
+pub enum EventsIn {
+    One(EventIn),
+    Many(Vec<EventIn>),
+}
+
+#[derive(ToSchema)]
+pub struct Accepted {
+    pub accepted: u64,
+    /// The stored ids, in request order.
+    pub ids: Vec<String>,
+}
+
+/// A stored event.
+#[derive(ToSchema)]
+pub struct Event {
+    /// The stored id (`ev_...`).
+    pub id: String,
+    /// The `id` the client sent, if any.
+    pub client_id: Option<String>,
+    pub event_type: String,
+    #[schema(format = DateTime)]
+    pub timestamp: String,
+    pub user: String,
+    pub source: Option<String>,
+    pub raw_data: Object,
+    #[schema(format = DateTime)]
+    pub received_at: String,
+}
+
+/// Any JSON object.
+#[derive(ToSchema, serde::Serialize)]
+#[schema(value_type = Object)]
+pub struct Object(Value);
+
+/// One page of a list; `next_cursor` continues it.
+#[derive(ToSchema)]
+pub struct Page {
+    pub items: Vec<Object>,
+    pub next_cursor: Option<String>,
+    pub limit: Option<u64>,
+}
+
+#[derive(ToSchema)]
+pub struct EventPage {
+    pub items: Vec<Event>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum RoleName {
+    Admin,
+    Analyst,
+    Viewer,
+}
+
+#[derive(ToSchema)]
+#[schema(example = json!({"role": "viewer", "name": "dashboard"}))]
+pub struct KeyIn {
+    pub role: RoleName,
+    /// At most 128 characters.
+    pub name: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct KeyCreated {
+    pub id: String,
+    pub role: RoleName,
+    pub name: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// The secret: shown in this answer only.
+    pub key: String,
+}
+
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "name": "CV screener", "purpose": "rank applications", "owner": "hr",
+    "answers": {"employment_recruitment": true}
+}))]
+pub struct AiSystemIn {
+    /// Unique among the tenant's systems; no control characters.
+    pub name: String,
+    pub description: Option<String>,
+    pub purpose: Option<String>,
+    pub owner: Option<String>,
+    /// Questionnaire answers: JSON booleans, `null` for unknown.
+    pub answers: Option<Object>,
+    pub monitoring: Option<Object>,
+}
+
+#[derive(ToSchema)]
+#[schema(example = json!({"answers": {"employment_recruitment": true}, "as_of": "2026-08-02"}))]
+pub struct ClassifyIn {
+    pub answers: Object,
+    /// YYYY-MM-DD; today by default.
+    #[schema(format = Date)]
+    pub as_of: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum FindingStatusName {
+    Open,
+    Acknowledged,
+    Resolved,
+}
+
+#[derive(ToSchema)]
+#[schema(example = json!({"status": "acknowledged", "note": "talking to alice"}))]
+pub struct FindingPatch {
+    pub status: Option<FindingStatusName>,
+    /// At most 4,000 characters; `null` clears it.
+    pub note: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "url": "https://hooks.example.com/vigil", "event_types": ["finding.created"],
+    "min_severity": "high"
+}))]
+pub struct WebhookIn {
+    /// `https` to a public address; unique among the tenant's endpoints.
+    pub url: String,
+    pub event_types: Option<Vec<String>>,
+    pub description: Option<String>,
+    pub min_severity: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+/// A sequence range by numbers or by times; every field is optional.
+#[derive(ToSchema)]
+pub struct RangeIn {
+    pub from_seq: Option<u64>,
+    pub to_seq: Option<u64>,
+    #[schema(format = DateTime)]
+    pub from: Option<String>,
+    #[schema(format = DateTime)]
+    pub to: Option<String>,
+}
+
+/// `limit` and `cursor` of a cursor-paginated list.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Items per page.
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// The `id` path parameter.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct IdPath {
+    pub id: String,
+}
+
+/// `If-Match` (RFC 9110): `*` or a list of the strong ETags this API issued; weak tags
+/// never match; no match is 412.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IfMatch {
+    #[param(rename = "If-Match")]
+    pub if_match: Option<String>,
+}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut Document) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("vk_<tenant>_<secret>")
+                    .description(Some(
+                        "An API key: viewer reads, analyst also ingests and triages, admin also manages keys, webhooks and checkpoints.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Vigil",
+        description = "Compliance monitor for cloud and AI systems. Every error is an RFC 9457 problem document (application/problem+json).",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    modifiers(&Security),
+    security(("bearer" = [])),
+    components(schemas(Problem, FieldProblem)),
+)]
+pub struct ApiDoc;
+
+/// Links from a create to the operations on what it created (the `id` of the answer),
+/// for clients and for schemathesis' stateful phase.
+/// (path of the create, its status, [(link name, operation id)]).
+type Links = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+const LINKS: &[Links] = &[
+    (
+        "/ai-systems",
+        "201",
+        &[
+            ("GetAiSystem", "ai_systems_get"),
+            ("PatchAiSystem", "ai_systems_patch"),
+            ("ArchiveAiSystem", "ai_systems_archive"),
+            ("AiSystemMonitoring", "ai_systems_get_monitoring"),
+        ],
+    ),
+    (
+        "/webhooks",
+        "201",
+        &[
+            ("GetWebhook", "webhooks_get"),
+            ("PatchWebhook", "webhooks_patch"),
+            ("TestWebhook", "webhooks_test"),
+            ("WebhookDeliveries", "webhooks_deliveries"),
+            ("DeleteWebhook", "webhooks_delete"),
+        ],
+    ),
+    ("/keys", "201", &[("RevokeKey", "keys_revoke")]),
+];
+
+/// The document of `router`'s operations, as `/openapi.json` serves it.
+pub fn document(mut doc: Document) -> Value {
+    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    let mut json = serde_json::to_value(&doc).unwrap_or_default();
+    for (path, status, links) in LINKS {
+        let response = &mut json["paths"][*path]["post"]["responses"][*status];
+        if !response.is_object() {
+            continue;
+        }
+        // Written by hand: utoipa 5.5 serializes a Link's `operationId` as
+        // `operation_id`, which no OpenAPI tool reads.
+        let links: serde_json::Map<String, Value> = links
+            .iter()
+            .map(|(name, operation_id)| {
+                (
+                    name.to_string(),
+                    serde_json::json!({
+                        "operationId": operation_id,
+                        "parameters": {"id": "$response.body#/id"},
+                    }),
+                )
+            })
+            .collect();
+        response["links"] = Value::Object(links);
+    }
+    json
+}
+
+/// The page at `/docs`: RapiDoc over `/openapi.json`, its script served by this binary.
+pub async fn docs() -> Html<&'static str> {
+    Html(
+        r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>Vigil API</title>
+<script type="module" src="/docs/rapidoc-min.js"></script></head>
+<body><rapi-doc spec-url="/openapi.json" render-style="read" show-header="false"
+ allow-authentication="true" theme="light"></rapi-doc></body></html>"#,
+    )
+}
+
+/// RapiDoc 9.3.8 (MIT, `assets/RAPIDOC-LICENSE.txt`), vendored gzipped from the npm
+/// package so nothing is fetched at run time.
+const RAPIDOC_GZ: &[u8] = include_bytes!("../assets/rapidoc-min.js.gz");
+
+pub async fn rapidoc() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript"),
+            ),
+            (header::CONTENT_ENCODING, HeaderValue::from_static("gzip")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=86400"),
+            ),
+        ],
+        RAPIDOC_GZ,
+    )
+        .into_response()
+}

@@ -13,7 +13,7 @@ work="$(mktemp -d)"
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 base="http://127.0.0.1:${port}"
 # Loopback webhook URLs stay refused; DNS for generated host names must not stall.
-target/debug/vigil serve --addr "127.0.0.1:${port}" --data "${work}/data" \
+"${CARGO_TARGET_DIR:-target}/debug/vigil" serve --addr "127.0.0.1:${port}" --data "${work}/data" \
   --bootstrap-admin fuzz >"${work}/key" 2>"${work}/serve.log" &
 serve_pid=$!
 cleanup() {

@@ -56,9 +56,12 @@ pub fn seconds(name: &'static str, took: std::time::Duration) {
 }
 
 /// Installs the global subscriber once; later calls are no-ops. JSON here is the
-/// Powertools shape without the Lambda keys (see [`init_lambda`]).
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// Powertools shape without the Lambda keys (see [`init_lambda`]). The filter is
+/// `RUST_LOG` when set, else `default_level` (a server says what it does; a one-shot
+/// command only warns, so its own output stays readable).
+pub fn init(format: LogFormat, default_level: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
         LogFormat::Json => registry

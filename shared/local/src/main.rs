@@ -176,11 +176,17 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(if config.log_format == LogFormat::Json {
+    let format = if config.log_format == LogFormat::Json {
         LogFormat::Json
     } else {
         LogFormat::Text
-    });
+    };
+    let level = if matches!(cli.command, Command::Serve { .. }) {
+        "info"
+    } else {
+        "warn"
+    };
+    telemetry::init(format, level);
     match run(cli, config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

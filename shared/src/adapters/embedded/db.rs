@@ -221,6 +221,7 @@ impl Readers {
                     }
                 })?;
                 c.pragma_update(None, "busy_timeout", 5000)?;
+                c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
                 Ok(c)
             })
             .collect::<Result<Vec<_>, EmbeddedError>>()?;
@@ -384,12 +385,17 @@ impl Drop for Lease<'_> {
     }
 }
 
+/// Statements each connection keeps prepared: more than the store, queue and bus use
+/// (queries differ per index and bound), so none is prepared again per call.
+const STATEMENT_CACHE: usize = 128;
+
 /// The writer connection's settings and the schema. WAL with synchronous=NORMAL keeps
 /// every committed write across a process crash (a power cut may lose the last ones).
 fn prepare(conn: &Connection) -> Result<(), EmbeddedError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "busy_timeout", 5000)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.execute_batch(SCHEMA)?;
     add_bus_request_id(conn)?;
     add_item_indexes(conn)?;

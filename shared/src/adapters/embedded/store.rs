@@ -40,6 +40,15 @@ const COLUMNS: &str = "pk, sk, ttl, version, count, data, g1pk, g1sk, g2pk, g2sk
 /// Where the index pairs start in [`COLUMNS`].
 const FIRST_INDEX_COLUMN: usize = 6;
 
+/// The upsert of a whole item, one parameter per column of [`COLUMNS`].
+static PUT_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let marks = (1..=COLUMNS.split(", ").count())
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("INSERT OR REPLACE INTO items ({COLUMNS}) VALUES ({marks})")
+});
+
 fn index_key(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<IndexKey>> {
     let pk: Option<String> = row.get(at)?;
     let sk: Option<String> = row.get(at + 1)?;
@@ -80,12 +89,9 @@ fn finish(raw: (Item, String)) -> Result<Item, StoreError> {
 }
 
 fn stored_version(c: &Connection, pk: &str, sk: &str) -> rusqlite::Result<Option<i64>> {
-    c.query_row(
-        "SELECT version FROM items WHERE pk = ?1 AND sk = ?2",
-        params![pk, sk],
-        |r| r.get(0),
-    )
-    .optional()
+    c.prepare_cached("SELECT version FROM items WHERE pk = ?1 AND sk = ?2")?
+        .query_row(params![pk, sk], |r| r.get(0))
+        .optional()
 }
 
 fn holds(condition: Condition, stored: Option<i64>) -> bool {
@@ -115,29 +121,21 @@ fn apply(c: &Connection, op: &WriteOp) -> Result<(), StoreError> {
                 values.push(key.map(|k| k.pk.clone()).into());
                 values.push(key.map(|k| k.sk.clone()).into());
             }
-            let marks = (1..=values.len())
-                .map(|i| format!("?{i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            c.prepare_cached(&format!(
-                "INSERT OR REPLACE INTO items ({COLUMNS}) VALUES ({marks})"
-            ))
-            .and_then(|mut s| s.execute(rusqlite::params_from_iter(values)))
-            .map_err(sql_err)?;
+            c.prepare_cached(&PUT_SQL)
+                .and_then(|mut s| s.execute(rusqlite::params_from_iter(values)))
+                .map_err(sql_err)?;
         }
         WriteOp::Delete { pk, sk, .. } => {
-            c.execute(
-                "DELETE FROM items WHERE pk = ?1 AND sk = ?2",
-                params![pk, sk],
-            )
-            .map_err(sql_err)?;
+            c.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
+                .and_then(|mut s| s.execute(params![pk, sk]))
+                .map_err(sql_err)?;
         }
         WriteOp::Add { pk, sk, delta } => {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO items (pk, sk, version, count, data) VALUES (?1, ?2, 1, ?3, 'null')
                  ON CONFLICT (pk, sk) DO UPDATE SET count = count + excluded.count",
-                params![pk, sk, delta],
             )
+            .and_then(|mut s| s.execute(params![pk, sk, delta]))
             .map_err(sql_err)?;
         }
     }

@@ -19,7 +19,7 @@ async fn stale_system(store: &dyn ItemStore, tenant: &TenantId, name: &str) -> S
     let mut s = fixtures::ai_system(
         tenant,
         name,
-        Answers::with_defaults().yes(Q::Creditworthiness),
+        Answers::default().yes(Q::Creditworthiness),
     );
     s.classification
         .as_mut()

@@ -328,7 +328,7 @@ fn unsettled_exclusion_keeps_high_risk_and_names_the_question() {
     let c = at(&with(&[Q::Creditworthiness]).with(Q::FinancialFraudDetectionOnly, Answer::Unknown));
     assert_eq!(c.level, RiskLevel::High);
     assert_eq!(c.confidence, Confidence::Medium);
-    assert_eq!(c.status, ComplianceStatus::AssessmentIncomplete);
+    assert_eq!(c.status, ComplianceStatus::Incomplete);
     assert_eq!(c.unanswered.len(), 1);
     assert_eq!(c.unanswered[0].question, "financial_fraud_detection_only");
     assert_eq!(c.unanswered[0].effects, [Effect::CouldLiftHighRisk]);
@@ -523,7 +523,7 @@ fn unknown_is_never_read_as_yes() {
     let c = at(&a);
     assert_eq!(c.level, RiskLevel::Minimal);
     assert_eq!(c.confidence, Confidence::Low);
-    assert_eq!(c.status, ComplianceStatus::AssessmentIncomplete);
+    assert_eq!(c.status, ComplianceStatus::Incomplete);
     assert_eq!(c.unanswered.len(), 1);
     assert_eq!(
         c.unanswered[0].question,
@@ -532,7 +532,7 @@ fn unknown_is_never_read_as_yes() {
     assert_eq!(c.unanswered[0].effects, [Effect::CouldMakeUnacceptable]);
 
     // An empty questionnaire: only the defaults are known; everything else is open.
-    let c = at(&Answers::with_defaults());
+    let c = at(&Answers::default());
     assert_eq!(
         c.level,
         RiskLevel::Limited,

@@ -360,7 +360,7 @@ pub async fn classify_answers(
         }
     }
     let answers = match obj.get("answers") {
-        Some(v) => Answers::parse(v, "answers", Answers::with_defaults()).unwrap_or_else(|e| {
+        Some(v) => Answers::parse(v, "answers", Answers::default()).unwrap_or_else(|e| {
             errors.extend(e);
             Answers::default()
         }),

@@ -22,6 +22,8 @@ pub mod questionnaire;
 pub mod rule;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_duties;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
@@ -386,16 +388,16 @@ impl Reader<'_> {
                 let answered: Vec<String> = decided_by
                     .iter()
                     .map(|q| {
-                        let a = if self.answers.get(*q).is_yes() { "yes" } else { "no" };
+                        let a = if self.answers.get(*q).is_yes() {
+                            "yes"
+                        } else {
+                            "no"
+                        };
                         format!("{} = {a}", q.id())
                     })
                     .collect();
                 self.not_triggered.push(Reason {
-                    summary: format!(
-                        "Does not apply ({}): {}",
-                        answered.join(", "),
-                        rule.summary
-                    ),
+                    summary: format!("Does not apply ({}): {}", answered.join(", "), rule.summary),
                     ..self.reason(ReasonKind::NotTriggered, rule, "", &BTreeSet::new())
                 });
             }
@@ -541,12 +543,10 @@ pub fn classify(given: &Answers, as_of: NaiveDate) -> Classification {
         } else {
             if let Some(p) = r.cite.point {
                 paths.annex_iii_points.insert(p.to_string());
-                paths
-                    .annex_iii_sub_points
-                    .insert(match r.cite.sub_point {
-                        Some(s) => format!("{p}({s})"),
-                        None => p.to_string(),
-                    });
+                paths.annex_iii_sub_points.insert(match r.cite.sub_point {
+                    Some(s) => format!("{p}({s})"),
+                    None => p.to_string(),
+                });
             }
             let sure = assumed.is_empty()
                 && matches!(

@@ -541,7 +541,10 @@ fn deployer_high_risk(paths: &HighRiskPaths, a: &Answers, from: NaiveDate) -> Ve
         from,
         None,
     ));
-    if paths.has("1") && a.get(Q::RemoteBiometricIdentification).is_yes() && !a.get(Q::RealTime).is_yes() {
+    if paths.has("1")
+        && a.get(Q::RemoteBiometricIdentification).is_yes()
+        && !a.get(Q::RealTime).is_yes()
+    {
         out.extend(conditional(
             ob(
                 "post_remote_biometric_identification",

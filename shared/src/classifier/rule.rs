@@ -136,26 +136,18 @@ pub struct Rule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// The rule applies; `assumed` are exceptions left unanswered.
-    Applies {
-        assumed: BTreeSet<Q>,
-    },
+    Applies { assumed: BTreeSet<Q> },
     /// It would apply if these unanswered questions were answered yes.
-    Possible {
-        open: BTreeSet<Q>,
-    },
+    Possible { open: BTreeSet<Q> },
     /// An exception lifted it; `cite` when the exception is written elsewhere.
     Excepted {
         summary: &'static str,
         cite: Option<Cite>,
     },
     /// The trigger is answered but the case is outside the provision's scope.
-    OutOfScope {
-        summary: &'static str,
-    },
+    OutOfScope { summary: &'static str },
     /// The trigger is answered no; `decided_by` are the answers that decided it.
-    NotTriggered {
-        decided_by: BTreeSet<Q>,
-    },
+    NotTriggered { decided_by: BTreeSet<Q> },
 }
 
 impl Rule {

@@ -5,25 +5,25 @@ use chrono::NaiveDate;
 use super::*;
 
 /// Every question answered "no": the baseline each case changes.
-fn none() -> Answers {
+pub(super) fn none() -> Answers {
     Q::ALL
         .iter()
         .fold(Answers::default(), |a, q| a.with(*q, Answer::No))
 }
 
-fn with(yes: &[Q]) -> Answers {
+pub(super) fn with(yes: &[Q]) -> Answers {
     yes.iter().fold(none(), |a, q| a.yes(*q))
 }
 
-fn day(s: &str) -> NaiveDate {
+pub(super) fn day(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
 }
 
-fn at(a: &Answers) -> Classification {
+pub(super) fn at(a: &Answers) -> Classification {
     classify(a, day("2026-09-01"))
 }
 
-fn cites(c: &Classification, kind: ReasonKind) -> Vec<String> {
+pub(super) fn cites(c: &Classification, kind: ReasonKind) -> Vec<String> {
     c.reasons
         .iter()
         .filter(|r| r.kind == kind)
@@ -214,10 +214,11 @@ fn article_5_conditions_and_exceptions() {
     }
 }
 
-#[test]
-fn every_annex_iii_point_is_high_risk_with_point_and_sub_point() {
+/// One questionnaire per Annex III sub-point: the answers that trigger it, its point and
+/// sub-point.
+pub(super) const ANNEX_III_CASES: &[(&[Q], &str, Option<&str>)] = {
     use Q::*;
-    let cases: &[(&[Q], &str, Option<&str>)] = &[
+    &[
         (&[RemoteBiometricIdentification], "1", Some("a")),
         (
             &[BiometricCategorisation, ProtectedAttributes],
@@ -251,7 +252,12 @@ fn every_annex_iii_point_is_high_risk_with_point_and_sub_point() {
         (&[MigrationIdentification], "7", Some("d")),
         (&[JusticeAssistance], "8", Some("a")),
         (&[InfluencesElections], "8", Some("b")),
-    ];
+    ]
+};
+
+#[test]
+fn every_annex_iii_point_is_high_risk_with_point_and_sub_point() {
+    let cases = ANNEX_III_CASES;
     assert_eq!(
         cases.len(),
         annex3::use_cases().len(),

@@ -78,9 +78,14 @@ async fn registry_crud_with_etags_merge_patch_and_typed_answers() {
     let s: Value = r.json().await.unwrap();
     let id = s["id"].as_str().unwrap().to_string();
     assert_eq!(s["classification"]["level"], "high");
-    assert_eq!(s["answers"]["interacts_with_humans"], true, "default");
-    assert_eq!(s["answers"]["makes_automated_decisions"], true, "default");
-    assert_eq!(s["classification"]["status"], "assessment_incomplete");
+    // A default is the classifier's assumption, not the client's answer.
+    assert_eq!(s["answers"]["interacts_with_humans"], Value::Null);
+    assert_eq!(
+        s["classification"]["assumed"],
+        json!(["interacts_with_humans"])
+    );
+    assert_eq!(s["classification"]["status"], "incomplete");
+    assert_eq!(s["classification"]["highest_possible_level"], "unacceptable");
 
     // A string where a boolean belongs is a 422 naming the field.
     let mut bad = recruiter();

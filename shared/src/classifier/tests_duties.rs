@@ -1053,4 +1053,3 @@ fn a_result_stored_by_the_previous_version_still_reads() {
     assert_eq!(back.deciding_questions, ["life_or_health_insurance"]);
     assert_ne!(back.classifier_version, CLASSIFIER_VERSION);
 }
-

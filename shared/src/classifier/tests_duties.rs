@@ -1,6 +1,7 @@
 //! Table-driven tests of who owes what (roles, Articles 16-27, 49, 73, 86, 5(2)-(7)),
 //! the reasons for what does not apply, uncertainty, defaults, general-purpose AI models
 //! and the Article 113 dates.
+#![allow(clippy::type_complexity)] // case tables are tuples, one row per case
 use super::tests::{ANNEX_III_CASES, at, day, none, with};
 use super::*;
 

@@ -221,12 +221,55 @@ pub struct AiSystemIn {
 }
 
 #[derive(ToSchema)]
-#[schema(example = json!({"answers": {"employment_recruitment": true}, "as_of": "2026-08-02"}))]
+#[schema(example = json!({"answers": {"employment_recruitment": true, "role_deployer": true, "public_authority": false}, "as_of": "2026-08-02"}))]
 pub struct ClassifyIn {
+    /// Question ids to JSON booleans, `null` for unknown. Role questions (`role_provider`,
+    /// `role_deployer`, `role_importer`, `role_distributor`, `became_provider`,
+    /// `public_authority`) decide whose obligations are listed.
     pub answers: Object,
-    /// YYYY-MM-DD; today by default.
+    /// YYYY-MM-DD; today by default. Decides which obligations apply yet (Article 113).
     #[schema(format = Date)]
     pub as_of: Option<String>,
+}
+
+/// The EU AI Act classification of a questionnaire.
+#[derive(ToSchema)]
+pub struct Classification {
+    pub classifier_version: String,
+    #[schema(format = Date)]
+    pub as_of: String,
+    /// unacceptable, high, limited or minimal: the level the known answers establish.
+    pub level: String,
+    /// The highest level the unanswered questions could still lead to (`level` when none could raise it).
+    pub highest_possible_level: String,
+    /// The unanswered questions whose answer could change `level`.
+    pub deciding_questions: Vec<String>,
+    /// prohibited, incomplete, obligations_pending, obligations_apply or no_obligations.
+    pub status: String,
+    /// low, medium or high.
+    pub confidence: String,
+    /// The roles `obligations` are listed for (every role while none is answered).
+    pub roles: Vec<String>,
+    /// Unanswered questions whose default the result rests on.
+    pub assumed: Vec<String>,
+    pub article50_duties: Vec<Object>,
+    /// Each with `id`, `title`, `citation`, `addressee` (role), `applies_from`, `applies_on_as_of`, `note`.
+    pub obligations: Vec<Object>,
+    /// `systemic_risk` (true, false or null) and `open_source_exemption`, when the asker provides a general-purpose AI model.
+    pub gpai: Option<Object>,
+    /// What applies and what an answered exclusion lifted, each with its citation.
+    pub reasons: Vec<Object>,
+    /// Each provision whose trigger was answered no, with the answers that decided it.
+    pub not_triggered: Vec<Object>,
+    /// The unknowns that could change the result, and how.
+    pub unanswered: Vec<Object>,
+}
+
+#[derive(ToSchema)]
+pub struct ClassifyOut {
+    /// The answers as read (`null` for unknown).
+    pub answers: Object,
+    pub classification: Classification,
 }
 
 #[derive(ToSchema)]

@@ -22,7 +22,7 @@ async fn bootstrap_answers_its_samples_and_survives_a_bad_payload() {
     let system = fixtures::ai_system(
         &TenantId::parse("demo").unwrap(),
         "scorer",
-        Answers::with_defaults().yes(Q::Creditworthiness),
+        Answers::default().yes(Q::Creditworthiness),
     );
     ai_systems::create(&stack.store(), &system)
         .await

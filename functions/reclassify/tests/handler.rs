@@ -16,11 +16,7 @@ use vigil_testkit::{fixtures, sample};
 
 /// A system whose stored result came from an older classifier.
 async fn stale_system(store: &dyn ItemStore, tenant: &TenantId, name: &str) -> String {
-    let mut s = fixtures::ai_system(
-        tenant,
-        name,
-        Answers::with_defaults().yes(Q::Creditworthiness),
-    );
+    let mut s = fixtures::ai_system(tenant, name, Answers::default().yes(Q::Creditworthiness));
     s.classification
         .as_mut()
         .expect("classified")

@@ -167,7 +167,7 @@ pub enum BenchError {
 
 /// A deterministic spread of questionnaires over the levels.
 fn answers_for(i: usize) -> Answers {
-    let mut a = Answers::with_defaults();
+    let mut a = Answers::default();
     let pick = [
         Q::EmploymentRecruitment,
         Q::Creditworthiness,

@@ -78,9 +78,17 @@ async fn registry_crud_with_etags_merge_patch_and_typed_answers() {
     let s: Value = r.json().await.unwrap();
     let id = s["id"].as_str().unwrap().to_string();
     assert_eq!(s["classification"]["level"], "high");
-    assert_eq!(s["answers"]["interacts_with_humans"], true, "default");
-    assert_eq!(s["answers"]["makes_automated_decisions"], true, "default");
-    assert_eq!(s["classification"]["status"], "assessment_incomplete");
+    // A default is the classifier's assumption, not the client's answer.
+    assert_eq!(s["answers"]["interacts_with_humans"], Value::Null);
+    assert_eq!(
+        s["classification"]["assumed"],
+        json!(["interacts_with_humans"])
+    );
+    assert_eq!(s["classification"]["status"], "incomplete");
+    assert_eq!(
+        s["classification"]["highest_possible_level"],
+        "unacceptable"
+    );
 
     // A string where a boolean belongs is a 422 naming the field.
     let mut bad = recruiter();
@@ -527,4 +535,45 @@ async fn notifications_unread_first_read_and_read_all() {
         .unwrap()
         .clone();
     assert!(list.iter().all(|n| n["read"] == true));
+}
+
+/// Bumping `CLASSIFIER_VERSION` (2024-1689.1 to .2) is recorded on every monitored system
+/// by the next scheduled run, whatever its level, and each moves to the new baseline.
+#[tokio::test]
+async fn the_scheduled_run_records_the_version_bump_on_every_system() {
+    let app = spawn_app().await;
+    let bodies = [
+        recruiter(),
+        json!({"name": "chatbot", "answers": {"interaction_obvious": false}}),
+        json!({"name": "scraper", "answers": {"untargeted_facial_scraping": true}}),
+        json!({"name": "car insurer", "answers": {"insurance_risk_pricing": true}}),
+    ];
+    let mut ids = Vec::new();
+    for b in bodies {
+        let s = create(&app, b).await;
+        let id = s["id"].as_str().unwrap().to_string();
+        tamper(&app, &id, None, Some("2024-1689.1")).await;
+        ids.push(id);
+    }
+    assert_ne!(vigil_shared::classifier::CLASSIFIER_VERSION, "2024-1689.1");
+    let summary = app.system.reclassifier().on_schedule().await.unwrap();
+    assert_eq!(summary.started.len(), 1);
+    app.drain().await;
+    for id in &ids {
+        let events = drift_events(&app, id).await;
+        assert_eq!(events.len(), 1, "{id}");
+        assert_eq!(events[0]["drift_type"], "classifier_version_change", "{id}");
+        assert_eq!(events[0]["before"]["classifier_version"], "2024-1689.1");
+        let s = app.get_json(&app.admin, &format!("/ai-systems/{id}")).await;
+        assert_eq!(
+            s["classification"]["classifier_version"],
+            vigil_shared::classifier::CLASSIFIER_VERSION
+        );
+    }
+    // The next run finds nothing new.
+    app.system.reclassifier().on_schedule().await.unwrap();
+    app.drain().await;
+    for id in &ids {
+        assert_eq!(drift_events(&app, id).await.len(), 1, "{id}");
+    }
 }

@@ -22,10 +22,7 @@ fn rule(
 }
 
 fn except(mut r: Rule, q: Q, summary: &'static str) -> Rule {
-    r.exceptions.push(Exception {
-        when: is(q),
-        summary,
-    });
+    r.exceptions.push(Exception::scope(is(q), summary));
     r
 }
 
@@ -40,6 +37,9 @@ pub fn use_cases() -> Vec<Rule> {
             any([is(Q::InfersSensitiveAttributes), is(Q::ProtectedAttributes)]),
         ]),
     );
+    biometric_categorisation
+        .exceptions
+        .push(super::article5::ancillary());
     biometric_categorisation.out_of_scope = Some((
         all([
             is(Q::BiometricCategorisation),

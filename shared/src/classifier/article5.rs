@@ -4,6 +4,17 @@ use super::logic::{all, is};
 use super::questionnaire::Q;
 use super::rule::{Cite, Exception, Rule, from_prohibitions};
 
+/// Article 3(40): a categorisation ancillary to another commercial service and strictly
+/// necessary for objective technical reasons is not a biometric categorisation system,
+/// so neither Article 5(1)(g), Annex III point 1(b) nor Article 50(3) reaches it.
+pub fn ancillary() -> Exception {
+    Exception::scope(
+        is(Q::CategorisationAncillary),
+        "Under Article 3(40) a categorisation ancillary to another commercial service and strictly necessary for objective technical reasons is not a biometric categorisation system",
+    )
+    .citing(Cite::article("3(40)"))
+}
+
 pub fn practices() -> Vec<Rule> {
     let rule = |id, article, summary, trigger, exceptions: Vec<Exception>| Rule {
         exceptions,
@@ -48,10 +59,10 @@ pub fn practices() -> Vec<Rule> {
             "5(1)(d)",
             "Assessing or predicting the risk of a natural person committing a criminal offence based solely on profiling or personality traits",
             is(Q::PredictsCrimeFromProfiling),
-            vec![Exception {
-                when: is(Q::SupportsHumanAssessmentOnFacts),
-                summary: "Article 5(1)(d) does not apply to systems supporting a human assessment already based on objective and verifiable facts directly linked to a criminal activity",
-            }],
+            vec![Exception::scope(
+                is(Q::SupportsHumanAssessmentOnFacts),
+                "Article 5(1)(d) does not apply to systems supporting a human assessment already based on objective and verifiable facts directly linked to a criminal activity",
+            )],
         ),
         rule(
             "art5_1_e",
@@ -65,10 +76,10 @@ pub fn practices() -> Vec<Rule> {
             "5(1)(f)",
             "Emotion recognition in the areas of the workplace and education institutions",
             all([is(Q::EmotionRecognition), is(Q::WorkplaceOrEducation)]),
-            vec![Exception {
-                when: is(Q::MedicalOrSafetyReasons),
-                summary: "Article 5(1)(f) does not apply to emotion recognition put in place for medical or safety reasons",
-            }],
+            vec![Exception::scope(
+                is(Q::MedicalOrSafetyReasons),
+                "Article 5(1)(f) does not apply to emotion recognition put in place for medical or safety reasons",
+            )],
         ),
         rule(
             "art5_1_g",
@@ -78,10 +89,13 @@ pub fn practices() -> Vec<Rule> {
                 is(Q::BiometricCategorisation),
                 is(Q::InfersSensitiveAttributes),
             ]),
-            vec![Exception {
-                when: is(Q::LawfulDatasetLabelling),
-                summary: "Article 5(1)(g) does not cover labelling or filtering of lawfully acquired biometric datasets, or categorising biometric data in the area of law enforcement",
-            }],
+            vec![
+                ancillary(),
+                Exception::scope(
+                    is(Q::LawfulDatasetLabelling),
+                    "Article 5(1)(g) does not cover labelling or filtering of lawfully acquired biometric datasets, or categorising biometric data in the area of law enforcement",
+                ),
+            ],
         ),
         rule(
             "art5_1_h",
@@ -93,10 +107,10 @@ pub fn practices() -> Vec<Rule> {
                 is(Q::PubliclyAccessibleSpaces),
                 is(Q::ForLawEnforcement),
             ]),
-            vec![Exception {
-                when: is(Q::LawEnforcementException),
-                summary: "Article 5(1)(h)(i)-(iii) allow the use where strictly necessary for a listed objective and authorised under Article 5(2)-(7); it remains high-risk under Annex III point 1(a)",
-            }],
+            vec![Exception::permission(
+                is(Q::LawEnforcementException),
+                "Article 5(1)(h)(i)-(iii) allow the use where strictly necessary for a listed objective and authorised under Article 5(2)-(7); it remains high-risk under Annex III point 1(a)",
+            )],
         ),
     ]
 }

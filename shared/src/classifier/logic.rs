@@ -33,18 +33,21 @@ pub fn negate(c: Cond) -> Cond {
     Cond::Not(Box::new(c))
 }
 
-/// The value of a condition and, when it is unknown, the questions that left it open.
+/// The value of a condition and, when it is unknown, the questions that left it open;
+/// when it is known, the answered questions that decided it (so a "no" can be explained).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub value: Answer,
     pub open: BTreeSet<Q>,
+    pub decided_by: BTreeSet<Q>,
 }
 
 impl Outcome {
-    fn known(value: Answer) -> Self {
+    fn known(value: Answer, decided_by: BTreeSet<Q>) -> Self {
         Self {
             value,
             open: BTreeSet::new(),
+            decided_by,
         }
     }
 }
@@ -54,11 +57,15 @@ impl Cond {
         match self {
             Cond::Is(q) => {
                 let value = a.get(*q);
-                let mut o = Outcome::known(value);
                 if value == Answer::Unknown {
-                    o.open.insert(*q);
+                    Outcome {
+                        value,
+                        open: BTreeSet::from([*q]),
+                        decided_by: BTreeSet::new(),
+                    }
+                } else {
+                    Outcome::known(value, BTreeSet::from([*q]))
                 }
-                o
             }
             Cond::Not(c) => {
                 let mut o = c.eval(a);
@@ -74,19 +81,23 @@ impl Cond {
 
 fn combine(cs: &[Cond], a: &Answers, decisive: Answer) -> Outcome {
     let mut open = BTreeSet::new();
+    let mut all_of = BTreeSet::new();
     for c in cs {
         let o = c.eval(a);
         if o.value == decisive {
-            return Outcome::known(decisive);
+            return Outcome::known(decisive, o.decided_by);
         }
         open.extend(o.open);
+        all_of.extend(o.decided_by);
     }
     if open.is_empty() {
-        Outcome::known(!decisive)
+        // Every member was needed to reach the other value.
+        Outcome::known(!decisive, all_of)
     } else {
         Outcome {
             value: Answer::Unknown,
             open,
+            decided_by: BTreeSet::new(),
         }
     }
 }
@@ -108,6 +119,7 @@ mod tests {
         // A definite "no" anywhere decides a conjunction; nothing is left open.
         let o = c.eval(&Answers::default().no(Q::RealTime));
         assert_eq!((o.value, o.open.len()), (Answer::No, 0));
+        assert_eq!(o.decided_by.into_iter().collect::<Vec<_>>(), [Q::RealTime]);
         let o = c.eval(&a.clone().no(Q::LawEnforcementException));
         assert_eq!(o.value, Answer::Yes);
         let d = any([is(Q::RealTime), is(Q::SocialScoring)]);

@@ -3,7 +3,7 @@
 //! Answers travel as JSON `true` / `false`; `null` or a missing key is "unknown", which
 //! the classifier reports and never reads as yes. A string such as `"false"` is rejected
 //! with the question's field name, so a client bug cannot turn into a "yes".
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -131,10 +131,12 @@ questions! {
         "Is the emotion recognition intended to be put in place or on the market for medical or safety reasons?";
     BiometricCategorisation = "biometric_categorisation", "Article 5(1)(g); Annex III 1(b); Article 50(3)", Unknown,
         "Does it categorise natural persons individually based on their biometric data?";
-    ProtectedAttributes = "protected_attributes", "Annex III 1(b)", Unknown,
-        "Does the categorisation sort persons according to sensitive or protected attributes or characteristics (for example sex, age, ethnic origin, disability) inferred from their biometric data?";
+    CategorisationAncillary = "categorisation_ancillary", "Article 3(40)", Unknown,
+        "Is the categorisation ancillary to another commercial service and strictly necessary for objective technical reasons (for example a virtual try-on or face filter), so that it is not a biometric categorisation system?";
     InfersSensitiveAttributes = "infers_sensitive_attributes", "Article 5(1)(g)", Unknown,
-        "Does the categorisation deduce or infer race, political opinions, trade union membership, religious or philosophical beliefs, sex life or sexual orientation?";
+        "Does the categorisation deduce or infer any of the attributes Article 5(1)(g) lists: race, political opinions, trade union membership, religious or philosophical beliefs, sex life or sexual orientation?";
+    ProtectedAttributes = "protected_attributes", "Annex III 1(b)", Unknown,
+        "Does the categorisation sort persons according to other sensitive or protected attributes or characteristics not listed in Article 5(1)(g) (for example sex, age, disability or health) inferred from their biometric data?";
     LawfulDatasetLabelling = "lawful_dataset_labelling", "Article 5(1)(g)", Unknown,
         "Is it limited to labelling or filtering lawfully acquired biometric datasets, or to categorising biometric data in the area of law enforcement?";
     RemoteBiometricIdentification = "remote_biometric_identification", "Article 5(1)(h); Annex III 1(a)", Unknown,
@@ -196,11 +198,11 @@ questions! {
     MigrationPolygraph = "migration_polygraph", "Annex III 7(a)", Unknown,
         "Is it used by or on behalf of competent public authorities in migration, asylum or border control as a polygraph or similar tool?";
     MigrationRiskAssessment = "migration_risk_assessment", "Annex III 7(b)", Unknown,
-        "Does it assess a security, irregular-migration or health risk posed by a person who intends to enter or has entered a Member State?";
+        "Is it used by or on behalf of competent public authorities (or by Union institutions, bodies, offices or agencies) to assess a security, irregular-migration or health risk posed by a person who intends to enter or has entered a Member State?";
     MigrationApplications = "migration_applications", "Annex III 7(c)", Unknown,
-        "Does it assist the examination of applications for asylum, visa or residence permits and associated complaints, including assessing the reliability of evidence?";
+        "Is it used by or on behalf of competent public authorities (or by Union institutions, bodies, offices or agencies) to assist the examination of applications for asylum, visa or residence permits and associated complaints, including assessing the reliability of evidence?";
     MigrationIdentification = "migration_identification", "Annex III 7(d)", Unknown,
-        "Is it used in migration, asylum or border control to detect, recognise or identify natural persons?";
+        "Is it used by or on behalf of competent public authorities (or by Union institutions, bodies, offices or agencies) in migration, asylum or border control management to detect, recognise or identify natural persons?";
     TravelDocumentVerificationOnly = "travel_document_verification_only", "Annex III 7(d)", Unknown,
         "Is that identification limited to verifying travel documents?";
     JusticeAssistance = "justice_assistance", "Annex III 8(a)", Unknown,
@@ -221,6 +223,8 @@ questions! {
         "Does it only perform a preparatory task to an assessment relevant for the Annex III use cases?";
     ProfilesNaturalPersons = "profiles_natural_persons", "Article 6(3), third subparagraph", Unknown,
         "Does it perform profiling of natural persons (Article 4(4) GDPR)?";
+    MateriallyInfluencesOutcome = "materially_influences_outcome", "Article 6(3), first subparagraph", Unknown,
+        "Does it nevertheless materially influence the outcome of decision-making, or otherwise pose a significant risk of harm to the health, safety or fundamental rights of natural persons?";
 
     // ---- Article 50 transparency
     InteractsWithHumans = "interacts_with_humans", "Article 50(1)", Yes,
@@ -239,8 +243,38 @@ questions! {
         "Has that text undergone human review or editorial control, with a person holding editorial responsibility?";
 
     // ---- Context that never raises the level by itself
-    MakesAutomatedDecisions = "makes_automated_decisions", "Article 86", Yes,
+    MakesAutomatedDecisions = "makes_automated_decisions", "Article 6; Article 22 GDPR", Yes,
         "Does it make or substantially support decisions about natural persons without a human taking them?";
+
+    // ---- General-purpose AI models (Chapter V)
+    GpaiModel = "gpai_model", "Article 3(63); Articles 51-55", Unknown,
+        "Do you provide a general-purpose AI model: trained with a large amount of data, displaying significant generality, competently performing a wide range of distinct tasks and able to be integrated into downstream systems?";
+    GpaiComputeAbove1e25 = "gpai_compute_above_1e25", "Article 51(2)", Unknown,
+        "Was the cumulative amount of computation used to train the model greater than 10^25 floating-point operations?";
+    GpaiDesignatedSystemicRisk = "gpai_designated_systemic_risk", "Article 51(1)(b); Article 52(4)", Unknown,
+        "Has the Commission designated the model as a general-purpose AI model with systemic risk (ex officio or following a qualified alert of the scientific panel)?";
+    GpaiOpenSource = "gpai_open_source", "Article 53(2); Article 54(6)", Unknown,
+        "Is the model released under a free and open-source licence allowing its access, use, modification and distribution, with its parameters, architecture and usage information made publicly available?";
+    GpaiPlacedBefore2025_08_02 = "gpai_placed_before_2025_08_02", "Article 111(3)", Unknown,
+        "Was the model placed on the market before 2 August 2025?";
+
+    // ---- Who is asking: the operator's role decides which obligations are theirs
+    RoleProvider = "role_provider", "Article 3(3)", Unknown,
+        "Do you develop the system or model (or have it developed) and place it on the market or put it into service under your own name or trademark (provider)?";
+    RoleDeployer = "role_deployer", "Article 3(4)", Unknown,
+        "Do you use the system under your authority in the course of a professional activity (deployer)?";
+    RoleImporter = "role_importer", "Article 3(6)", Unknown,
+        "Are you established in the Union and place on the market a system bearing the name or trademark of a person established in a third country (importer)?";
+    RoleDistributor = "role_distributor", "Article 3(7)", Unknown,
+        "Do you make the system available on the Union market in the supply chain, other than as its provider or importer (distributor)?";
+    BecameProvider = "became_provider", "Article 25(1)", Unknown,
+        "As a deployer, importer or distributor, have you put your name or trademark on a high-risk system already on the market, made a substantial modification to one, or changed a system's intended purpose so that it becomes high-risk?";
+    PublicAuthority = "public_authority", "Articles 26(8), 27(1), 49(3)", Unknown,
+        "Are you a public authority or body governed by public law, or a Union institution, body, office or agency, or acting on behalf of one?";
+    PrivatePublicServices = "private_public_services", "Article 27(1)", Unknown,
+        "Are you a private entity providing public services?";
+    EstablishedOutsideUnion = "established_outside_union", "Articles 22, 54", Unknown,
+        "Is the provider established in a third country, outside the Union?";
 }
 
 /// A full set of answers; absent questions are unknown.
@@ -248,17 +282,21 @@ questions! {
 pub struct Answers(BTreeMap<Q, Answer>);
 
 impl Answers {
-    /// Answers with the defaults (`interacts_with_humans`, `makes_automated_decisions`:
-    /// yes) filled in; everything else unknown.
-    pub fn with_defaults() -> Self {
-        let mut a = Self::default();
+    /// These answers with each unanswered question that has a default
+    /// (`interacts_with_humans`, `makes_automated_decisions`: yes) taking it, and the
+    /// questions that did. Defaults are the classifier's assumption, not the client's
+    /// answer, so they are applied here rather than stored.
+    pub fn with_defaults_applied(&self) -> (Answers, BTreeSet<Q>) {
+        let mut a = self.clone();
+        let mut assumed = BTreeSet::new();
         for q in Q::ALL {
             let d = q.default_answer();
-            if d != Answer::Unknown {
+            if d != Answer::Unknown && self.get(*q) == Answer::Unknown {
                 a.0.insert(*q, d);
+                assumed.insert(*q);
             }
         }
-        a
+        (a, assumed)
     }
 
     pub fn get(&self, q: Q) -> Answer {
@@ -294,7 +332,7 @@ impl Answers {
     }
 
     /// Parses a client's `answers` object. Every bad value is reported under
-    /// `{prefix}.{question}`. Keys left out keep the value in `base` (defaults for a new
+    /// `{prefix}.{question}`. Keys left out keep the value in `base` (nothing for a new
     /// questionnaire, the stored answers for a merge patch).
     pub fn parse(value: &Value, prefix: &str, base: Answers) -> Result<Answers, Vec<FieldError>> {
         let Some(obj) = value.as_object() else {
@@ -380,14 +418,21 @@ mod tests {
         let a = Answers::parse(
             &json!({"social_scoring": true, "real_time": false, "emotion_recognition": null}),
             "answers",
-            Answers::with_defaults(),
+            Answers::default(),
         )
         .unwrap();
         assert_eq!(a.get(Q::SocialScoring), Answer::Yes);
         assert_eq!(a.get(Q::RealTime), Answer::No);
         assert_eq!(a.get(Q::EmotionRecognition), Answer::Unknown);
-        assert_eq!(a.get(Q::InteractsWithHumans), Answer::Yes, "default");
-        assert_eq!(a.get(Q::MakesAutomatedDecisions), Answer::Yes, "default");
+        // Defaults are not answers: they stay unknown until the classifier assumes them.
+        assert_eq!(a.get(Q::InteractsWithHumans), Answer::Unknown);
+        let (effective, assumed) = a.with_defaults_applied();
+        assert_eq!(effective.get(Q::InteractsWithHumans), Answer::Yes);
+        assert_eq!(effective.get(Q::MakesAutomatedDecisions), Answer::Yes);
+        assert_eq!(
+            assumed.into_iter().collect::<Vec<_>>(),
+            [Q::InteractsWithHumans, Q::MakesAutomatedDecisions]
+        );
 
         let errs = Answers::parse(
             &json!({"social_scoring": "false", "real_time": 0, "nonsense": true}),
@@ -411,10 +456,13 @@ mod tests {
         let a = Answers::parse(
             &json!({"interacts_with_humans": false}),
             "answers",
-            Answers::with_defaults(),
+            Answers::default(),
         )
         .unwrap();
         assert_eq!(a.get(Q::InteractsWithHumans), Answer::No);
+        let (effective, assumed) = a.with_defaults_applied();
+        assert_eq!(effective.get(Q::InteractsWithHumans), Answer::No);
+        assert!(!assumed.contains(&Q::InteractsWithHumans));
         let back: Answers = serde_json::from_value(serde_json::to_value(&a).unwrap()).unwrap();
         assert_eq!(back, a);
         // A question retired by a later version is ignored when reading stored answers.

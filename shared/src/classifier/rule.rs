@@ -83,6 +83,38 @@ pub struct Citation {
 pub struct Exception {
     pub when: Cond,
     pub summary: &'static str,
+    /// An exclusion that says what the provision covers (verification only, fraud
+    /// detection only): a user who answers it yes has explained their "no" to the
+    /// trigger, so it is reported even then. A permitted use (the Article 5(1)(h)
+    /// objectives) means nothing without the trigger and is not.
+    pub limits_scope: bool,
+    /// Where the exclusion is written when not in the provision itself (Article 3(40)).
+    pub cite: Option<Cite>,
+}
+
+impl Exception {
+    pub fn scope(when: Cond, summary: &'static str) -> Self {
+        Self {
+            when,
+            summary,
+            limits_scope: true,
+            cite: None,
+        }
+    }
+
+    pub fn permission(when: Cond, summary: &'static str) -> Self {
+        Self {
+            limits_scope: false,
+            ..Self::scope(when, summary)
+        }
+    }
+
+    pub fn citing(self, cite: Cite) -> Self {
+        Self {
+            cite: Some(cite),
+            ..self
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -104,22 +136,18 @@ pub struct Rule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// The rule applies; `assumed` are exceptions left unanswered.
-    Applies {
-        assumed: BTreeSet<Q>,
-    },
+    Applies { assumed: BTreeSet<Q> },
     /// It would apply if these unanswered questions were answered yes.
-    Possible {
-        open: BTreeSet<Q>,
-    },
-    /// An exception lifted it.
+    Possible { open: BTreeSet<Q> },
+    /// An exception lifted it; `cite` when the exception is written elsewhere.
     Excepted {
         summary: &'static str,
+        cite: Option<Cite>,
     },
     /// The trigger is answered but the case is outside the provision's scope.
-    OutOfScope {
-        summary: &'static str,
-    },
-    NotApplicable,
+    OutOfScope { summary: &'static str },
+    /// The trigger is answered no; `decided_by` are the answers that decided it.
+    NotTriggered { decided_by: BTreeSet<Q> },
 }
 
 impl Rule {
@@ -150,13 +178,30 @@ impl Rule {
                     return Verdict::OutOfScope { summary };
                 }
             }
-            return Verdict::NotApplicable;
+            if let Some(e) = self
+                .exceptions
+                .iter()
+                .find(|e| e.limits_scope && e.when.eval(a).value == Answer::Yes)
+            {
+                return Verdict::Excepted {
+                    summary: e.summary,
+                    cite: e.cite,
+                };
+            }
+            return Verdict::NotTriggered {
+                decided_by: t.decided_by,
+            };
         }
         let mut assumed = BTreeSet::new();
         for e in &self.exceptions {
             let o = e.when.eval(a);
             match o.value {
-                Answer::Yes => return Verdict::Excepted { summary: e.summary },
+                Answer::Yes => {
+                    return Verdict::Excepted {
+                        summary: e.summary,
+                        cite: e.cite,
+                    };
+                }
                 Answer::Unknown => assumed.extend(o.open),
                 Answer::No => {}
             }
@@ -175,6 +220,17 @@ pub fn date(y: i32, m: u32, d: u32) -> NaiveDate {
 /// Article 113: prohibitions and AI literacy from 2 February 2025.
 pub fn from_prohibitions() -> NaiveDate {
     date(2025, 2, 2)
+}
+
+/// Article 113(b): general-purpose AI models (Chapter V) from 2 August 2025.
+pub fn from_gpai() -> NaiveDate {
+    date(2025, 8, 2)
+}
+
+/// Article 111(3): a model placed on the market before 2 August 2025 complies by 2
+/// August 2027.
+pub fn from_gpai_legacy() -> NaiveDate {
+    date(2027, 8, 2)
 }
 
 /// Article 113: Annex III high-risk rules and Article 50 from 2 August 2026.

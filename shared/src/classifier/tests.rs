@@ -5,25 +5,25 @@ use chrono::NaiveDate;
 use super::*;
 
 /// Every question answered "no": the baseline each case changes.
-fn none() -> Answers {
+pub(super) fn none() -> Answers {
     Q::ALL
         .iter()
         .fold(Answers::default(), |a, q| a.with(*q, Answer::No))
 }
 
-fn with(yes: &[Q]) -> Answers {
+pub(super) fn with(yes: &[Q]) -> Answers {
     yes.iter().fold(none(), |a, q| a.yes(*q))
 }
 
-fn day(s: &str) -> NaiveDate {
+pub(super) fn day(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
 }
 
-fn at(a: &Answers) -> Classification {
+pub(super) fn at(a: &Answers) -> Classification {
     classify(a, day("2026-09-01"))
 }
 
-fn cites(c: &Classification, kind: ReasonKind) -> Vec<String> {
+pub(super) fn cites(c: &Classification, kind: ReasonKind) -> Vec<String> {
     c.reasons
         .iter()
         .filter(|r| r.kind == kind)
@@ -214,10 +214,11 @@ fn article_5_conditions_and_exceptions() {
     }
 }
 
-#[test]
-fn every_annex_iii_point_is_high_risk_with_point_and_sub_point() {
+/// One questionnaire per Annex III sub-point: the answers that trigger it, its point and
+/// sub-point.
+pub(super) const ANNEX_III_CASES: &[(&[Q], &str, Option<&str>)] = {
     use Q::*;
-    let cases: &[(&[Q], &str, Option<&str>)] = &[
+    &[
         (&[RemoteBiometricIdentification], "1", Some("a")),
         (
             &[BiometricCategorisation, ProtectedAttributes],
@@ -251,7 +252,12 @@ fn every_annex_iii_point_is_high_risk_with_point_and_sub_point() {
         (&[MigrationIdentification], "7", Some("d")),
         (&[JusticeAssistance], "8", Some("a")),
         (&[InfluencesElections], "8", Some("b")),
-    ];
+    ]
+};
+
+#[test]
+fn every_annex_iii_point_is_high_risk_with_point_and_sub_point() {
+    let cases = ANNEX_III_CASES;
     assert_eq!(
         cases.len(),
         annex3::use_cases().len(),
@@ -328,7 +334,7 @@ fn unsettled_exclusion_keeps_high_risk_and_names_the_question() {
     let c = at(&with(&[Q::Creditworthiness]).with(Q::FinancialFraudDetectionOnly, Answer::Unknown));
     assert_eq!(c.level, RiskLevel::High);
     assert_eq!(c.confidence, Confidence::Medium);
-    assert_eq!(c.status, ComplianceStatus::AssessmentIncomplete);
+    assert_eq!(c.status, ComplianceStatus::Incomplete);
     assert_eq!(c.unanswered.len(), 1);
     assert_eq!(c.unanswered[0].question, "financial_fraud_detection_only");
     assert_eq!(c.unanswered[0].effects, [Effect::CouldLiftHighRisk]);
@@ -523,7 +529,7 @@ fn unknown_is_never_read_as_yes() {
     let c = at(&a);
     assert_eq!(c.level, RiskLevel::Minimal);
     assert_eq!(c.confidence, Confidence::Low);
-    assert_eq!(c.status, ComplianceStatus::AssessmentIncomplete);
+    assert_eq!(c.status, ComplianceStatus::Incomplete);
     assert_eq!(c.unanswered.len(), 1);
     assert_eq!(
         c.unanswered[0].question,
@@ -532,7 +538,7 @@ fn unknown_is_never_read_as_yes() {
     assert_eq!(c.unanswered[0].effects, [Effect::CouldMakeUnacceptable]);
 
     // An empty questionnaire: only the defaults are known; everything else is open.
-    let c = at(&Answers::with_defaults());
+    let c = at(&Answers::default());
     assert_eq!(
         c.level,
         RiskLevel::Limited,

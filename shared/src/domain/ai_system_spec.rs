@@ -109,9 +109,9 @@ impl Monitoring {
 
 impl AiSystemSpec {
     /// Parses a full representation. `answers` absent or null: no questionnaire;
-    /// unanswered questions take their defaults.
+    /// unanswered questions stay unknown (the classifier assumes their defaults and says so).
     pub fn from_json(value: &Value) -> Result<Self, Vec<FieldError>> {
-        Self::parse(value, Answers::with_defaults())
+        Self::parse(value, Answers::default())
     }
 
     fn parse(value: &Value, answer_base: Answers) -> Result<Self, Vec<FieldError>> {
@@ -161,8 +161,7 @@ impl AiSystemSpec {
     }
 
     /// The spec an RFC 7396 merge patch makes of `current`. Monitoring settings merge
-    /// into the current ones; stored answers are explicit, so merging into them must not
-    /// re-apply defaults.
+    /// into the current ones.
     pub fn patched(current: &AiSystem, patch: &Value) -> Result<Self, Vec<FieldError>> {
         if !patch.is_object() {
             return Err(vec![FieldError::new(
@@ -172,11 +171,7 @@ impl AiSystemSpec {
         }
         let mut doc = editable(current);
         merge_patch(&mut doc, patch);
-        let base = match (doc.get("answers"), &current.answers) {
-            (Some(Value::Object(_)), Some(_)) => Answers::default(),
-            _ => Answers::with_defaults(),
-        };
-        let mut spec = Self::parse(&doc, base)?;
+        let mut spec = Self::parse(&doc, Answers::default())?;
         spec.monitoring = patch
             .get("monitoring")
             .map(|m| current.monitoring.patched(m))

@@ -339,7 +339,7 @@ pub async fn drift_events(
     summary = "Classify answers under the EU AI Act without storing anything",
     description = "Role: viewer.",
     request_body(content = crate::openapi::ClassifyIn, content_type = "application/json"),
-    responses((status = 200, description = "The answers read and the classification", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
+    responses((status = 200, description = "The answers read and the classification", body = crate::openapi::ClassifyOut), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn classify_answers(
     State(state): State<AppState>,
@@ -360,7 +360,7 @@ pub async fn classify_answers(
         }
     }
     let answers = match obj.get("answers") {
-        Some(v) => Answers::parse(v, "answers", Answers::with_defaults()).unwrap_or_else(|e| {
+        Some(v) => Answers::parse(v, "answers", Answers::default()).unwrap_or_else(|e| {
             errors.extend(e);
             Answers::default()
         }),

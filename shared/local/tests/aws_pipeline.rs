@@ -2,7 +2,7 @@
 //! server the test command starts: the same handlers, the same assertions as locally.
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 use vigil_api::{AppState, router};
 use vigil_enrich::EnrichStage;
@@ -10,7 +10,7 @@ use vigil_ingest::IngestStage;
 use vigil_rules::RulesStage;
 use vigil_shared::domain::{Role, TenantId};
 use vigil_shared::enrich::Enricher;
-use vigil_shared::ports::{Clock, QueueName, SystemClock};
+use vigil_shared::ports::{Clock, ManualClock, QueueName};
 use vigil_shared::rules::RulesConfig;
 use vigil_shared::runtime::Worker;
 use vigil_shared::service::{Origin, api_keys};
@@ -24,7 +24,8 @@ async fn events_become_enriched_findings_on_dynamodb_and_sqs() {
     let store = Arc::new(stack.store());
     let queue = Arc::new(stack.queue());
     let bus = Arc::new(stack.event_bus());
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let now = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(now));
 
     let tenant = TenantId::parse("acme").unwrap();
     let (_, key) = api_keys::create(
@@ -52,10 +53,8 @@ async fn events_become_enriched_findings_on_dynamodb_and_sqs() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
 
-    // Minutes 10-14 of the previous hour: in the past, and inside one dedup period
-    // whatever the wall clock says.
-    let hour_start = Utc::now().timestamp().div_euclid(3600) * 3600;
-    let base_time = chrono::DateTime::from_timestamp(hour_start - 3600 + 600, 0).unwrap();
+    // Five failures a minute apart, 50 minutes before the manual clock's now.
+    let base_time = now - chrono::Duration::minutes(50);
     let events: Vec<Value> = (0..5)
         .map(|i| {
             json!({

@@ -234,15 +234,12 @@ pub async fn replace_with(
 /// The query behind [`list`]: the most selective index, newest first.
 pub fn list_query(tenant: &TenantId, filter: &FindingFilter) -> Query {
     let status = filter.status.map(FindingStatus::as_str);
-    let merged = filter.status == Some(FindingStatus::Merged);
-    let (index, pk) = match (&filter.user, status, &filter.rule_id, filter.severity) {
-        (_, Some(s), Some(r), _) if merged => (
-            Index::Gsi6,
-            storage_keys::findings_by_status_rule(tenant, s, r),
-        ),
-        (_, Some(s), None, _) if merged => {
-            (Index::Gsi4, storage_keys::findings_by_status(tenant, s))
-        }
+    // Merged findings are only in the status indexes; their user is filtered after.
+    let user = filter
+        .user
+        .as_ref()
+        .filter(|_| filter.status != Some(FindingStatus::Merged));
+    let (index, pk) = match (user, status, &filter.rule_id, filter.severity) {
         (Some(u), ..) => (Index::Gsi3, storage_keys::findings_by_user(tenant, u)),
         (None, Some(s), Some(r), _) => (
             Index::Gsi6,

@@ -9,6 +9,7 @@ pub mod messages;
 pub mod ports;
 pub mod reclassify;
 pub mod repo;
+pub mod resilience;
 pub mod retry;
 pub mod rules;
 pub mod runtime;

@@ -5,8 +5,6 @@
 //! The state is one versioned item per breaker, so every Lambda instance sees the same
 //! breaker: one instance's failures open it for all. The hot path of a healthy endpoint
 //! is one read per call and no write.
-use std::sync::Arc;
-
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -210,31 +208,31 @@ pub fn record(
 }
 
 /// Breakers in the item store.
-#[derive(Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct Breakers {
-    store: Arc<dyn ItemStore>,
     pub settings: BreakerSettings,
 }
 
 impl Breakers {
-    pub fn new(store: Arc<dyn ItemStore>, settings: BreakerSettings) -> Self {
-        Self { store, settings }
+    pub fn new(settings: BreakerSettings) -> Self {
+        Self { settings }
     }
 
     async fn read(
         &self,
+        store: &dyn ItemStore,
         key: &BreakerKey,
         now: DateTime<Utc>,
     ) -> Result<(Breaker, Condition, u64), StoreError> {
         let (pk, sk) = key.key();
-        Ok(match self.store.get(&pk, &sk).await? {
+        Ok(match store.get(&pk, &sk).await? {
             Some(item) => (decode(&item)?, Condition::Version(item.version), item.version),
             None => (Breaker::closed(key.name(), now), Condition::NotExists, 0),
         })
     }
 
     async fn store_state(
-        &self,
+        store: &dyn ItemStore,
         key: &BreakerKey,
         b: &Breaker,
         condition: Condition,
@@ -243,18 +241,26 @@ impl Breakers {
         let (pk, sk) = key.key();
         let mut item = Item::new(pk, sk, encode(b)?);
         item.version = version + 1;
-        self.store.write(vec![WriteOp::put(item, condition)]).await
+        store.write(vec![WriteOp::put(item, condition)]).await
     }
 
     /// Whether a call through `key` may go ahead now. Of several callers racing for a
     /// half-open breaker's trial, exactly one wins.
-    pub async fn admit(&self, key: &BreakerKey, now: DateTime<Utc>) -> Result<Admission, StoreError> {
-        let (b, condition, version) = self.read(key, now).await?;
+    pub async fn admit(
+        &self,
+        store: &dyn ItemStore,
+        key: &BreakerKey,
+        now: DateTime<Utc>,
+    ) -> Result<Admission, StoreError> {
+        let (b, condition, version) = self.read(store, key, now).await?;
         let (admission, next) = admit(&b, &self.settings, now);
+        if !admission.allowed() {
+            crate::telemetry::count(crate::telemetry::metric::BREAKER_REFUSALS, 1);
+        }
         let Some(next) = next else {
             return Ok(admission);
         };
-        match self.store_state(key, &next, condition, version).await {
+        match Self::store_state(store, key, &next, condition, version).await {
             Ok(()) => {
                 tracing::info!(breaker = %next.name, "breaker half-open: one trial call");
                 Ok(admission)
@@ -272,12 +278,13 @@ impl Breakers {
     /// Records a call's outcome: `failure` is its error, None for a success.
     pub async fn record(
         &self,
+        store: &dyn ItemStore,
         key: &BreakerKey,
         failure: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         on_conflict(|| async move {
-            let (b, condition, version) = self.read(key, now).await?;
+            let (b, condition, version) = self.read(store, key, now).await?;
             let Some(next) = record(&b, &self.settings, failure, now) else {
                 return Ok(());
             };
@@ -285,21 +292,21 @@ impl Breakers {
                 tracing::warn!(breaker = %next.name, from = ?b.state, to = ?next.state, error = failure.unwrap_or(""), "breaker changed state");
                 crate::telemetry::count(crate::telemetry::metric::BREAKER_TRANSITIONS, 1);
             }
-            self.store_state(key, &next, condition, version).await
+            Self::store_state(store, key, &next, condition, version).await
         })
         .await
     }
 
     /// The breakers a tenant's calls go through: the shared model endpoint's and its
     /// own webhook endpoints'.
-    pub async fn list(&self, tenant: &TenantId) -> Result<Vec<Breaker>, StoreError> {
+    pub async fn list(store: &dyn ItemStore, tenant: &TenantId) -> Result<Vec<Breaker>, StoreError> {
         let mut out = Vec::new();
         for pk in [SHARED_PK.to_string(), format!("{tenant}#BREAKER")] {
             let mut q = Query::new(crate::ports::Index::Primary, pk)
                 .range(KeyRange::All)
                 .limit(1000);
             loop {
-                let page = self.store.query(&q).await?;
+                let page = store.query(&q).await?;
                 for item in &page.items {
                     out.push(decode::<Breaker>(item)?);
                 }
@@ -318,71 +325,73 @@ mod tests {
     use super::*;
     use crate::adapters::embedded::{EmbeddedDb, EmbeddedStore};
     use crate::ports::ManualClock;
+    use std::sync::Arc;
     use chrono::TimeZone;
 
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
     }
 
-    fn breakers() -> Breakers {
-        let db = EmbeddedDb::in_memory(Arc::new(ManualClock::new(t0()))).unwrap();
-        Breakers::new(Arc::new(EmbeddedStore::new(db)), BreakerSettings::default())
+    fn store() -> EmbeddedStore {
+        EmbeddedStore::new(EmbeddedDb::in_memory(Arc::new(ManualClock::new(t0()))).unwrap())
     }
 
     #[tokio::test]
     async fn opens_after_five_failures_then_one_trial_decides() {
-        let b = breakers();
+        let s = store();
+        let b = Breakers::new(BreakerSettings::default());
         let key = BreakerKey::llm("http://127.0.0.1:9/v1/chat/completions");
         let t = t0();
         for i in 0..4 {
-            assert_eq!(b.admit(&key, t).await.unwrap(), Admission::Allowed, "{i}");
-            b.record(&key, Some("HTTP 503"), t).await.unwrap();
+            assert_eq!(b.admit(&s, &key, t).await.unwrap(), Admission::Allowed, "{i}");
+            b.record(&s, &key, Some("HTTP 503"), t).await.unwrap();
         }
         // A success resets the run.
-        b.record(&key, None, t).await.unwrap();
+        b.record(&s, &key, None, t).await.unwrap();
         for _ in 0..5 {
-            assert!(b.admit(&key, t).await.unwrap().allowed());
-            b.record(&key, Some("HTTP 503"), t).await.unwrap();
+            assert!(b.admit(&s, &key, t).await.unwrap().allowed());
+            b.record(&s, &key, Some("HTTP 503"), t).await.unwrap();
         }
         let until = t + Duration::seconds(30);
-        assert_eq!(b.admit(&key, t).await.unwrap(), Admission::Refused { until });
+        assert_eq!(b.admit(&s, &key, t).await.unwrap(), Admission::Refused { until });
         let at = t + Duration::seconds(29);
-        assert_eq!(b.admit(&key, at).await.unwrap(), Admission::Refused { until });
+        assert_eq!(b.admit(&s, &key, at).await.unwrap(), Admission::Refused { until });
         // At 30 s: one trial; a second caller is refused while it runs.
         let at = t + Duration::seconds(30);
-        assert_eq!(b.admit(&key, at).await.unwrap(), Admission::Trial);
-        assert!(!b.admit(&key, at).await.unwrap().allowed());
+        assert_eq!(b.admit(&s, &key, at).await.unwrap(), Admission::Trial);
+        assert!(!b.admit(&s, &key, at).await.unwrap().allowed());
         // The trial fails: open again for 30 s from now.
-        b.record(&key, Some("timeout"), at).await.unwrap();
-        let listed = b.list(&TenantId::parse("acme").unwrap()).await.unwrap();
+        b.record(&s, &key, Some("timeout"), at).await.unwrap();
+        let listed = Breakers::list(&s, &TenantId::parse("acme").unwrap()).await.unwrap();
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].state, BreakerState::Open);
         assert_eq!(listed[0].times_opened, 2);
         assert_eq!(listed[0].name, "llm#127.0.0.1:9");
         let later = at + Duration::seconds(30);
-        assert_eq!(b.admit(&key, later).await.unwrap(), Admission::Trial);
-        b.record(&key, None, later).await.unwrap();
-        assert_eq!(b.admit(&key, later).await.unwrap(), Admission::Allowed);
-        let listed = b.list(&TenantId::parse("acme").unwrap()).await.unwrap();
+        assert_eq!(b.admit(&s, &key, later).await.unwrap(), Admission::Trial);
+        b.record(&s, &key, None, later).await.unwrap();
+        assert_eq!(b.admit(&s, &key, later).await.unwrap(), Admission::Allowed);
+        let listed = Breakers::list(&s, &TenantId::parse("acme").unwrap()).await.unwrap();
         assert_eq!(listed[0].state, BreakerState::Closed);
         assert_eq!(listed[0].consecutive_failures, 0);
     }
 
     #[tokio::test]
     async fn a_lost_trial_frees_the_breaker_after_its_lease() {
-        let b = breakers();
+        let s = store();
+        let b = Breakers::new(BreakerSettings::default());
         let key = BreakerKey::webhook(&TenantId::parse("acme").unwrap(), "ep1");
         let t = t0();
         for _ in 0..5 {
-            b.record(&key, Some("HTTP 500"), t).await.unwrap();
+            b.record(&s, &key, Some("HTTP 500"), t).await.unwrap();
         }
         let at = t + Duration::seconds(30);
-        assert_eq!(b.admit(&key, at).await.unwrap(), Admission::Trial);
+        assert_eq!(b.admit(&s, &key, at).await.unwrap(), Admission::Trial);
         // The trial's instance died without reporting: 30 s later another may try.
-        assert!(!b.admit(&key, at + Duration::seconds(29)).await.unwrap().allowed());
-        assert_eq!(b.admit(&key, at + Duration::seconds(30)).await.unwrap(), Admission::Trial);
+        assert!(!b.admit(&s, &key, at + Duration::seconds(29)).await.unwrap().allowed());
+        assert_eq!(b.admit(&s, &key, at + Duration::seconds(30)).await.unwrap(), Admission::Trial);
         // Another tenant sees only the shared breakers and its own.
-        let other = b.list(&TenantId::parse("beta").unwrap()).await.unwrap();
+        let other = Breakers::list(&s, &TenantId::parse("beta").unwrap()).await.unwrap();
         assert!(other.is_empty());
     }
 }

@@ -25,14 +25,21 @@ impl Bulkhead {
     /// caller puts its work back (the enrich stage retries the message shortly) instead
     /// of holding a worker that another tenant's message could use.
     pub fn try_enter(&self, tenant: &TenantId) -> Option<OwnedSemaphorePermit> {
-        let semaphore = {
-            let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-            slots
-                .entry(tenant.clone())
-                .or_insert_with(|| Arc::new(Semaphore::new(self.per_tenant)))
-                .clone()
-        };
-        semaphore.try_acquire_owned().ok()
+        self.semaphore(tenant).try_acquire_owned().ok()
+    }
+
+    /// A slot for one call of `tenant`, waiting for one to free up (a person waiting on
+    /// `POST /findings/{id}/enrich` rather than a queue that can hold the work).
+    pub async fn enter(&self, tenant: &TenantId) -> Option<OwnedSemaphorePermit> {
+        self.semaphore(tenant).acquire_owned().await.ok()
+    }
+
+    fn semaphore(&self, tenant: &TenantId) -> Arc<Semaphore> {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots
+            .entry(tenant.clone())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_tenant)))
+            .clone()
     }
 
     pub fn per_tenant(&self) -> usize {

@@ -180,29 +180,40 @@ impl RateLimiter for StoreRateLimiter {
         cost: u64,
         now: DateTime<Utc>,
     ) -> Result<Decision, StoreError> {
-        let (pk, sk) = bucket.key();
-        let store = self.store.as_ref();
-        on_conflict(|| {
-            let (pk, sk) = (pk.clone(), sk);
-            async move {
-                let stored = store.get(&pk, sk).await?;
-                let (state, condition) = match &stored {
-                    Some(item) => (decode::<WindowState>(item)?, Condition::Version(item.version)),
-                    None => (WindowState::default(), Condition::NotExists),
-                };
-                let (decision, next) = charge(state, limit, cost, now);
-                if let Some(next) = next {
-                    let mut item = Item::new(pk, sk, encode(&next)?);
-                    item.version = stored.map_or(1, |i| i.version + 1);
-                    // Two windows on, the state says nothing any more.
-                    item.ttl = Some(now.timestamp() + 2 * limit.window_seconds as i64 + 60);
-                    store.write(vec![WriteOp::put(item, condition)]).await?;
-                }
-                Ok(decision)
-            }
-        })
-        .await
+        charge_stored(self.store.as_ref(), bucket, limit, cost, now).await
     }
+}
+
+/// One charge against the bucket's item in `store`: read, decide, write under the read
+/// version (a lost race reads again).
+pub async fn charge_stored(
+    store: &dyn ItemStore,
+    bucket: &Bucket,
+    limit: Limit,
+    cost: u64,
+    now: DateTime<Utc>,
+) -> Result<Decision, StoreError> {
+    let (pk, sk) = bucket.key();
+    on_conflict(|| {
+        let pk = pk.clone();
+        async move {
+            let stored = store.get(&pk, sk).await?;
+            let (state, condition) = match &stored {
+                Some(item) => (decode::<WindowState>(item)?, Condition::Version(item.version)),
+                None => (WindowState::default(), Condition::NotExists),
+            };
+            let (decision, next) = charge(state, limit, cost, now);
+            if let Some(next) = next {
+                let mut item = Item::new(pk, sk, encode(&next)?);
+                item.version = stored.map_or(1, |i| i.version + 1);
+                // Two windows on, the state says nothing any more.
+                item.ttl = Some(now.timestamp() + 2 * limit.window_seconds as i64 + 60);
+                store.write(vec![WriteOp::put(item, condition)]).await?;
+            }
+            Ok(decision)
+        }
+    })
+    .await
 }
 
 /// Bucket states in this process (`vigil serve`: one process serves every request).

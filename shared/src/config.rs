@@ -128,7 +128,9 @@ impl ResilienceSettings {
             limits,
             breaker: crate::resilience::BreakerSettings {
                 failure_threshold: u32::try_from(failures).unwrap_or(u32::MAX),
-                open_for: chrono::Duration::seconds(i64::try_from(open_seconds).unwrap_or(i64::MAX / 1000)),
+                open_for: chrono::Duration::seconds(
+                    i64::try_from(open_seconds).unwrap_or(i64::MAX / 1000),
+                ),
             },
             llm_concurrency_per_tenant: usize::try_from(at_least_one(
                 "VIGIL_LLM_CONCURRENCY_PER_TENANT",
@@ -137,7 +139,10 @@ impl ResilienceSettings {
             .unwrap_or(usize::MAX),
             prices: crate::resilience::Prices {
                 input_per_mtok: price("VIGIL_LLM_PRICE_INPUT_PER_MTOK", d.prices.input_per_mtok)?,
-                output_per_mtok: price("VIGIL_LLM_PRICE_OUTPUT_PER_MTOK", d.prices.output_per_mtok)?,
+                output_per_mtok: price(
+                    "VIGIL_LLM_PRICE_OUTPUT_PER_MTOK",
+                    d.prices.output_per_mtok,
+                )?,
             },
         })
     }

@@ -1094,21 +1094,42 @@ async fn rate_window_shared(store: &dyn ItemStore, env: &Env) {
     use vigil_shared::resilience::rate_limit::{Bucket, Limit, charge_stored};
     let t0 = env.clock.now();
     let at = |s: i64| t0 + chrono::Duration::seconds(s);
-    let bucket = Bucket::Key(TenantId::parse("acme").unwrap(), format!("k-{}", unique_name()));
+    let bucket = Bucket::Key(
+        TenantId::parse("acme").unwrap(),
+        format!("k-{}", unique_name()),
+    );
     let limit = Limit {
         limit: 3,
         window_seconds: 10,
     };
     for _ in 0..3 {
-        assert!(charge_stored(store, &bucket, limit, 1, at(0)).await.unwrap().allowed);
+        assert!(
+            charge_stored(store, &bucket, limit, 1, at(0))
+                .await
+                .unwrap()
+                .allowed
+        );
     }
-    let refused = charge_stored(store, &bucket, limit, 1, at(0)).await.unwrap();
+    let refused = charge_stored(store, &bucket, limit, 1, at(0))
+        .await
+        .unwrap();
     assert!(!refused.allowed);
     assert!(refused.retry_after_seconds >= 1);
     // Two windows on, the whole budget is back.
-    assert!(charge_stored(store, &bucket, limit, 3, at(25)).await.unwrap().allowed);
+    assert!(
+        charge_stored(store, &bucket, limit, 3, at(25))
+            .await
+            .unwrap()
+            .allowed
+    );
     // Concurrent charges from many callers never let more than the limit through.
-    let burst = Bucket::Tenant(TenantId::parse(&format!("b{}", &uuid::Uuid::new_v4().simple().to_string()[..12])).unwrap());
+    let burst = Bucket::Tenant(
+        TenantId::parse(&format!(
+            "b{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        ))
+        .unwrap(),
+    );
     let tries = (0..8).map(|_| charge_stored(store, &burst, limit, 1, at(40)));
     let allowed = futures::future::join_all(tries)
         .await
@@ -1120,9 +1141,15 @@ async fn rate_window_shared(store: &dyn ItemStore, env: &Env) {
 
 async fn breaker_shared(store: &dyn ItemStore, env: &Env) {
     use vigil_shared::domain::TenantId;
-    use vigil_shared::resilience::breaker::{Admission, BreakerKey, BreakerSettings, BreakerState, Breakers};
+    use vigil_shared::resilience::breaker::{
+        Admission, BreakerKey, BreakerSettings, BreakerState, Breakers,
+    };
     let t0 = env.clock.now();
-    let tenant = TenantId::parse(&format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12])).unwrap();
+    let tenant = TenantId::parse(&format!(
+        "t{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    ))
+    .unwrap();
     let key = BreakerKey::webhook(&tenant, "ep");
     let b = Breakers::new(BreakerSettings::default());
     for _ in 0..5 {

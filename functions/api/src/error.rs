@@ -276,7 +276,10 @@ impl IntoResponse for ApiError {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             ApiError::RateLimited(d) => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(d.retry_after_seconds));
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(d.retry_after_seconds),
+                );
                 crate::http::rate_limit::insert_headers(headers, &d);
             }
             // The connection may hold the rest of a body nobody will read.

@@ -10,6 +10,7 @@ use common::{event, failed_logins, spawn_app_with};
 use reqwest::Method;
 use serde_json::{Value, json};
 use vigil_shared::domain::Role;
+use vigil_shared::ports::Clock;
 
 fn header(r: &reqwest::Response, name: &str) -> Option<u64> {
     r.headers()
@@ -64,7 +65,15 @@ async fn a_key_gets_its_budget_then_a_429_with_the_headers_until_the_window_slid
     app.clock.advance(Duration::seconds(1));
     assert_eq!(app.get(&key, "/stats/summary").await.status(), 200);
     // Unauthenticated endpoints spend nothing.
-    assert_eq!(app.http.get(format!("{}/health", app.base)).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.http
+            .get(format!("{}/health", app.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -109,7 +118,12 @@ async fn a_tenant_sets_its_own_limits_audited_and_validated() {
     assert_eq!(got["source"], "default");
     let body = json!({"key_requests": 3, "tenant_requests": 50, "ingest_events": 1000, "window_seconds": 60});
     let (status, _) = app
-        .call(Method::PUT, &viewer, "/governance/limits", Some(body.clone()))
+        .call(
+            Method::PUT,
+            &viewer,
+            "/governance/limits",
+            Some(body.clone()),
+        )
         .await;
     assert_eq!(status, 403);
     let (status, problem) = app
@@ -126,14 +140,19 @@ async fn a_tenant_sets_its_own_limits_audited_and_validated() {
         .iter()
         .map(|e| e["field"].as_str().unwrap())
         .collect();
-    assert_eq!(fields, ["key_requests", "ingest_events", "window_seconds", "burst"]);
+    assert_eq!(
+        fields,
+        ["key_requests", "ingest_events", "window_seconds", "burst"]
+    );
     let (status, set) = app
         .as_admin(Method::PUT, "/governance/limits", Some(body))
         .await;
     assert_eq!(status, 200, "{set}");
     assert_eq!(set["source"], "tenant");
     assert_eq!(set["limits"]["key_requests"], 3);
-    let trail = app.get_json(&app.admin, "/audit/entries?action=governance.limits.update").await;
+    let trail = app
+        .get_json(&app.admin, "/audit/entries?action=governance.limits.update")
+        .await;
     assert_eq!(trail["items"].as_array().unwrap().len(), 1, "{trail}");
     // In force at once on this instance: the viewer made 2 requests (the GET and the
     // refused PUT), so 1 more, then 429.
@@ -141,7 +160,10 @@ async fn a_tenant_sets_its_own_limits_audited_and_validated() {
     assert_eq!(app.get(&viewer, "/governance/limits").await.status(), 429);
     // Another tenant keeps the defaults.
     let beta = app.key("beta", Role::Viewer).await;
-    assert_eq!(app.get_json(&beta, "/governance/limits").await["source"], "default");
+    assert_eq!(
+        app.get_json(&beta, "/governance/limits").await["source"],
+        "default"
+    );
 }
 
 /// An OpenAI-compatible stand-in whose status the test switches; it reports tokens.
@@ -165,7 +187,10 @@ async fn model(status: Arc<AtomicU16>) -> (String, Arc<AtomicUsize>) {
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1/chat/completions", listener.local_addr().unwrap());
+    let url = format!(
+        "http://{}/v1/chat/completions",
+        listener.local_addr().unwrap()
+    );
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (url, calls)
 }
@@ -188,7 +213,10 @@ async fn the_model_breaker_opens_after_five_failures_falls_back_at_once_and_a_tr
     let status = Arc::new(AtomicU16::new(503));
     let (url, calls) = model(status.clone()).await;
     let app = spawn_app_with(&[("VIGIL_LLM_URL", url.as_str()), ("VIGIL_LLM_RETRIES", "0")]).await;
-    for (i, user) in ["u1", "u2", "u3", "u4", "u5", "u6", "u7"].iter().enumerate() {
+    for (i, user) in ["u1", "u2", "u3", "u4", "u5", "u6", "u7"]
+        .iter()
+        .enumerate()
+    {
         app.post_and_drain(&burst(user, i as i64 * 5)).await;
     }
     // Five calls failed and opened the breaker; the sixth and seventh findings fell
@@ -226,5 +254,114 @@ async fn the_model_breaker_opens_after_five_failures_falls_back_at_once_and_a_tr
     assert_eq!(total["estimated_cost_usd"], 0.000228);
     // Another tenant used nothing and sees no webhook breakers of acme's.
     let beta = app.key("beta", Role::Viewer).await;
-    assert_eq!(app.get_json(&beta, "/governance/usage").await["totals"], json!([]));
+    assert_eq!(
+        app.get_json(&beta, "/governance/usage").await["totals"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn a_tenant_with_every_model_slot_busy_is_told_to_come_back_while_others_go_ahead() {
+    use vigil_shared::config::ResilienceSettings;
+    use vigil_shared::domain::{Finding, TenantId};
+    use vigil_shared::enrich::{Busy, EnrichContext, Enricher, LlmClient, LlmConfig};
+
+    // A model that holds every call until the test lets it answer.
+    let (entered_tx, mut entered) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let g = gate.clone();
+    let app_stub = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move || {
+            let (tx, g) = (entered_tx.clone(), g.clone());
+            async move {
+                tx.send(()).unwrap();
+                g.acquire().await.unwrap().forget();
+                axum::Json(json!({"choices": [{"message": {"content": "{\"risk_score\": 60, \"explanation\": \"x\"}"}}]}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/v1/chat/completions",
+        listener.local_addr().unwrap()
+    );
+    tokio::spawn(async move { axum::serve(listener, app_stub).await.unwrap() });
+
+    let app = spawn_app_with(&[]).await;
+    app.post_and_drain(&burst("alice", 0)).await;
+    let finding: Finding =
+        serde_json::from_value(app.findings(&app.admin, "").await[0].clone()).unwrap();
+    let settings = ResilienceSettings {
+        llm_concurrency_per_tenant: 1,
+        ..ResilienceSettings::default()
+    };
+    let config = LlmConfig {
+        url,
+        api_key: None,
+        api_key_secret_arn: None,
+        model: "m".into(),
+        timeout: std::time::Duration::from_secs(30),
+        retries: 0,
+    };
+    let enricher = Enricher::with_llm(LlmClient::new(config).unwrap(), &settings);
+    let store = app.system.store.clone();
+    let (acme, beta) = (
+        TenantId::parse("acme").unwrap(),
+        TenantId::parse("beta").unwrap(),
+    );
+    let now = app.clock.now();
+    let ctx = |tenant| EnrichContext {
+        store: store.as_ref(),
+        tenant,
+        now,
+        wait_for_slot: false,
+    };
+
+    let mut first = finding.clone();
+    let mut second = finding.clone();
+    let mut other = finding.clone();
+    let ctx_acme = ctx(&acme);
+    let ctx_beta = ctx(&beta);
+    {
+        let held = enricher.enrich(&ctx_acme, &mut first);
+        tokio::pin!(held);
+        // Run the first call until the model has it.
+        tokio::select! {
+            _ = &mut held => panic!("the model answered before it was let"),
+            _ = entered.recv() => {}
+        }
+        // acme's one slot is taken: its next finding is sent back, not queued behind it.
+        assert_eq!(enricher.enrich(&ctx(&acme), &mut second).await, Err(Busy));
+        // beta has slots of its own.
+        let beta_call = enricher.enrich(&ctx_beta, &mut other);
+        tokio::pin!(beta_call);
+        tokio::select! {
+            _ = &mut beta_call => panic!("the model answered before it was let"),
+            _ = entered.recv() => {}
+        }
+        gate.add_permits(2);
+        held.await.unwrap();
+        beta_call.await.unwrap();
+    }
+    assert_eq!(first.risk_score, Some(60.0));
+    assert_eq!(other.risk_score, Some(60.0));
+    // With the slot free again, acme goes ahead.
+    gate.add_permits(1);
+    enricher.enrich(&ctx(&acme), &mut second).await.unwrap();
+    assert_eq!(second.risk_score, Some(60.0));
+}
+
+#[tokio::test]
+async fn a_concurrent_burst_gets_exactly_the_budget_through() {
+    let app = spawn_app_with(&[("VIGIL_RATE_LIMIT_KEY_REQUESTS", "10")]).await;
+    let key = app.key("acme", Role::Viewer).await;
+    let calls = (0..25).map(|_| app.get(&key, "/stats/summary"));
+    let statuses: Vec<u16> = futures::future::join_all(calls)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 10);
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 15);
 }

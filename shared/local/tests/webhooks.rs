@@ -585,11 +585,16 @@ async fn a_receiver_down_opens_its_breaker_and_then_gets_every_message_exactly_o
     deliver_after(&app, Duration::seconds(1)).await;
     let d = deliveries(&app, &id).await;
     assert_eq!(d.len(), 6);
-    let tried: Vec<i64> = d.iter().map(|m| m["attempt_count"].as_i64().unwrap()).collect();
+    let tried: Vec<i64> = d
+        .iter()
+        .map(|m| m["attempt_count"].as_i64().unwrap())
+        .collect();
     assert!(tried.iter().all(|n| *n <= 1), "{tried:?}");
     assert!(tried.iter().filter(|n| **n == 1).count() >= 5, "{tried:?}");
     assert!(d.iter().all(|m| m["status"] == "pending"));
-    let (_, breakers) = app.as_admin(Method::GET, "/governance/breakers", None).await;
+    let (_, breakers) = app
+        .as_admin(Method::GET, "/governance/breakers", None)
+        .await;
     let breaker = &breakers["items"][0];
     assert_eq!(breaker["name"], format!("webhook#{id}"));
     assert_eq!(breaker["state"], "OPEN");
@@ -612,7 +617,9 @@ async fn a_receiver_down_opens_its_breaker_and_then_gets_every_message_exactly_o
     let d = deliveries(&app, &id).await;
     assert!(d.iter().all(|m| m["status"] == "delivered"), "{d:#?}");
     assert!(d.iter().all(|m| m["attempt_count"].as_i64().unwrap() <= 2));
-    let (_, breakers) = app.as_admin(Method::GET, "/governance/breakers", None).await;
+    let (_, breakers) = app
+        .as_admin(Method::GET, "/governance/breakers", None)
+        .await;
     assert_eq!(breakers["items"][0]["state"], "CLOSED");
 }
 

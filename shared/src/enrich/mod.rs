@@ -142,9 +142,16 @@ impl ModelPath {
                         .unwrap_or(usize::MAX),
                 );
                 let model = &self.client.config().model;
-                if let Err(e) =
-                    usage::record(ctx.store, ctx.tenant, model, PURPOSE, tokens, self.prices, ctx.now)
-                        .await
+                if let Err(e) = usage::record(
+                    ctx.store,
+                    ctx.tenant,
+                    model,
+                    PURPOSE,
+                    tokens,
+                    self.prices,
+                    ctx.now,
+                )
+                .await
                 {
                     tracing::warn!(error = %e, "model usage not recorded");
                 }

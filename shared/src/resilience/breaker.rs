@@ -41,17 +41,22 @@ pub enum BreakerKey {
     /// The model endpoint, by host: shared by every tenant.
     Llm { host: String },
     /// One tenant's webhook endpoint.
-    Webhook { tenant: TenantId, endpoint_id: String },
+    Webhook {
+        tenant: TenantId,
+        endpoint_id: String,
+    },
 }
 
 impl BreakerKey {
     pub fn llm(url: &str) -> Self {
         let host = reqwest::Url::parse(url)
             .ok()
-            .and_then(|u| u.host_str().map(|h| match u.port() {
-                Some(p) => format!("{h}:{p}"),
-                None => h.to_string(),
-            }))
+            .and_then(|u| {
+                u.host_str().map(|h| match u.port() {
+                    Some(p) => format!("{h}:{p}"),
+                    None => h.to_string(),
+                })
+            })
             .unwrap_or_else(|| url.to_string());
         BreakerKey::Llm { host }
     }
@@ -69,7 +74,10 @@ impl BreakerKey {
             BreakerKey::Webhook {
                 tenant,
                 endpoint_id,
-            } => (format!("{tenant}#BREAKER"), format!("webhook#{endpoint_id}")),
+            } => (
+                format!("{tenant}#BREAKER"),
+                format!("webhook#{endpoint_id}"),
+            ),
         }
     }
 
@@ -135,7 +143,9 @@ pub enum Admission {
     /// The one trial call of a half-open breaker.
     Trial,
     /// Refused until then.
-    Refused { until: DateTime<Utc> },
+    Refused {
+        until: DateTime<Utc>,
+    },
 }
 
 impl Admission {
@@ -226,7 +236,11 @@ impl Breakers {
     ) -> Result<(Breaker, Condition, u64), StoreError> {
         let (pk, sk) = key.key();
         Ok(match store.get(&pk, &sk).await? {
-            Some(item) => (decode(&item)?, Condition::Version(item.version), item.version),
+            Some(item) => (
+                decode(&item)?,
+                Condition::Version(item.version),
+                item.version,
+            ),
             None => (Breaker::closed(key.name(), now), Condition::NotExists, 0),
         })
     }
@@ -299,7 +313,10 @@ impl Breakers {
 
     /// The breakers a tenant's calls go through: the shared model endpoint's and its
     /// own webhook endpoints'.
-    pub async fn list(store: &dyn ItemStore, tenant: &TenantId) -> Result<Vec<Breaker>, StoreError> {
+    pub async fn list(
+        store: &dyn ItemStore,
+        tenant: &TenantId,
+    ) -> Result<Vec<Breaker>, StoreError> {
         let mut out = Vec::new();
         for pk in [SHARED_PK.to_string(), format!("{tenant}#BREAKER")] {
             let mut q = Query::new(crate::ports::Index::Primary, pk)
@@ -325,8 +342,8 @@ mod tests {
     use super::*;
     use crate::adapters::embedded::{EmbeddedDb, EmbeddedStore};
     use crate::ports::ManualClock;
-    use std::sync::Arc;
     use chrono::TimeZone;
+    use std::sync::Arc;
 
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
@@ -343,7 +360,11 @@ mod tests {
         let key = BreakerKey::llm("http://127.0.0.1:9/v1/chat/completions");
         let t = t0();
         for i in 0..4 {
-            assert_eq!(b.admit(&s, &key, t).await.unwrap(), Admission::Allowed, "{i}");
+            assert_eq!(
+                b.admit(&s, &key, t).await.unwrap(),
+                Admission::Allowed,
+                "{i}"
+            );
             b.record(&s, &key, Some("HTTP 503"), t).await.unwrap();
         }
         // A success resets the run.
@@ -353,16 +374,24 @@ mod tests {
             b.record(&s, &key, Some("HTTP 503"), t).await.unwrap();
         }
         let until = t + Duration::seconds(30);
-        assert_eq!(b.admit(&s, &key, t).await.unwrap(), Admission::Refused { until });
+        assert_eq!(
+            b.admit(&s, &key, t).await.unwrap(),
+            Admission::Refused { until }
+        );
         let at = t + Duration::seconds(29);
-        assert_eq!(b.admit(&s, &key, at).await.unwrap(), Admission::Refused { until });
+        assert_eq!(
+            b.admit(&s, &key, at).await.unwrap(),
+            Admission::Refused { until }
+        );
         // At 30 s: one trial; a second caller is refused while it runs.
         let at = t + Duration::seconds(30);
         assert_eq!(b.admit(&s, &key, at).await.unwrap(), Admission::Trial);
         assert!(!b.admit(&s, &key, at).await.unwrap().allowed());
         // The trial fails: open again for 30 s from now.
         b.record(&s, &key, Some("timeout"), at).await.unwrap();
-        let listed = Breakers::list(&s, &TenantId::parse("acme").unwrap()).await.unwrap();
+        let listed = Breakers::list(&s, &TenantId::parse("acme").unwrap())
+            .await
+            .unwrap();
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].state, BreakerState::Open);
         assert_eq!(listed[0].times_opened, 2);
@@ -371,7 +400,9 @@ mod tests {
         assert_eq!(b.admit(&s, &key, later).await.unwrap(), Admission::Trial);
         b.record(&s, &key, None, later).await.unwrap();
         assert_eq!(b.admit(&s, &key, later).await.unwrap(), Admission::Allowed);
-        let listed = Breakers::list(&s, &TenantId::parse("acme").unwrap()).await.unwrap();
+        let listed = Breakers::list(&s, &TenantId::parse("acme").unwrap())
+            .await
+            .unwrap();
         assert_eq!(listed[0].state, BreakerState::Closed);
         assert_eq!(listed[0].consecutive_failures, 0);
     }
@@ -388,10 +419,20 @@ mod tests {
         let at = t + Duration::seconds(30);
         assert_eq!(b.admit(&s, &key, at).await.unwrap(), Admission::Trial);
         // The trial's instance died without reporting: 30 s later another may try.
-        assert!(!b.admit(&s, &key, at + Duration::seconds(29)).await.unwrap().allowed());
-        assert_eq!(b.admit(&s, &key, at + Duration::seconds(30)).await.unwrap(), Admission::Trial);
+        assert!(
+            !b.admit(&s, &key, at + Duration::seconds(29))
+                .await
+                .unwrap()
+                .allowed()
+        );
+        assert_eq!(
+            b.admit(&s, &key, at + Duration::seconds(30)).await.unwrap(),
+            Admission::Trial
+        );
         // Another tenant sees only the shared breakers and its own.
-        let other = Breakers::list(&s, &TenantId::parse("beta").unwrap()).await.unwrap();
+        let other = Breakers::list(&s, &TenantId::parse("beta").unwrap())
+            .await
+            .unwrap();
         assert!(other.is_empty());
     }
 }

@@ -52,7 +52,11 @@ impl TenantLimits {
         if !(1..=86_400).contains(&self.window_seconds) {
             errors.push(FieldError::new("window_seconds", "must be 1 to 86400"));
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 
     fn limit(&self, units: u64) -> Limit {
@@ -113,7 +117,11 @@ impl RateLimits {
         cache.insert(tenant.clone(), (now, l));
     }
 
-    async fn current(&self, tenant: &TenantId, now: DateTime<Utc>) -> Result<TenantLimits, StoreError> {
+    async fn current(
+        &self,
+        tenant: &TenantId,
+        now: DateTime<Utc>,
+    ) -> Result<TenantLimits, StoreError> {
         let cached = {
             let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
             cache
@@ -150,13 +158,20 @@ impl RateLimits {
         }
         let by_tenant = self
             .limiter
-            .charge(&Bucket::Tenant(tenant.clone()), l.limit(l.tenant_requests), 1, now)
+            .charge(
+                &Bucket::Tenant(tenant.clone()),
+                l.limit(l.tenant_requests),
+                1,
+                now,
+            )
             .await?;
-        Ok(if !by_tenant.allowed || by_tenant.remaining < by_key.remaining {
-            by_tenant
-        } else {
-            by_key
-        })
+        Ok(
+            if !by_tenant.allowed || by_tenant.remaining < by_key.remaining {
+                by_tenant
+            } else {
+                by_key
+            },
+        )
     }
 
     /// `events` events ingested at once.
@@ -168,7 +183,12 @@ impl RateLimits {
     ) -> Result<Decision, StoreError> {
         let l = self.current(tenant, now).await?;
         self.limiter
-            .charge(&Bucket::Ingest(tenant.clone()), l.limit(l.ingest_events), events, now)
+            .charge(
+                &Bucket::Ingest(tenant.clone()),
+                l.limit(l.ingest_events),
+                events,
+                now,
+            )
             .await
     }
 
@@ -200,8 +220,14 @@ impl RateLimits {
                 .draft("governance.limits.update", "rate_limits", tenant.as_str())
                 .before(&before)
                 .after(&limits);
-            commit(self.store.as_ref(), tenant, &draft, vec![WriteOp::put(item, condition)], now)
-                .await?;
+            commit(
+                self.store.as_ref(),
+                tenant,
+                &draft,
+                vec![WriteOp::put(item, condition)],
+                now,
+            )
+            .await?;
             Ok::<_, ServiceError>(())
         })
         .await?;

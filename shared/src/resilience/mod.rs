@@ -10,5 +10,7 @@ pub mod usage;
 pub use breaker::{Admission, BreakerKey, BreakerSettings, Breakers};
 pub use bulkhead::Bulkhead;
 pub use limits::{RateLimits, TenantLimits};
-pub use rate_limit::{Bucket, Decision, InProcessRateLimiter, Limit, RateLimiter, StoreRateLimiter};
+pub use rate_limit::{
+    Bucket, Decision, InProcessRateLimiter, Limit, RateLimiter, StoreRateLimiter,
+};
 pub use usage::{Prices, Tokens};

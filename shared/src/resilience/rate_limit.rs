@@ -199,7 +199,10 @@ pub async fn charge_stored(
         async move {
             let stored = store.get(&pk, sk).await?;
             let (state, condition) = match &stored {
-                Some(item) => (decode::<WindowState>(item)?, Condition::Version(item.version)),
+                Some(item) => (
+                    decode::<WindowState>(item)?,
+                    Condition::Version(item.version),
+                ),
                 None => (WindowState::default(), Condition::NotExists),
             };
             let (decision, next) = charge(state, limit, cost, now);
@@ -332,15 +335,23 @@ mod tests {
             limit: 5,
             window_seconds: 10,
         };
-        for (i, secs) in [0.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 9.0, 12.0, 15.0, 15.0, 31.0]
-            .into_iter()
-            .enumerate()
+        for (i, secs) in [
+            0.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 9.0, 12.0, 15.0, 15.0, 31.0,
+        ]
+        .into_iter()
+        .enumerate()
         {
             let a = store.charge(&b, small, 1, at(secs)).await.unwrap();
             let c = local.charge(&b, small, 1, at(secs)).await.unwrap();
             assert_eq!(a, c, "charge {i} at {secs}");
         }
         // Another tenant's key of the same name has its own budget.
-        assert!(store.charge(&other, small, 5, at(15.0)).await.unwrap().allowed);
+        assert!(
+            store
+                .charge(&other, small, 5, at(15.0))
+                .await
+                .unwrap()
+                .allowed
+        );
     }
 }

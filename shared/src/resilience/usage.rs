@@ -48,7 +48,12 @@ pub struct Usage {
     pub estimated_cost_usd: f64,
 }
 
-const METRICS: [&str; 4] = ["calls", "prompt_tokens", "completion_tokens", "cost_micro_usd"];
+const METRICS: [&str; 4] = [
+    "calls",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_micro_usd",
+];
 
 fn pk(t: &TenantId) -> String {
     format!("{t}#USAGE")
@@ -101,7 +106,10 @@ pub async fn daily(
     to: NaiveDate,
 ) -> Result<Vec<Usage>, StoreError> {
     let mut q = Query::new(Index::Primary, pk(tenant))
-        .range(KeyRange::Between(format!("{from}#"), format!("{to}#\u{10FFFF}")))
+        .range(KeyRange::Between(
+            format!("{from}#"),
+            format!("{to}#\u{10FFFF}"),
+        ))
         .limit(1000);
     let mut rows: BTreeMap<(NaiveDate, String, String), [u64; 4]> = BTreeMap::new();
     loop {
@@ -183,14 +191,38 @@ mod tests {
             completion_tokens: 100,
         };
         let p = Prices::default();
-        record(&store, &acme, "gpt-4o-mini", "enrichment", tokens, p, t0).await.unwrap();
-        record(&store, &acme, "gpt-4o-mini", "enrichment", tokens, p, t0).await.unwrap();
-        let next_day = t0 + chrono::Duration::hours(2);
-        record(&store, &acme, "gpt-4o-mini", "enrichment", tokens, p, next_day).await.unwrap();
-        record(&store, &TenantId::parse("beta").unwrap(), "gpt-4o-mini", "enrichment", tokens, p, t0)
+        record(&store, &acme, "gpt-4o-mini", "enrichment", tokens, p, t0)
             .await
             .unwrap();
-        let days = daily(&store, &acme, t0.date_naive(), next_day.date_naive()).await.unwrap();
+        record(&store, &acme, "gpt-4o-mini", "enrichment", tokens, p, t0)
+            .await
+            .unwrap();
+        let next_day = t0 + chrono::Duration::hours(2);
+        record(
+            &store,
+            &acme,
+            "gpt-4o-mini",
+            "enrichment",
+            tokens,
+            p,
+            next_day,
+        )
+        .await
+        .unwrap();
+        record(
+            &store,
+            &TenantId::parse("beta").unwrap(),
+            "gpt-4o-mini",
+            "enrichment",
+            tokens,
+            p,
+            t0,
+        )
+        .await
+        .unwrap();
+        let days = daily(&store, &acme, t0.date_naive(), next_day.date_naive())
+            .await
+            .unwrap();
         assert_eq!(days.len(), 2);
         assert_eq!(days[0].calls, 2);
         assert_eq!(days[0].prompt_tokens, 2_000);

@@ -391,7 +391,9 @@ impl Dispatcher {
         let breakers = Breakers::new(self.settings.breaker);
         if let Admission::Refused { until } = breakers.admit(store, &breaker, now).await? {
             tracing::info!(endpoint = %endpoint.id, %until, "endpoint breaker open; delivery waits");
-            return Ok(Disposition::Wait(to_std(until - now).max(Duration::from_secs(1))));
+            return Ok(Disposition::Wait(
+                to_std(until - now).max(Duration::from_secs(1)),
+            ));
         }
         let secrets = endpoint.signing_secrets(self.key()?, now)?;
         let headers = signed_headers(&secrets, &msg.id, now, &msg.body);

@@ -39,7 +39,10 @@ pub async fn get_limits(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let (limits, own) = state.limits.limits(&caller.tenant, state.clock.now()).await?;
+    let (limits, own) = state
+        .limits
+        .limits(&caller.tenant, state.clock.now())
+        .await?;
     Ok(Json(limits_json(limits, own)))
 }
 
@@ -48,7 +51,10 @@ fn count(body: &Value, field: &str, errors: &mut Vec<FieldError>) -> u64 {
     match body.get(field).map(Value::as_u64) {
         Some(Some(n)) if n >= 1 => n,
         Some(_) => {
-            errors.push(FieldError::new(field, "must be a whole number of at least 1"));
+            errors.push(FieldError::new(
+                field,
+                "must be a whole number of at least 1",
+            ));
             0
         }
         None => {
@@ -95,8 +101,13 @@ pub async fn put_limits(
     }
     if let Some(obj) = body.as_object() {
         for k in obj.keys() {
-            if !["key_requests", "tenant_requests", "ingest_events", "window_seconds"]
-                .contains(&k.as_str())
+            if ![
+                "key_requests",
+                "tenant_requests",
+                "ingest_events",
+                "window_seconds",
+            ]
+            .contains(&k.as_str())
             {
                 errors.push(FieldError::new(k, "is not a rate-limit setting"));
             }
@@ -170,12 +181,17 @@ pub async fn usage(
     if from > to {
         p.fail("from", "must not be after to");
     } else if (to - from).num_days() > MAX_USAGE_DAYS {
-        p.fail("from", format!("the range is at most {MAX_USAGE_DAYS} days"));
+        p.fail(
+            "from",
+            format!("the range is at most {MAX_USAGE_DAYS} days"),
+        );
     }
     p.finish()?;
     let days = usage::daily(state.store.as_ref(), &caller.tenant, from, to).await?;
     let totals = usage::totals(&days);
-    Ok(Json(json!({"from": from, "to": to, "days": days, "totals": totals})))
+    Ok(Json(
+        json!({"from": from, "to": to, "days": days, "totals": totals}),
+    ))
 }
 
 /// This module's routes, each with its OpenAPI operation.

@@ -81,14 +81,7 @@ fn event(kind: &str, minute: i64, raw: Value, source: Option<&str>) -> Event {
     if let Some(s) = source {
         body["source"] = json!(s);
     }
-    parse_event(
-        &body,
-        &tenant(),
-        IdSource::Random,
-        0,
-        TimeBounds::at(now()),
-    )
-    .unwrap()
+    parse_event(&body, &tenant(), IdSource::Random, 0, TimeBounds::at(now())).unwrap()
 }
 
 /// Each known type and an unknown one, with the raw data shapes records carry: a valid
@@ -167,7 +160,10 @@ fn outcomes_addresses_and_accounts_land_where_ocsf_puts_them() {
     assert_eq!(failed["service"]["name"], "okta");
     assert_eq!(failed["is_mfa"], false);
     let mfa = ocsf::event(&event("mfa_success", 1, json!({}), None));
-    assert_eq!((mfa["status_id"].clone(), mfa["is_mfa"].clone()), (json!(1), json!(true)));
+    assert_eq!(
+        (mfa["status_id"].clone(), mfa["is_mfa"].clone()),
+        (json!(1), json!(true))
+    );
     // A country name is no ISO code and a bad address no IP: both stay unmapped.
     let named = ocsf::event(&event(
         "login_success",
@@ -344,11 +340,13 @@ fn the_schemas_refuse_what_ocsf_refuses() {
         .is_empty()
     );
     assert!(
-        !broken(&|d| d["evidences"][0]["src_endpoint"]["ip"] = json!("not an address"))
-            .is_empty()
+        !broken(&|d| d["evidences"][0]["src_endpoint"]["ip"] = json!("not an address")).is_empty()
     );
     let auth = ocsf::event(&events[0]);
     let mut no_user = auth.clone();
     no_user.as_object_mut().unwrap().remove("user");
-    assert!(!violations(&no_user).is_empty(), "Authentication requires user");
+    assert!(
+        !violations(&no_user).is_empty(),
+        "Authentication requires user"
+    );
 }

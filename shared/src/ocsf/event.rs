@@ -5,9 +5,7 @@ use std::net::IpAddr;
 
 use serde_json::{Map, Value, json};
 
-use super::{
-    ACCOUNT_CHANGE, API_ACTIVITY, AUTHENTICATION, BASE_EVENT, Class, metadata, ms,
-};
+use super::{ACCOUNT_CHANGE, API_ACTIVITY, AUTHENTICATION, BASE_EVENT, Class, metadata, ms};
 use crate::domain::{Event, KnownType as K};
 use crate::rules::fields;
 
@@ -147,7 +145,8 @@ pub fn event(e: &Event) -> Value {
             doc.insert("user".into(), user(target));
             doc.insert("actor".into(), actor);
             if kind == Some(K::PermissionChanged) {
-                if let Some(role) = fields::role(e, "new_role").or_else(|| fields::role(e, "role")) {
+                if let Some(role) = fields::role(e, "new_role").or_else(|| fields::role(e, "role"))
+                {
                     doc.insert("policy".into(), json!({ "name": role, "type": "role" }));
                 }
             }

@@ -84,7 +84,10 @@ pub fn finding(f: &Finding, events: &[Event]) -> Value {
     doc.insert("message".into(), json!(f.title));
     if let Some(score) = f.risk_score.filter(|s| s.is_finite()) {
         // Vigil scores 0-100 as a float; OCSF's risk_score is an integer.
-        doc.insert("risk_score".into(), json!(score.round().clamp(0.0, 100.0) as i64));
+        doc.insert(
+            "risk_score".into(),
+            json!(score.round().clamp(0.0, 100.0) as i64),
+        );
     }
     if let Some(note) = &f.note {
         doc.insert("comment".into(), json!(note));
@@ -134,7 +137,10 @@ pub fn finding(f: &Finding, events: &[Event]) -> Value {
     });
     for (k, v) in [
         ("user", f.user.as_ref().map(|u| json!(u))),
-        ("ai_explanation", f.ai_explanation.as_ref().map(|x| json!(x))),
+        (
+            "ai_explanation",
+            f.ai_explanation.as_ref().map(|x| json!(x)),
+        ),
         ("enriched_by", f.enriched_by.map(|x| json!(x))),
         ("merged_into", f.merged_into.as_ref().map(|x| json!(x))),
     ] {

@@ -145,7 +145,9 @@ async fn export_line(
     format: Format,
 ) -> Result<String, StoreError> {
     let doc = match format {
-        Format::Json => serde_json::to_value(f).map_err(|e| StoreError::Malformed(e.to_string()))?,
+        Format::Json => {
+            serde_json::to_value(f).map_err(|e| StoreError::Malformed(e.to_string()))?
+        }
         Format::Ocsf => findings::as_ocsf(store, tenant, f).await?,
     };
     Ok(format!("{doc}\n"))
@@ -237,12 +239,25 @@ pub async fn export(
     p.finish()?;
     // The first page is read before answering, so a store that is down is a proper
     // error answer rather than an empty export.
-    let first = repo::list(state.store.as_ref(), &caller.tenant, &filter, EXPORT_PAGE, None).await?;
+    let first = repo::list(
+        state.store.as_ref(),
+        &caller.tenant,
+        &filter,
+        EXPORT_PAGE,
+        None,
+    )
+    .await?;
     let name = match format {
         Format::Json => "findings",
         Format::Ocsf => "findings-ocsf",
     };
-    let body = export_body(state.store.clone(), caller.tenant.clone(), filter, format, first);
+    let body = export_body(
+        state.store.clone(),
+        caller.tenant.clone(),
+        filter,
+        format,
+        first,
+    );
     Ok((
         [
             (header::CONTENT_TYPE, "application/x-ndjson".to_string()),

@@ -15,6 +15,7 @@ Compilation follows the OCSF schema compiler (ocsf/ocsf-schema-compiler, legacy 
   * each attribute is the dictionary's definition deep-merged with the item's
     (so class enums add to the dictionary's, e.g. 0 Unknown and 99 Other);
   * attributes of profiles not applied are dropped ("profile": null keeps one);
+  * the observable object's type_id enumerates every observable type the schema assigns;
   * the JSON Schema encoding follows the OCSF server's export (lib/schema/json_schema.ex):
     every object closed (additionalProperties false) unless it defines no attributes,
     "required" from requirement "required", constraints just_one as oneOf and
@@ -160,6 +161,7 @@ def load(src):
         o = src.read(path)
         resolve_includes(src, o)
         objects[o["name"]] = o
+    add_observable_types(dictionary, classes, objects)
     done = set()
     for n in list(classes):
         flatten(classes, n, done)
@@ -167,6 +169,29 @@ def load(src):
     for n in list(objects):
         flatten(objects, n, done)
     return dictionary, categories, version, classes, objects
+
+
+def add_observable_types(dictionary, classes, objects):
+    """The observable object's type_id enum: every type id the schema assigns (types,
+    dictionary attributes, objects, and class and object attributes or paths), as the
+    compiler builds it."""
+    ids = {}
+    for group in (dictionary["types"]["attributes"], dictionary["attributes"]):
+        for name, d in group.items():
+            if "observable" in d:
+                ids[str(d["observable"])] = d.get("caption", name)
+    for items in (classes, objects):
+        for item in items.values():
+            if "observable" in item:
+                ids[str(item["observable"])] = item.get("caption", item["name"])
+            for name, a in item.get("attributes", {}).items():
+                if isinstance(a, dict) and "observable" in a:
+                    ids[str(a["observable"])] = f"{item['name']}.{name}"
+            for path, type_id in item.get("observables", {}).items():
+                ids[str(type_id)] = f"{item['name']}.{path}"
+    enum = objects["observable"]["attributes"].setdefault("type_id", {}).setdefault("enum", {})
+    for type_id, caption in ids.items():
+        enum.setdefault(type_id, {"caption": caption})
 
 
 def class_uids(cls, categories):

@@ -19,7 +19,7 @@ fn severity(s: Severity) -> (u32, &'static str) {
 /// another that now holds its evidence and triage: none of OCSF's Suppressed (benign),
 /// Archived or Deleted (created in error) says that, so it is Other (99), with the
 /// source's own word "Merged" in `status` as OCSF prescribes for Other.
-pub fn status_id(s: FindingStatus) -> (u32, &'static str) {
+fn status_id(s: FindingStatus) -> (u32, &'static str) {
     match s {
         FindingStatus::Open => (1, "New"),
         FindingStatus::Acknowledged => (2, "In Progress"),

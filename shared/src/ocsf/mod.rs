@@ -13,7 +13,7 @@ mod event;
 mod finding;
 
 pub use event::event;
-pub use finding::{finding, status_id};
+pub use finding::finding;
 
 /// The OCSF schema version every document declares (`metadata.version`).
 pub const VERSION: &str = "1.8.0";

@@ -208,9 +208,9 @@ pub async fn charge_stored(
             let (decision, next) = charge(state, limit, cost, now);
             if let Some(next) = next {
                 let mut item = Item::new(pk, sk, encode(&next)?);
+                // No expiry: one item per key or tenant, not per window, and an expired
+                // item a store has not yet deleted would fail the not-exists condition.
                 item.version = stored.map_or(1, |i| i.version + 1);
-                // Two windows on, the state says nothing any more.
-                item.ttl = Some(now.timestamp() + 2 * limit.window_seconds as i64 + 60);
                 store.write(vec![WriteOp::put(item, condition)]).await?;
             }
             Ok(decision)

@@ -199,8 +199,12 @@ fn rel_entr(x: f64, y: f64) -> f64 {
 }
 
 /// χ²₁₋α,k−1 · (1/n_ref + 1/n_cur). One bin (k − 1 = 0 degrees of freedom) has critical value
-/// 0: PSI over one bin is 0 and never significant. An empty side gives +∞.
+/// 0: PSI over one bin is 0 and never significant. An empty side gives +∞, an `alpha` outside
+/// (0, 1) NaN.
 pub fn psi_critical_value(bins_used: usize, n_ref: u64, n_cur: u64, alpha: f64) -> f64 {
+    if !(alpha > 0.0 && alpha < 1.0) {
+        return f64::NAN;
+    }
     let Some(quantile) = chi2_quantile(1.0 - alpha, bins_used.saturating_sub(1)) else {
         return 0.0;
     };
@@ -259,8 +263,8 @@ pub struct KsResult {
 }
 
 /// `scipy.stats.ks_2samp(a, b, method="asymp")`, two-sided: D = sup |F_a − F_b| over the merged
-/// sample, p = `kstwo.sf(D, round(m·n/(m+n)))` with m ≥ n. None if either sample is empty.
-/// Inputs need not be sorted.
+/// sample, p = `kstwo.sf(D, round(m·n/(m+n)))` with m ≥ n. None if either sample is empty, or
+/// both have one value (round(1/2) = 0: SciPy answers NaN). Inputs need not be sorted.
 pub fn ks_2samp_asymp(a: &[f64], b: &[f64]) -> Option<KsResult> {
     if a.is_empty() || b.is_empty() {
         return None;
@@ -269,9 +273,20 @@ pub fn ks_2samp_asymp(a: &[f64], b: &[f64]) -> Option<KsResult> {
     let b = sorted(b);
     let statistic = ks_statistic(&a, &b);
     let (m, n) = (a.len().max(b.len()) as f64, a.len().min(b.len()) as f64);
-    let effective_n = (m * n / (m + n)).round_ties_even();
-    let p_value = kolmogorov::kolmogn_sf(effective_n as u64, statistic);
+    // NumPy's round: half to even (two samples of one value each give 0.5 -> 0).
+    let effective_n = (m * n / (m + n)).round_ties_even() as u64;
+    if effective_n == 0 {
+        return None;
+    }
+    let p_value = kstwo_sf(effective_n, statistic);
     Some(KsResult { statistic, p_value })
+}
+
+/// `scipy.stats.kstwo.sf(d, n)`: P(D_n > d) for the two-sided one-sample Kolmogorov–Smirnov
+/// statistic of n values (exact finite-n distribution, Simard & L'Ecuyer's method choice).
+/// NaN for n = 0.
+pub fn kstwo_sf(n: u64, d: f64) -> f64 {
+    kolmogorov::kolmogn_sf(n, d)
 }
 
 fn sorted(values: &[f64]) -> Vec<f64> {

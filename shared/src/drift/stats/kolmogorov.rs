@@ -252,7 +252,8 @@ fn pomeranz_cdf(n: u64, x: f64) -> f64 {
     let mut gpower = vec![1.0; npwrs];
     let mut twogpower = vec![1.0; npwrs];
     let mut onem2gpower = vec![1.0; npwrs];
-    let (g_over_n, two_g_over_n, one_minus_two_g_over_n) = (g / nf, 2.0 * g / nf, (1.0 - 2.0 * g) / nf);
+    let (g_over_n, two_g_over_n, one_minus_two_g_over_n) =
+        (g / nf, 2.0 * g / nf, (1.0 - 2.0 * g) / nf);
     for m in 1..npwrs {
         gpower[m] = gpower[m - 1] * g_over_n / m as f64;
         twogpower[m] = twogpower[m - 1] * two_g_over_n / m as f64;
@@ -512,9 +513,8 @@ mod tests {
                 for v in 0..=last {
                     let binomial = statrs::function::factorial::binomial(n, v);
                     let vf = v as f64;
-                    sum += binomial
-                        * (1.0 - x - vf / nf).powf(nf - vf)
-                        * (x + vf / nf).powf(vf - 1.0);
+                    sum +=
+                        binomial * (1.0 - x - vf / nf).powf(nf - vf) * (x + vf / nf).powf(vf - 1.0);
                 }
                 let direct = x * sum;
                 let ours = smirnov_sf(n, x);

@@ -16,6 +16,12 @@
 //! - PSI is compared with a sample-size-aware critical value, χ²₁₋α,k−1 · (1/n_ref + 1/n_cur):
 //!   under no drift n·PSI is asymptotically χ²(k−1)-distributed, so a fixed band alone flags
 //!   noise on small samples.
+//! - On raw (or reservoir) values: KS is `scipy.stats.ks_2samp(method="asymp")`, whose p-value
+//!   is the exact finite-n Kolmogorov distribution `kstwo.sf(D, round(mn/(m+n)))` (ported in
+//!   `stats/kolmogorov.rs`; no crate has it), and Wasserstein is
+//!   `scipy.stats.wasserstein_distance`. Categorical features get `chi2_contingency` on the 2×K
+//!   table without correction instead.
+//! - χ² quantile and survival function come from `statrs`.
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};

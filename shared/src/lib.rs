@@ -4,6 +4,7 @@ pub mod audit;
 pub mod classifier;
 pub mod config;
 pub mod domain;
+pub mod drift;
 pub mod enrich;
 pub mod messages;
 pub mod ocsf;

@@ -1,0 +1,3 @@
+//! Model drift and bias monitoring.
+pub mod bias;
+pub mod stats;

@@ -210,7 +210,7 @@ fn policy_is_public(doc: &Value) -> bool {
 
 fn bucket_change(r: &Value, name: &str, fields: &mut Map<String, Value>) {
     let p = r.get("requestParameters").unwrap_or(&Value::Null);
-    if let Some(b) = str_at(p, &["bucketName"]) {
+    if let Some(b) = str_at(p, &["bucketName"]).filter(|b| !b.trim().is_empty()) {
         fields.insert("bucket_name".into(), json!(b));
     }
     fields.insert("change".into(), json!(name));

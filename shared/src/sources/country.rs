@@ -37,7 +37,8 @@ pub fn lookup(given: &str) -> Option<Country> {
     let name = if s.len() <= 3 && s.eq_ignore_ascii_case(found.alpha2)
         || s.eq_ignore_ascii_case(found.alpha3)
     {
-        found.long_name.to_string()
+        let long = found.long_name;
+        long.strip_prefix("The ").unwrap_or(long).to_string()
     } else {
         s.to_string()
     };

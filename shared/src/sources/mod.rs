@@ -302,6 +302,74 @@ where
     }
 }
 
+/// A CloudTrail body: one record, an array, a log file's `{"Records": [...]}`, or
+/// EventBridge events wrapping records.
+pub fn normalize_cloudtrail(
+    body: &Value,
+    source: &Source,
+    bounds: TimeBounds,
+) -> Result<Normalized, Vec<FieldError>> {
+    let records = records_of(body, Some("Records")).map_err(|e| vec![e])?;
+    normalize_all(&records, source, bounds.now, |r| cloudtrail::map(r, bounds))
+}
+
+/// An Okta body: an event hook delivery (`data.events`), System Log records (an
+/// array) or one LogEvent.
+pub fn normalize_okta(
+    body: &Value,
+    source: &Source,
+    bounds: TimeBounds,
+) -> Result<Normalized, Vec<FieldError>> {
+    let records = okta::events_of(body).map_err(|e| vec![e])?;
+    normalize_all(&records, source, bounds.now, |r| okta::map(r, bounds))
+}
+
+/// GitHub audit-log records (the NDJSON stream's lines).
+pub fn normalize_github_audit(
+    records: &[Value],
+    source: &Source,
+    bounds: TimeBounds,
+) -> Result<Normalized, Vec<FieldError>> {
+    if records.len() > MAX_RECORDS {
+        return Err(vec![FieldError::new(
+            "body",
+            format!(
+                "{} records, at most {MAX_RECORDS} per request",
+                records.len()
+            ),
+        )]);
+    }
+    let refs: Vec<&Value> = records.iter().collect();
+    normalize_all(&refs, source, bounds.now, |r| github::map_audit(r, bounds))
+}
+
+/// One GitHub webhook delivery (received at `bounds.now`).
+pub fn normalize_github_webhook(
+    payload: &Value,
+    event: &str,
+    delivery: &str,
+    source: &Source,
+    bounds: TimeBounds,
+) -> Result<Normalized, Vec<FieldError>> {
+    let d = github::Delivery {
+        event,
+        id: delivery,
+        received_at: bounds.now,
+    };
+    normalize_all(&[payload], source, bounds.now, |p| {
+        github::map_webhook(p, &d, bounds)
+    })
+    .map_err(|errs| {
+        // One payload: its errors have no index.
+        errs.into_iter()
+            .map(|mut e| {
+                e.index = None;
+                e
+            })
+            .collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

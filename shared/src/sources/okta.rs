@@ -33,9 +33,12 @@ fn targets<'a>(r: &'a Value, kind: &str) -> Vec<&'a Value> {
 }
 
 fn target_name<'a>(r: &'a Value, kind: &str) -> Option<&'a str> {
-    targets(r, kind)
-        .into_iter()
-        .find_map(|t| str_at(t, &["alternateId"]).or_else(|| str_at(t, &["displayName"])))
+    targets(r, kind).into_iter().find_map(|t| {
+        // Okta writes `unknown` where a target has no login (tokens, groups).
+        str_at(t, &["alternateId"])
+            .filter(|a| !a.eq_ignore_ascii_case("unknown"))
+            .or_else(|| str_at(t, &["displayName"]))
+    })
 }
 
 /// Whether a granted privilege is an administrator role with write access: Okta's

@@ -52,6 +52,7 @@ fn operations() -> (Router<AppState>, serde_json::Value) {
         .merge(routes::ai_systems::routes())
         .merge(routes::reclassify::routes())
         .merge(routes::notifications::routes())
+        .merge(routes::sources::routes())
         .split_for_parts();
     (router, openapi::document(doc))
 }

@@ -269,6 +269,24 @@ pub struct Normalized {
     pub dropped: usize,
 }
 
+/// Most bytes a gzip body or log file may inflate to.
+pub const MAX_INFLATED_BYTES: usize = 64 * 1024 * 1024;
+
+/// Inflates a gzip body (a CloudTrail log file, a `Content-Encoding: gzip` push), at most
+/// `limit` bytes: a larger one is refused rather than read into memory.
+pub fn gunzip(bytes: &[u8], limit: usize) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut reader = flate2::read::MultiGzDecoder::new(bytes).take(limit as u64 + 1);
+    reader
+        .read_to_end(&mut out)
+        .map_err(|e| format!("is not valid gzip: {e}"))?;
+    if out.len() > limit {
+        return Err(format!("inflates to more than {limit} bytes"));
+    }
+    Ok(out)
+}
+
 /// Normalizes records with `map`, collecting every bad record's error with its index:
 /// either all records are usable or none is taken.
 pub fn normalize_all<'a, F>(
@@ -373,6 +391,17 @@ pub fn normalize_github_webhook(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gzip_inflates_within_its_limit() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&[b'a'; 1000]).unwrap();
+        let gz = enc.finish().unwrap();
+        assert_eq!(gunzip(&gz, 1000).unwrap().len(), 1000);
+        assert!(gunzip(&gz, 999).unwrap_err().contains("more than"));
+        assert!(gunzip(b"not gzip", 1000).is_err());
+    }
 
     #[test]
     fn impossible_dates_are_rejected_not_redated() {

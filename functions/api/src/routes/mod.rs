@@ -6,6 +6,7 @@ pub mod events;
 pub mod findings;
 pub mod notifications;
 pub mod reclassify;
+pub mod sources;
 pub mod stats;
 pub mod webhooks;
 

@@ -50,6 +50,10 @@ pub struct Config {
     pub http: HttpSettings,
     /// Oldest event time `POST /events` accepts (`VIGIL_EVENT_MAX_AGE_DAYS`).
     pub event_max_age: chrono::Duration,
+    /// The source (`src_<tenant>_...`) CloudTrail events from this deployment's own
+    /// EventBridge rule belong to (`VIGIL_CLOUDTRAIL_SOURCE_ID`); without it they are
+    /// dead-lettered, as no message body may name its tenant.
+    pub cloudtrail_source_id: Option<String>,
 }
 
 /// Limits the HTTP API enforces on every request. `vigil serve` applies all of them;
@@ -230,6 +234,7 @@ impl Config {
         Ok(Self {
             http: HttpSettings::from_lookup(get)?,
             event_max_age: chrono::Duration::days(max_age_days),
+            cloudtrail_source_id: get("VIGIL_CLOUDTRAIL_SOURCE_ID"),
             reclassify: crate::reclassify::ReclassifySettings::from_lookup(get)?,
             webhooks,
             audit_signing_key,

@@ -231,6 +231,27 @@ impl Source {
         ))
     }
 
+    /// A source with a given id and secret (an import, a fixture); [`Source::create`]
+    /// mints both.
+    pub fn with_id_and_secret(
+        id: &str,
+        tenant: &TenantId,
+        spec: SourceSpec,
+        key: &SecretKey,
+        secret: &SigningSecret,
+        now: DateTime<Utc>,
+    ) -> Result<Self, EndpointSecretError> {
+        Ok(Self {
+            id: id.to_string(),
+            tenant: tenant.clone(),
+            spec,
+            secrets: SecretRing::holding(key, &aad(tenant, id), secret, now)?,
+            created_at: now,
+            updated_at: now,
+            queue: None,
+        })
+    }
+
     /// A new secret; the previous one is accepted for a day more.
     pub fn rotate(
         &mut self,

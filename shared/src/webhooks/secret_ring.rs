@@ -45,6 +45,21 @@ impl SecretRing {
         ))
     }
 
+    /// A ring holding `secret`, given rather than generated (imports, fixtures).
+    pub fn holding(
+        key: &SecretKey,
+        aad: &[u8],
+        secret: &SigningSecret,
+        now: DateTime<Utc>,
+    ) -> Result<Self, EndpointSecretError> {
+        let sealed = key.seal(secret.expose().as_bytes(), aad)?;
+        Ok(Self(vec![StoredSecret {
+            sealed,
+            created_at: now,
+            expires_at: None,
+        }]))
+    }
+
     /// Replaces the secret; the previous one keeps working for [`ROTATION_OVERLAP_HOURS`].
     pub fn rotate(
         &mut self,

@@ -6,6 +6,7 @@ pub mod config;
 pub mod domain;
 pub mod enrich;
 pub mod messages;
+pub mod ocsf;
 pub mod ports;
 pub mod reclassify;
 pub mod repo;

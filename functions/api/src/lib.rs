@@ -53,6 +53,7 @@ fn operations() -> (Router<AppState>, serde_json::Value) {
         .merge(routes::reclassify::routes())
         .merge(routes::notifications::routes())
         .merge(routes::resilience::routes())
+        .merge(routes::sources::routes())
         .split_for_parts();
     (router, openapi::document(doc))
 }

@@ -57,6 +57,7 @@ pub struct Stages {
     pub enrich: Arc<vigil_enrich::EnrichStage>,
     pub reclassify: Arc<vigil_reclassify::ReclassifyStage>,
     pub webhook: Arc<WebhookStage>,
+    pub sources: Arc<vigil_sources::SourcesStage>,
 }
 
 impl Stages {
@@ -71,6 +72,7 @@ impl Stages {
             enrich: Arc::new(vigil_enrich::stage(ports, config, enricher)?),
             reclassify: Arc::new(vigil_reclassify::stage(ports, config)?),
             webhook: Arc::new(vigil_webhook::stage(ports, config)?),
+            sources: Arc::new(vigil_sources::stage(ports, config)?),
         })
     }
 }
@@ -171,6 +173,7 @@ impl LocalSystem {
             QueueName::Enrich => self.stages.enrich.clone(),
             QueueName::Reclassify => self.stages.reclassify.clone(),
             QueueName::Webhook => self.stages.webhook.clone(),
+            QueueName::Sources => self.stages.sources.clone(),
         }
     }
 
@@ -193,6 +196,7 @@ impl LocalSystem {
     /// A worker for every stage, in stage order (the webhook fan-out pump runs apart).
     pub fn workers(&self) -> Vec<Worker> {
         [
+            QueueName::Sources,
             QueueName::Ingest,
             QueueName::Rules,
             QueueName::Enrich,

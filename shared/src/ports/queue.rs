@@ -14,15 +14,19 @@ pub enum QueueName {
     Enrich,
     Webhook,
     Reclassify,
+    /// Records producers send straight to Vigil (issue 16), and CloudTrail management
+    /// events from the EventBridge rule.
+    Sources,
 }
 
 impl QueueName {
-    pub const ALL: [QueueName; 5] = [
+    pub const ALL: [QueueName; 6] = [
         QueueName::Ingest,
         QueueName::Rules,
         QueueName::Enrich,
         QueueName::Webhook,
         QueueName::Reclassify,
+        QueueName::Sources,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -32,6 +36,7 @@ impl QueueName {
             QueueName::Enrich => "enrich",
             QueueName::Webhook => "webhook",
             QueueName::Reclassify => "reclassify",
+            QueueName::Sources => "sources",
         }
     }
 

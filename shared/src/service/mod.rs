@@ -6,6 +6,7 @@ pub mod ai_systems;
 pub mod api_keys;
 pub mod findings;
 pub mod reclassify_runs;
+pub mod sources;
 pub mod webhooks;
 
 use chrono::{DateTime, Utc};

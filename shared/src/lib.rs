@@ -5,6 +5,7 @@ pub mod classifier;
 pub mod config;
 pub mod domain;
 pub mod enrich;
+pub mod governance;
 pub mod messages;
 pub mod ports;
 pub mod reclassify;

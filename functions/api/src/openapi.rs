@@ -181,6 +181,7 @@ pub struct EventPage {
 #[schema(rename_all = "lowercase")]
 pub enum RoleName {
     Admin,
+    Approver,
     Analyst,
     Viewer,
 }
@@ -351,7 +352,7 @@ impl Modify for Security {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("vk_<tenant>_<secret>")
                     .description(Some(
-                        "An API key: viewer reads, analyst also ingests and triages, admin also manages keys, webhooks and checkpoints.",
+                        "An API key: viewer reads, analyst also ingests, triages and registers models and prompts, approver also decides model and prompt approvals, admin also manages keys, webhooks and checkpoints.",
                     ))
                     .build(),
             ),

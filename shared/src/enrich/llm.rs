@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::domain::Finding;
+use crate::governance::{ApprovedModel, ApprovedPrompt};
 
 #[derive(Debug, Clone)]
 pub struct LlmConfig {
@@ -64,8 +65,9 @@ struct Assessment {
     explanation: String,
 }
 
-fn prompt(f: &Finding) -> String {
-    let finding = json!({
+/// The finding as the prompt shows it (in place of its `{{finding}}`).
+fn finding_json(f: &Finding) -> serde_json::Value {
+    json!({
         "rule_id": f.rule_id,
         "rule_name": f.rule_name,
         "severity": f.severity,
@@ -75,12 +77,7 @@ fn prompt(f: &Finding) -> String {
         "evidence_event_count": f.event_ids.len(),
         "first_seen": f.first_seen,
         "last_seen": f.last_seen,
-    });
-    format!(
-        "You are a security and compliance risk analyst. Assess this finding from a security \
-         monitoring system. Return ONLY a JSON object {{\"risk_score\": <integer 0-100>, \
-         \"explanation\": \"<2-3 plain sentences naming the evidence>\"}}.\n\nFinding:\n{finding}"
-    )
+    })
 }
 
 /// Pulls the JSON object out of a model answer, tolerating code fences and prose.
@@ -112,15 +109,42 @@ impl LlmClient {
         Ok(Self { http, config })
     }
 
-    async fn attempt(&self, f: &Finding) -> Result<(f64, String), LlmError> {
-        let body = json!({
-            "model": self.config.model,
-            "temperature": 0.2,
-            "messages": [
-                {"role": "system", "content": "You are a careful security risk analyst."},
-                {"role": "user", "content": prompt(f)},
-            ],
-        });
+    /// The endpoint this client calls (and holds the credential for).
+    pub fn endpoint(&self) -> &str {
+        &self.config.url
+    }
+
+    pub fn config(&self) -> &LlmConfig {
+        &self.config
+    }
+
+    /// The request: the approved model's name and parameters, the approved prompt's
+    /// texts. Nothing else decides what is sent.
+    fn request_body(f: &Finding, model: &ApprovedModel, prompt: &ApprovedPrompt) -> serde_json::Value {
+        let mut body = serde_json::Map::new();
+        for (k, v) in &model.spec.parameters {
+            if k != "model" && k != "messages" {
+                body.insert(k.clone(), v.clone());
+            }
+        }
+        body.insert("model".into(), json!(model.spec.name));
+        body.insert(
+            "messages".into(),
+            json!([
+                {"role": "system", "content": prompt.spec.system},
+                {"role": "user", "content": prompt.spec.render(&finding_json(f))},
+            ]),
+        );
+        serde_json::Value::Object(body)
+    }
+
+    async fn attempt(
+        &self,
+        f: &Finding,
+        model: &ApprovedModel,
+        prompt: &ApprovedPrompt,
+    ) -> Result<(f64, String), LlmError> {
+        let body = Self::request_body(f, model, prompt);
         let mut req = self.http.post(&self.config.url).json(&body);
         if let Some(key) = &self.config.api_key {
             req = req.bearer_auth(key);
@@ -146,10 +170,15 @@ impl LlmClient {
     }
 
     /// Asks the model, retrying transient failures with a short backoff.
-    pub async fn assess(&self, f: &Finding) -> Result<(f64, String), LlmError> {
+    pub async fn assess(
+        &self,
+        f: &Finding,
+        model: &ApprovedModel,
+        prompt: &ApprovedPrompt,
+    ) -> Result<(f64, String), LlmError> {
         let mut attempt = 0;
         loop {
-            match self.attempt(f).await {
+            match self.attempt(f, model, prompt).await {
                 Ok(v) => return Ok(v),
                 Err(e) if e.retryable() && attempt < self.config.retries => {
                     attempt += 1;

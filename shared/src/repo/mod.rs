@@ -6,6 +6,7 @@ pub mod audit;
 pub mod drift_events;
 pub mod events;
 pub mod findings;
+pub mod governance;
 pub mod idempotency;
 mod item;
 pub mod notifications;

@@ -314,18 +314,43 @@ pub async fn enrich(
         // A lost race means the rules stage merged new evidence meanwhile: the next
         // attempt scores the fresh copy.
         let mut next = current.finding.clone();
-        enricher.enrich(&mut next, now).await;
-        let ledger = match origin {
-            None => Vec::new(),
-            Some(o) => {
-                let draft = o
-                    .draft("finding.enrich", "finding", id)
+        let blocked = enricher.enrich(store, tenant, &mut next, now).await?;
+        // A blocked model or prompt is a GOVERNANCE_VIOLATION entry and a
+        // POLICY_VIOLATION failure, written with the heuristic's answer so a redelivery
+        // (which finds the finding enriched) records neither again.
+        let violation = blocked.as_ref().map(|b| {
+            let (actor, request_id) = match origin {
+                Some(o) => (o.actor.clone(), o.request_id.clone()),
+                None => (crate::audit::Actor::system("enrich"), None),
+            };
+            b.audit_draft(actor, "finding", id, request_id)
+        });
+        let draft = match (origin, &violation) {
+            (Some(o), None) => Some(
+                o.draft("finding.enrich", "finding", id)
                     .before(&current.finding)
-                    .after(&next);
-                crate::audit::prepare(store, tenant, &draft, now).await?.ops
-            }
+                    .after(&next),
+            ),
+            (_, Some(v)) => Some(v.clone()),
+            (None, None) => None,
         };
+        let mut ledger = match &draft {
+            Some(d) => crate::audit::prepare(store, tenant, d, now).await?.ops,
+            None => Vec::new(),
+        };
+        if blocked.is_some() {
+            ledger.push(crate::governance::failures::count_op(
+                tenant,
+                crate::governance::FailureClass::PolicyViolation,
+            ));
+        }
         findings::replace_with(store, tenant, &current, &next, ledger).await?;
+        if blocked.is_some() {
+            crate::telemetry::count_failure(
+                crate::governance::FailureClass::PolicyViolation.as_str(),
+                "enrich",
+            );
+        }
         Ok(Some(next))
     })
     .await

@@ -52,6 +52,7 @@ fn operations() -> (Router<AppState>, serde_json::Value) {
         .merge(routes::ai_systems::routes())
         .merge(routes::reclassify::routes())
         .merge(routes::notifications::routes())
+        .merge(routes::governance::routes())
         .split_for_parts();
     (router, openapi::document(doc))
 }
@@ -72,6 +73,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(limits, limits::enforce))
         .layer(middleware::from_fn(http::problems::fallback))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            http::failures::count,
+        ))
         .layer(middleware::from_fn(http::traced))
         .with_state(state)
 }

@@ -120,7 +120,11 @@ impl LlmClient {
 
     /// The request: the approved model's name and parameters, the approved prompt's
     /// texts. Nothing else decides what is sent.
-    fn request_body(f: &Finding, model: &ApprovedModel, prompt: &ApprovedPrompt) -> serde_json::Value {
+    fn request_body(
+        f: &Finding,
+        model: &ApprovedModel,
+        prompt: &ApprovedPrompt,
+    ) -> serde_json::Value {
         let mut body = serde_json::Map::new();
         for (k, v) in &model.spec.parameters {
             if k != "model" && k != "messages" {

@@ -7,9 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{EnrichedBy, Finding, TenantId};
 use crate::governance::registry::ENRICHMENT;
-use crate::governance::{
-    ApprovedModel, ApprovedPrompt, Blocked, GateError, Kind, builtin, gate,
-};
+use crate::governance::{ApprovedModel, ApprovedPrompt, Blocked, GateError, Kind, builtin, gate};
 use crate::ports::{ItemStore, StoreError};
 pub use llm::{LlmClient, LlmConfig};
 
@@ -105,10 +103,7 @@ impl Enricher {
                     }
                     Err(e) => {
                         tracing::warn!(finding = %f.id, error = %e, "model enrichment failed; using the heuristic");
-                        crate::telemetry::count(
-                            crate::telemetry::metric::ENRICHMENT_FALLBACKS,
-                            1,
-                        );
+                        crate::telemetry::count(crate::telemetry::metric::ENRICHMENT_FALLBACKS, 1);
                         let (s, t) = heuristic::score(f);
                         (s, t, EnrichedBy::Heuristic)
                     }

@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::TenantId;
-use crate::ports::store::{Condition, Index, Item, ItemStore, KeyRange, Query, StoreError, WriteOp};
+use crate::ports::store::{
+    Condition, Index, Item, ItemStore, KeyRange, Query, StoreError, WriteOp,
+};
 use crate::repo::page::collect_all;
 use crate::repo::storage_keys::{self, governance as k};
 
@@ -120,7 +122,10 @@ pub async fn counts(
         .range(KeyRange::Prefix(k::FAILURE_PREFIX.to_string()))
         .limit(100);
     let stored = collect_all(store, q, |i| {
-        Ok((i.sk.trim_start_matches(k::FAILURE_PREFIX).to_string(), i.count))
+        Ok((
+            i.sk.trim_start_matches(k::FAILURE_PREFIX).to_string(),
+            i.count,
+        ))
     })
     .await?;
     let mut out: BTreeMap<&'static str, i64> =

@@ -8,5 +8,7 @@ pub mod gate;
 pub mod registry;
 
 pub use failures::FailureClass;
-pub use gate::{ApprovedModel, ApprovedPrompt, Blocked, GateError, approved_model, approved_prompt};
+pub use gate::{
+    ApprovedModel, ApprovedPrompt, Blocked, GateError, approved_model, approved_prompt,
+};
 pub use registry::{Action, Kind, ModelSpec, PromptSpec, Registered, Spec, State};

@@ -304,9 +304,14 @@ impl Fields<'_> {
 
     /// A multi-line text of at most `max` bytes (tabs and newlines allowed).
     fn text(&mut self, key: &str, max: usize, required: bool) -> String {
-        let bad = |s: &str| s.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r');
+        let bad = |s: &str| {
+            s.chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+        };
         match self.obj.get(key) {
-            Some(Value::String(s)) if s.len() <= max && !bad(s) && !(required && s.trim().is_empty()) => {
+            Some(Value::String(s))
+                if s.len() <= max && !bad(s) && !(required && s.trim().is_empty()) =>
+            {
                 s.clone()
             }
             None | Some(Value::Null) if !required => String::new(),
@@ -347,8 +352,10 @@ impl Fields<'_> {
         match reqwest::Url::parse(&s) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => s,
             _ => {
-                self.errors
-                    .push(FieldError::new("endpoint", "must be an absolute http(s) URL"));
+                self.errors.push(FieldError::new(
+                    "endpoint",
+                    "must be an absolute http(s) URL",
+                ));
                 String::new()
             }
         }
@@ -357,7 +364,9 @@ impl Fields<'_> {
     fn parameters(&mut self) -> Map<String, Value> {
         match self.obj.get("parameters") {
             None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(m)) if Value::Object(m.clone()).to_string().len() <= MAX_PARAMETERS => {
+            Some(Value::Object(m))
+                if Value::Object(m.clone()).to_string().len() <= MAX_PARAMETERS =>
+            {
                 m.clone()
             }
             _ => {
@@ -373,7 +382,8 @@ impl Fields<'_> {
     fn unknown(&mut self, known: &[&str]) {
         for k in self.obj.keys() {
             if !known.contains(&k.as_str()) {
-                self.errors.push(FieldError::new(k.as_str(), "is not a known field"));
+                self.errors
+                    .push(FieldError::new(k.as_str(), "is not a known field"));
             }
         }
     }
@@ -407,7 +417,15 @@ impl ModelSpec {
             obj: object(v)?,
             errors: Vec::new(),
         };
-        f.unknown(&["provider", "name", "version", "endpoint", "parameters", "purpose", "submit"]);
+        f.unknown(&[
+            "provider",
+            "name",
+            "version",
+            "endpoint",
+            "parameters",
+            "purpose",
+            "submit",
+        ]);
         let spec = ModelSpec {
             provider: f.name("provider", 64),
             name: f.name("name", MAX_NAME),
@@ -448,7 +466,8 @@ impl PromptSpec {
         let system = f.text("system", MAX_PROMPT, false);
         let template = f.text("template", MAX_PROMPT, true);
         let purpose = f.purpose();
-        if purpose == ENRICHMENT && !template.is_empty() && !template.contains(FINDING_PLACEHOLDER) {
+        if purpose == ENRICHMENT && !template.is_empty() && !template.contains(FINDING_PLACEHOLDER)
+        {
             f.errors.push(FieldError::new(
                 "template",
                 format!("an enrichment prompt must contain {FINDING_PLACEHOLDER}"),
@@ -457,7 +476,9 @@ impl PromptSpec {
         if let Err(e) = wants_submit(v) {
             f.errors.extend(e);
         }
-        f.done(PromptSpec::new(&name, &version, &system, &template, &purpose))
+        f.done(PromptSpec::new(
+            &name, &version, &system, &template, &purpose,
+        ))
     }
 
     /// The user message for `finding` (its JSON in place of [`FINDING_PLACEHOLDER`]).
@@ -490,7 +511,11 @@ mod tests {
                     .iter()
                     .find(|(f, a, _)| *f == from && *a == action)
                     .map(|(_, _, to)| *to);
-                assert_eq!(transition(from, action).ok(), expected, "{from:?} {action:?}");
+                assert_eq!(
+                    transition(from, action).ok(),
+                    expected,
+                    "{from:?} {action:?}"
+                );
             }
         }
         let e = transition(Approved, Approve).unwrap_err();
@@ -525,7 +550,15 @@ mod tests {
         fields.sort();
         assert_eq!(
             fields,
-            ["colour", "endpoint", "parameters", "provider", "purpose", "submit", "version"]
+            [
+                "colour",
+                "endpoint",
+                "parameters",
+                "provider",
+                "purpose",
+                "submit",
+                "version"
+            ]
         );
         let e = PromptSpec::from_json(&json!({
             "name": "p", "version": "1", "template": "no placeholder", "purpose": "enrichment"

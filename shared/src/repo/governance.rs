@@ -19,7 +19,11 @@ pub struct Versioned {
 
 pub fn to_item(tenant: &TenantId, r: &Registered, version: u64) -> Result<Item, StoreError> {
     let kind = r.kind().as_str();
-    let mut item = Item::new(k::version_pk(tenant, kind, &r.id), k::VERSION_SK, encode(r)?);
+    let mut item = Item::new(
+        k::version_pk(tenant, kind, &r.id),
+        k::VERSION_SK,
+        encode(r)?,
+    );
     item.version = version;
     item.gsi1 = Some(IndexKey::new(k::all(tenant, kind), r.id.clone()));
     item.gsi2 = Some(IndexKey::new(
@@ -124,7 +128,12 @@ pub async fn approved(
     kind: Kind,
     purpose: &str,
 ) -> Result<Option<Registered>, StoreError> {
-    newest(store, Index::Gsi4, k::approved(tenant, kind.as_str(), purpose)).await
+    newest(
+        store,
+        Index::Gsi4,
+        k::approved(tenant, kind.as_str(), purpose),
+    )
+    .await
 }
 
 /// The newest version of `kind` for `purpose`, whatever its state.
@@ -134,7 +143,12 @@ pub async fn newest_for_purpose(
     kind: Kind,
     purpose: &str,
 ) -> Result<Option<Registered>, StoreError> {
-    newest(store, Index::Gsi3, k::by_purpose(tenant, kind.as_str(), purpose)).await
+    newest(
+        store,
+        Index::Gsi3,
+        k::by_purpose(tenant, kind.as_str(), purpose),
+    )
+    .await
 }
 
 async fn newest(

@@ -312,7 +312,11 @@ pub mod governance {
     pub const VERSION_SK: &str = "VERSION";
     /// Reserves `(name, version)` within the tenant and kind.
     pub fn name_pk(t: &TenantId, kind: &str, name: &str, version: &str) -> String {
-        format!("{t}#GOVN#{kind}#{}#{}", name.to_lowercase(), version.to_lowercase())
+        format!(
+            "{t}#GOVN#{kind}#{}#{}",
+            name.to_lowercase(),
+            version.to_lowercase()
+        )
     }
     pub const NAME_SK: &str = "NAME";
     /// GSI1: every version of a kind, by id (ids are time-ordered).

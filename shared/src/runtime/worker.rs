@@ -13,7 +13,7 @@ use futures::StreamExt;
 use tokio::sync::watch;
 use tracing::Instrument;
 
-use super::stage::{Action, DynStage, MessageMeta, message_span, plan, retry_delay};
+use super::stage::{Action, DynStage, FailureLog, MessageMeta, message_span, plan, retry_delay};
 use crate::ports::{Clock, Delivery, OutMessage, Queue, QueueError, QueueName, SystemClock};
 
 #[derive(Clone)]
@@ -26,6 +26,8 @@ pub struct Worker {
     pub batch: usize,
     pub concurrency: usize,
     pub visibility: Duration,
+    /// Where failed messages are counted by class (none: the metrics only).
+    pub failures: FailureLog,
 }
 
 /// What one poll did.
@@ -56,7 +58,14 @@ impl Worker {
             batch: 50,
             concurrency: 4,
             visibility: Duration::from_secs(60),
+            failures: FailureLog::default(),
         }
+    }
+
+    /// Counts failed messages per tenant and class in `store`.
+    pub fn with_failures(mut self, failures: FailureLog) -> Self {
+        self.failures = failures;
+        self
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -116,7 +125,11 @@ impl Worker {
 
     async fn settle(&self, d: Delivery) -> Settled {
         let meta = MessageMeta::new(d.id.as_str(), d.receive_count);
-        let disposition = match self.stage.handle_body(&d.body, meta).await {
+        let disposition = match self
+            .stage
+            .handle_logged(&d.body, meta, &self.failures)
+            .await
+        {
             Ok(disposition) => disposition,
             Err(e) => {
                 tracing::warn!(queue = %self.name, attempt = d.receive_count, error = &e as &dyn std::error::Error, "message failed; will retry");

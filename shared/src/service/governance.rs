@@ -32,8 +32,7 @@ pub fn parse_reason(action: Action, reason: Option<&str>) -> Result<Option<Strin
             Err(ServiceError::field("reason", "is required to reject"))
         }
         Some(r)
-            if r.chars().count() > MAX_REASON
-                || r.chars().any(|c| c.is_control() && c != '\n') =>
+            if r.chars().count() > MAX_REASON || r.chars().any(|c| c.is_control() && c != '\n') =>
         {
             Err(ServiceError::field(
                 "reason",
@@ -86,9 +85,21 @@ pub async fn register(
     let record = &record;
     on_conflict(move || async move {
         let draft = origin
-            .draft(&audit_action(kind, Action::Register), resource_type(kind), &record.id)
+            .draft(
+                &audit_action(kind, Action::Register),
+                resource_type(kind),
+                &record.id,
+            )
             .after(record);
-        match commit(store, tenant, &draft, repo::create_ops(tenant, record)?, now).await {
+        match commit(
+            store,
+            tenant,
+            &draft,
+            repo::create_ops(tenant, record)?,
+            now,
+        )
+        .await
+        {
             Err(StoreError::ConditionFailed { op }) if op == repo::RESERVATION_OP => {
                 let (name, version) = record.spec.name_version();
                 Err(ServiceError::Taken(FieldError::new(
@@ -208,7 +219,11 @@ pub(crate) async fn register_approved(
     let mut ops = repo::create_ops(tenant, &record)?;
     ops.extend(extra);
     let draft = origin
-        .draft(&audit_action(kind, Action::Approve), resource_type(kind), &record.id)
+        .draft(
+            &audit_action(kind, Action::Approve),
+            resource_type(kind),
+            &record.id,
+        )
         .after(&record);
     commit(store, tenant, &draft, ops, now).await?;
     Ok(record)

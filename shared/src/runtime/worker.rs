@@ -366,3 +366,47 @@ mod tests {
         assert!(stage.seen.lock().unwrap().is_empty());
     }
 }
+
+#[cfg(test)]
+mod failure_tests {
+    use super::*;
+    use crate::adapters::embedded::{EmbeddedDb, EmbeddedQueue, EmbeddedStore};
+    use crate::domain::TenantId;
+    use crate::governance::failures;
+    use crate::ports::{ItemStore, ManualClock};
+    use crate::runtime::stage::FailureLog;
+    use crate::runtime::testing::{ScriptedStage, body, t0};
+
+    #[tokio::test]
+    async fn failed_messages_are_counted_once_by_class_however_often_delivered() {
+        let clock = Arc::new(ManualClock::new(t0()));
+        let db = EmbeddedDb::in_memory(clock.clone()).unwrap();
+        let store: Arc<dyn ItemStore> = Arc::new(EmbeddedStore::new(db.clone()));
+        let queue = Arc::new(EmbeddedQueue::new(db, 5));
+        let worker = Worker::new(
+            queue.clone(),
+            QueueName::Rules,
+            Arc::new(ScriptedStage::default()),
+        )
+        .with_clock(clock.clone())
+        .with_failures(FailureLog::new(store.clone(), clock.clone()));
+        let messages = ["dead", "fail", "done", "fail"].map(|a| OutMessage::new(body(a, 0)));
+        queue
+            .send(QueueName::Rules, messages.to_vec())
+            .await
+            .unwrap();
+        // Up to the receive limit (5) each failing message comes back; then it is dead.
+        let mut received = 0;
+        for _ in 0..10 {
+            received += worker.poll_once().await.unwrap().received;
+            clock.advance(chrono::Duration::minutes(2));
+        }
+        assert_eq!(received, 1 + 3 * 5);
+        let counts = failures::counts(store.as_ref(), &TenantId::parse("acme").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(counts["WORKFLOW_ERROR"], 1, "the dead letter, once");
+        assert_eq!(counts["INFRA_ERROR"], 2, "two failing messages, each once");
+        assert_eq!(counts.values().sum::<i64>(), 3);
+    }
+}

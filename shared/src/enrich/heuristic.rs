@@ -60,13 +60,19 @@ pub fn score(f: &Finding) -> (f64, String) {
     (score, explanation)
 }
 
+/// A finding for other modules' tests.
+#[cfg(test)]
+pub(crate) fn sample_finding() -> crate::domain::Finding {
+    tests::finding("login_failed_burst", Severity::High, "9 failed logins")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::{Finding, FindingStatus};
     use chrono::Utc;
 
-    fn finding(rule: &str, sev: Severity, description: &str) -> Finding {
+    pub(super) fn finding(rule: &str, sev: Severity, description: &str) -> Finding {
         Finding {
             id: "fd".into(),
             rule_id: rule.into(),

@@ -200,6 +200,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_request_is_the_approved_model_and_prompt_and_nothing_else() {
+        use crate::governance::builtin;
+        let config = LlmConfig {
+            url: "https://models.example/v1/chat/completions".into(),
+            api_key: None,
+            api_key_secret_arn: None,
+            model: "gpt-4o-mini".into(),
+            timeout: Duration::from_secs(1),
+            retries: 0,
+        };
+        let mut model = ApprovedModel {
+            id: "mdl_1".into(),
+            spec: builtin::model(&config),
+        };
+        let prompt = ApprovedPrompt {
+            id: "prm_1".into(),
+            spec: builtin::prompt(),
+        };
+        let f = crate::enrich::heuristic::sample_finding();
+        let body = LlmClient::request_body(&f, &model, &prompt);
+        // The built-ins send what Vigil sent before the registry.
+        assert_eq!(body["model"], "gpt-4o-mini");
+        assert_eq!(body["temperature"], 0.2);
+        assert_eq!(body["messages"][0]["content"], "You are a careful security risk analyst.");
+        let user = body["messages"][1]["content"].as_str().unwrap();
+        assert!(user.starts_with("You are a security and compliance risk analyst."));
+        assert!(user.ends_with(&format!("Finding:\n{}", finding_json(&f))));
+        // Parameters cannot replace the model or the messages.
+        model.spec.parameters.insert("model".into(), json!("other"));
+        model.spec.parameters.insert("messages".into(), json!([]));
+        model.spec.parameters.insert("max_tokens".into(), json!(200));
+        let body = LlmClient::request_body(&f, &model, &prompt);
+        assert_eq!(body["model"], "gpt-4o-mini");
+        assert_eq!(body["messages"].as_array().unwrap().len(), 2);
+        assert_eq!(body["max_tokens"], 200);
+    }
+
+    #[test]
     fn parses_fenced_and_clamped_answers() {
         let (s, e) =
             parse_answer("```json\n{\"risk_score\": 140, \"explanation\": \"x\"}\n```").unwrap();

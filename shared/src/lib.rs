@@ -7,6 +7,7 @@ pub mod domain;
 pub mod enrich;
 pub mod governance;
 pub mod messages;
+pub mod ocsf;
 pub mod ports;
 pub mod reclassify;
 pub mod repo;

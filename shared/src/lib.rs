@@ -6,6 +6,7 @@ pub mod config;
 pub mod domain;
 pub mod drift;
 pub mod enrich;
+pub mod governance;
 pub mod messages;
 pub mod ocsf;
 pub mod ports;

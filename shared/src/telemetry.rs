@@ -46,6 +46,11 @@ pub mod metric {
     pub const RATE_LIMITED: &str = "vigil_rate_limited_total";
     /// Model tokens used (prompt and completion).
     pub const LLM_TOKENS: &str = "vigil_llm_tokens_total";
+    /// Failed requests and messages (labels `class`, a failure class, and `source`:
+    /// `api` or the stage).
+    pub const FAILURES: &str = "vigil_failures_total";
+    /// Uses of a model or prompt the governance gate blocked (label `kind`).
+    pub const GOVERNANCE_BLOCKS: &str = "vigil_governance_blocks_total";
 }
 
 /// Adds `n` to the counter `name` (a [`metric`]).
@@ -56,6 +61,11 @@ pub fn count(name: &'static str, n: usize) {
 /// [`count`] with a `stage` label.
 pub fn count_in(name: &'static str, stage: &'static str, n: usize) {
     metrics::counter!(name, "stage" => stage).increment(u64::try_from(n).unwrap_or(u64::MAX));
+}
+
+/// Counts one failure of `class` from `source` ([`metric::FAILURES`]).
+pub fn count_failure(class: &'static str, source: &'static str) {
+    metrics::counter!(metric::FAILURES, "class" => class, "source" => source).increment(1);
 }
 
 /// Records how long something took in the histogram `name`.

@@ -14,6 +14,7 @@ use serde_json::json;
 use support::moto_sdk;
 use vigil_shared::adapters::aws::{DynamoStore, EventBridgeBus, SqsQueue, provision};
 use vigil_shared::adapters::embedded::{EmbeddedBus, EmbeddedDb, EmbeddedQueue, EmbeddedStore};
+use vigil_shared::governance::Kind;
 use vigil_shared::ports::{
     Clock, Condition, DomainEvent, EventBus, Index, IndexKey, Item, ItemStore, KeyRange,
     ManualClock, OutMessage, Query, Queue, QueueError, QueueName, StoreError, SystemClock, WriteOp,
@@ -141,7 +142,8 @@ macro_rules! family {
                 store_put_all,
                 store_skip,
                 rate_window_shared,
-                breaker_shared
+                breaker_shared,
+                store_governance_gate_and_failures
             );
             family!(@tests $queue;
                 queue_send_receive_ack,
@@ -1170,4 +1172,116 @@ async fn breaker_shared(store: &dyn ItemStore, env: &Env) {
     let mine: Vec<_> = listed.iter().filter(|x| x.name == "webhook#ep").collect();
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0].state, BreakerState::Closed);
+}
+
+// ---------------------------------------------------------------------------------------
+// Access patterns of the governance registries and failure counters
+
+/// The gate's reads (the newest approved version per purpose on GSI4, the newest version
+/// per purpose on GSI3), the transitions' conditional writes and the failure counters
+/// (a TTL'd marker plus an add in one write) behave alike in both families.
+async fn store_governance_gate_and_failures(store: &dyn ItemStore, env: &Env) {
+    use vigil_shared::domain::TenantId;
+    use vigil_shared::governance::registry::{Action, PromptSpec, Spec};
+    use vigil_shared::governance::{Blocked, FailureClass, GateError, approved_prompt, failures};
+    use vigil_shared::service::{Origin, governance};
+
+    let tenant =
+        TenantId::parse(&format!("t{}", &unique_name()[..8].to_lowercase())).expect("tenant");
+    let author = Origin::key(tenant.clone(), "author", None);
+    let approver = Origin::key(tenant.clone(), "approver", None);
+    let blocked = |r: Result<_, GateError>| match r {
+        Err(GateError::Blocked(b)) => b,
+        other => panic!("expected a block, got {other:?}"),
+    };
+    assert!(matches!(
+        blocked(approved_prompt(store, &tenant, "enrichment").await),
+        Blocked::Missing { .. }
+    ));
+    let mut ids = Vec::new();
+    for v in ["1", "2"] {
+        let spec = Spec::Prompt(PromptSpec::new("p", v, "", "{{finding}}", "enrichment"));
+        let reg = governance::register(store, &author, spec, true, env.clock.now())
+            .await
+            .expect("register");
+        ids.push(reg.record.id);
+    }
+    assert!(matches!(
+        blocked(approved_prompt(store, &tenant, "enrichment").await),
+        Blocked::NotApproved { ref id, .. } if *id == ids[1]
+    ));
+    for id in &ids {
+        env.pass(Duration::from_millis(10)).await;
+        governance::act(
+            store,
+            &approver,
+            Kind::Prompt,
+            id,
+            Action::Approve,
+            None,
+            env.clock.now(),
+        )
+        .await
+        .expect("approve");
+    }
+    let got = approved_prompt(store, &tenant, "enrichment")
+        .await
+        .expect("approved");
+    assert_eq!(got.id, ids[1], "the most recently approved");
+    governance::act(
+        store,
+        &approver,
+        Kind::Prompt,
+        &ids[1],
+        Action::Retire,
+        None,
+        env.clock.now(),
+    )
+    .await
+    .expect("retire");
+    let got = approved_prompt(store, &tenant, "enrichment")
+        .await
+        .expect("approved");
+    assert_eq!(
+        got.id, ids[0],
+        "a retired version leaves the approved index"
+    );
+    governance::act(
+        store,
+        &approver,
+        Kind::Prompt,
+        &ids[0],
+        Action::Retire,
+        None,
+        env.clock.now(),
+    )
+    .await
+    .expect("retire");
+    assert!(matches!(
+        blocked(approved_prompt(store, &tenant, "enrichment").await),
+        Blocked::Retired { ref id, .. } if *id == ids[1]
+    ));
+
+    for _ in 0..3 {
+        failures::count_message(
+            store,
+            &tenant,
+            "rules",
+            "m-1",
+            FailureClass::InfraError,
+            env.clock.now(),
+        )
+        .await
+        .expect("count");
+    }
+    failures::count(store, &tenant, FailureClass::ValidationError, "api")
+        .await
+        .expect("count");
+    failures::count(store, &tenant, FailureClass::ValidationError, "api")
+        .await
+        .expect("count");
+    let counts = failures::counts(store, &tenant).await.expect("counts");
+    assert_eq!(counts["INFRA_ERROR"], 1, "one message, however often");
+    assert_eq!(counts["VALIDATION_ERROR"], 2);
+    assert_eq!(counts["HIGH_RISK"], 0);
 }

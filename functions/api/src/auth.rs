@@ -9,6 +9,7 @@ use vigil_shared::service::Origin;
 
 use crate::error::ApiError;
 use crate::http::RequestId;
+use crate::http::failures::TenantSlot;
 use crate::state::AppState;
 
 /// The authenticated caller.
@@ -59,6 +60,9 @@ impl FromRequestParts<AppState> for Caller {
             .await?
             .ok_or(ApiError::Unauthorized)?;
         tracing::Span::current().record("tenant", record.tenant.as_str());
+        if let Some(slot) = parts.extensions.get::<TenantSlot>() {
+            slot.set(&record.tenant);
+        }
         let decision = state
             .limits
             .charge_request(&record.tenant, &record.id, state.clock.now())

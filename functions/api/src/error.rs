@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use vigil_shared::audit::AuditError;
 use vigil_shared::domain::FieldError;
+use vigil_shared::governance::FailureClass;
 use vigil_shared::ports::{QueueError, StoreError};
 use vigil_shared::service::ServiceError;
 
@@ -25,6 +26,9 @@ pub enum ApiError {
     BadSignature(&'static str),
     #[error("this action needs the {0} role")]
     Forbidden(&'static str),
+    /// A rule forbids this caller the change (four eyes).
+    #[error("{0}")]
+    Denied(String),
     #[error("no such {0}")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -77,7 +81,7 @@ impl ApiError {
             ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized | ApiError::BadSignature(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::Denied(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) | ApiError::Taken(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
@@ -106,6 +110,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::BadSignature(_) => "bad-signature",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::Denied(_) => "four-eyes",
             ApiError::NotFound(_) => "not-found",
             ApiError::Conflict(_) => "conflict",
             ApiError::PreconditionFailed { .. } => "precondition-failed",
@@ -127,6 +132,37 @@ impl ApiError {
 }
 
 impl ApiError {
+    /// The failure class of a request that ends in this error: the one place API
+    /// failures are classified (they are counted per tenant by `http::failures`).
+    pub fn failure_class(&self) -> FailureClass {
+        match self {
+            ApiError::MalformedJson(_)
+            | ApiError::Invalid(_)
+            | ApiError::NotFound(_)
+            | ApiError::TooLarge { .. }
+            | ApiError::BadRequest(_)
+            | ApiError::UnsupportedMediaType
+            | ApiError::UriTooLong { .. }
+            | ApiError::HeadersTooLarge { .. }
+            | ApiError::MethodNotAllowed { .. } => FailureClass::ValidationError,
+            // A refused key, signature, role or four-eyes rule, and a spent rate limit.
+            ApiError::Unauthorized
+            | ApiError::BadSignature(_)
+            | ApiError::Forbidden(_)
+            | ApiError::Denied(_)
+            | ApiError::RateLimited(_) => FailureClass::PolicyViolation,
+            ApiError::Conflict(_)
+            | ApiError::Taken(_)
+            | ApiError::PreconditionFailed { .. }
+            | ApiError::RunInProgress(_) => FailureClass::WorkflowError,
+            ApiError::RequestTimeout
+            | ApiError::Overloaded
+            | ApiError::NotConfigured(_)
+            | ApiError::Unavailable(_) => FailureClass::InfraError,
+            ApiError::Internal(_) => FailureClass::UnexpectedError,
+        }
+    }
+
     /// The header or part of the request a protocol-level problem is about.
     fn named_part(&self) -> Option<FieldError> {
         let (field, message) = match self {
@@ -168,6 +204,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(what) => ApiError::NotFound(what),
             ServiceError::Invalid(fields) => ApiError::Invalid(fields),
             ServiceError::Conflict(m) => ApiError::Conflict(m),
+            ServiceError::Denied(m) => ApiError::Denied(m),
             ServiceError::Taken(f) => ApiError::Taken(f),
             ServiceError::PreconditionFailed { current } => ApiError::PreconditionFailed {
                 current: format!("\"{current}\""),
@@ -231,6 +268,7 @@ struct Problem<'a> {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let class = self.failure_class();
         if let ApiError::Internal(_) | ApiError::Unavailable(_) = &self {
             tracing::error!(error = %chain(&self), status = status.as_u16(), "request failed");
         }
@@ -299,6 +337,7 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
+        resp.extensions_mut().insert(class);
         resp
     }
 }

@@ -54,6 +54,7 @@ fn operations() -> (Router<AppState>, serde_json::Value) {
         .merge(routes::notifications::routes())
         .merge(routes::resilience::routes())
         .merge(routes::sources::routes())
+        .merge(routes::governance::routes())
         .split_for_parts();
     (router, openapi::document(doc))
 }
@@ -75,6 +76,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(http::rate_limit::headers))
         .layer(middleware::from_fn_with_state(limits, limits::enforce))
         .layer(middleware::from_fn(http::problems::fallback))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            http::failures::count,
+        ))
         .layer(middleware::from_fn(http::traced))
         .with_state(state)
 }

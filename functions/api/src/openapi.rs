@@ -22,7 +22,7 @@ use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
 }))]
 pub struct Problem {
     /// `https://vigil.dev/problems/<slug>`: validation-error, malformed-json, unauthorized,
-    /// bad-signature, forbidden, not-found, conflict, taken, precondition-failed, run-in-progress,
+    /// bad-signature, forbidden, four-eyes, not-found, conflict, taken, precondition-failed, run-in-progress,
     /// payload-too-large, bad-request, unsupported-media-type, uri-too-long,
     /// headers-too-large, request-timeout, method-not-allowed, overloaded, unavailable,
     /// internal.
@@ -210,6 +210,7 @@ pub struct OcsfEvent {
 #[schema(rename_all = "lowercase")]
 pub enum RoleName {
     Admin,
+    Approver,
     Analyst,
     Viewer,
 }
@@ -398,6 +399,126 @@ pub struct IdPath {
     pub id: String,
 }
 
+/// A finding (the fields clients rely on; it carries more).
+#[derive(ToSchema)]
+pub struct Finding {
+    pub id: String,
+    pub rule_id: String,
+    pub severity: String,
+    pub status: String,
+    pub risk_score: Option<f64>,
+    pub ai_explanation: Option<String>,
+    /// heuristic or llm.
+    pub enriched_by: Option<String>,
+    /// For an LLM enrichment: the approved model's name and version, and the approved
+    /// prompt's version and SHA-256 it used; null for the heuristic.
+    pub model: Option<String>,
+    pub model_version: Option<String>,
+    pub prompt_version: Option<String>,
+    pub prompt_sha256: Option<String>,
+}
+
+/// A model version to register.
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "provider": "openai", "name": "gpt-4o-mini", "version": "2024-07-18",
+    "endpoint": "https://api.openai.com/v1/chat/completions",
+    "parameters": {"temperature": 0.2}, "purpose": "enrichment", "submit": true
+}))]
+pub struct ModelIn {
+    /// At most 64 characters.
+    pub provider: String,
+    /// The model name sent to the endpoint; at most 128 characters.
+    pub name: String,
+    /// At most 64 characters; `(name, version)` is unique per tenant.
+    pub version: String,
+    /// Absolute http(s) URL. Enrichment only uses a model whose endpoint is the one the
+    /// deployment is configured to call.
+    pub endpoint: String,
+    /// Request settings merged into each call (e.g. `temperature`); at most 8 KiB.
+    pub parameters: Option<Object>,
+    /// What it is for: `[a-z0-9_.-]{1,64}`, e.g. `enrichment`.
+    pub purpose: String,
+    /// Submit for approval at once (default false: a draft).
+    pub submit: Option<bool>,
+}
+
+/// A prompt version to register; Vigil computes `sha256`.
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "name": "finding-risk-assessment", "version": "2", "system": "You are a careful analyst.",
+    "template": "Score this finding 0-100 as JSON {\"risk_score\", \"explanation\"}: {{finding}}",
+    "purpose": "enrichment"
+}))]
+pub struct PromptIn {
+    pub name: String,
+    pub version: String,
+    /// The system message (optional); at most 32 KiB.
+    pub system: Option<String>,
+    /// The user message; at most 32 KiB; `{{finding}}` is replaced by the finding.
+    pub template: String,
+    pub purpose: String,
+    pub submit: Option<bool>,
+}
+
+/// Why a version moves; required to reject.
+#[derive(ToSchema)]
+#[schema(example = json!({"reason": "the template leaks user names"}))]
+pub struct ReasonIn {
+    /// At most 2000 characters.
+    pub reason: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum VersionState {
+    Draft,
+    PendingApproval,
+    Approved,
+    Rejected,
+    Retired,
+}
+
+/// One step of a version's history.
+#[derive(ToSchema)]
+pub struct VersionStep {
+    /// register, submit, approve, reject or retire.
+    pub action: String,
+    pub state: VersionState,
+    /// `key:<id>` or `system:<component>`.
+    pub actor: String,
+    #[schema(format = DateTime)]
+    pub at: String,
+    pub reason: Option<String>,
+}
+
+/// A model or prompt version (the fields of its `kind` besides these).
+#[derive(ToSchema)]
+pub struct RegistryVersion {
+    pub id: String,
+    /// model or prompt.
+    pub kind: String,
+    pub name: String,
+    pub version: String,
+    pub purpose: String,
+    pub state: VersionState,
+    pub created_by: String,
+    pub submitted_by: Option<String>,
+    /// Prompts: hex SHA-256 of the JSON array `[system, template]`.
+    pub sha256: Option<String>,
+    pub history: Vec<VersionStep>,
+}
+
+/// Failed requests and messages of the tenant by class.
+#[derive(ToSchema)]
+#[schema(example = json!({"counts": {"VALIDATION_ERROR": 3, "POLICY_VIOLATION": 1, "HIGH_RISK": 0, "WORKFLOW_ERROR": 0, "INFRA_ERROR": 0, "UNEXPECTED_ERROR": 0}, "total": 4}))]
+pub struct FailureCounts {
+    /// VALIDATION_ERROR, POLICY_VIOLATION, HIGH_RISK, WORKFLOW_ERROR, INFRA_ERROR and
+    /// UNEXPECTED_ERROR, each present.
+    pub counts: Object,
+    pub total: i64,
+}
+
 /// `If-Match` (RFC 9110): `*` or a list of the strong ETags this API issued; weak tags
 /// never match; no match is 412.
 #[derive(IntoParams)]
@@ -419,7 +540,7 @@ impl Modify for Security {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("vk_<tenant>_<secret>")
                     .description(Some(
-                        "An API key: viewer reads, analyst also ingests and triages, admin also manages keys, webhooks and checkpoints.",
+                        "An API key: viewer reads, analyst also ingests, triages and registers models and prompts, approver also decides model and prompt approvals, admin also manages keys, webhooks and checkpoints.",
                     ))
                     .build(),
             ),
@@ -472,6 +593,16 @@ const LINKS: &[Links] = &[
         ],
     ),
     ("/keys", "201", &[("RevokeKey", "keys_revoke")]),
+    (
+        "/governance/models",
+        "201",
+        &[("GetModelVersion", "governance_models_get")],
+    ),
+    (
+        "/governance/prompts",
+        "201",
+        &[("GetPromptVersion", "governance_prompts_get")],
+    ),
 ];
 
 /// The document of `router`'s operations, as `/openapi.json` serves it.

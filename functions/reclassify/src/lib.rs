@@ -405,7 +405,11 @@ impl Reclassifier {
                 Arc::clone(&self.queue),
                 QueueName::Reclassify,
                 Arc::clone(&self.clock),
-            );
+            )
+            .with_failures(vigil_shared::runtime::FailureLog::new(
+                Arc::clone(&self.store),
+                Arc::clone(&self.clock),
+            ));
             return Ok(serde_json::to_value(batch.handle(event).await)?);
         }
         let summary = self.on_schedule().await?;

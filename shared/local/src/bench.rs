@@ -16,7 +16,7 @@ use vigil_shared::config::Config;
 use vigil_shared::domain::{Role, TenantId};
 use vigil_shared::messages::EventMessage;
 use vigil_shared::ports::QueueName;
-use vigil_shared::runtime::{Disposition, DynStage, MessageMeta, StageResult, Worker};
+use vigil_shared::runtime::{Disposition, DynStage, FailureLog, MessageMeta, StageResult, Worker};
 use vigil_shared::service::{Origin, api_keys};
 
 use super::LocalSystem;
@@ -48,9 +48,14 @@ impl DynStage for Timed {
         self.inner.name()
     }
 
-    async fn handle_body(&self, body: &str, meta: MessageMeta) -> StageResult {
+    async fn handle_logged(
+        &self,
+        body: &str,
+        meta: MessageMeta,
+        failures: &FailureLog,
+    ) -> StageResult {
         let started = Instant::now();
-        let disposition = self.inner.handle_body(body, meta).await;
+        let disposition = self.inner.handle_logged(body, meta, failures).await;
         self.spent(started);
         if matches!(disposition, Ok(Disposition::Done)) {
             self.finished(&[body]);

@@ -124,6 +124,7 @@ pub enum AuditCommand {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum RoleArg {
     Admin,
+    Approver,
     Analyst,
     Viewer,
 }

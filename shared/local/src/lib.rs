@@ -180,7 +180,11 @@ impl LocalSystem {
     /// The one local worker over `queue`, on this system's clock.
     pub fn worker(&self, queue: QueueName) -> Worker {
         let mut worker = Worker::new(self.queue.clone(), queue, self.stage(queue))
-            .with_clock(Arc::clone(&self.clock));
+            .with_clock(Arc::clone(&self.clock))
+            .with_failures(vigil_shared::runtime::FailureLog::new(
+                self.store.clone() as Arc<dyn vigil_shared::ports::ItemStore>,
+                Arc::clone(&self.clock),
+            ));
         worker.visibility = std::time::Duration::from_secs(self.config.worker_lease_seconds);
         match queue {
             QueueName::Webhook => worker.with_concurrency(vigil_webhook::LOCAL_CONCURRENCY),

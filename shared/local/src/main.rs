@@ -60,6 +60,7 @@ async fn run(cli: Cli, config: Config) -> Result<(), Failure> {
             let tenant = TenantId::parse(&tenant)?;
             let role = match role {
                 RoleArg::Admin => Role::Admin,
+                RoleArg::Approver => Role::Approver,
                 RoleArg::Analyst => Role::Analyst,
                 RoleArg::Viewer => Role::Viewer,
             };

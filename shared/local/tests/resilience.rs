@@ -264,7 +264,7 @@ async fn the_model_breaker_opens_after_five_failures_falls_back_at_once_and_a_tr
 async fn a_tenant_with_every_model_slot_busy_is_told_to_come_back_while_others_go_ahead() {
     use vigil_shared::config::ResilienceSettings;
     use vigil_shared::domain::{Finding, TenantId};
-    use vigil_shared::enrich::{Busy, EnrichContext, Enricher, LlmClient, LlmConfig};
+    use vigil_shared::enrich::{Busy, EnrichContext, EnrichError, Enricher, LlmClient, LlmConfig};
 
     // A model that holds every call until the test lets it answer.
     let (entered_tx, mut entered) = tokio::sync::mpsc::unbounded_channel::<()>();
@@ -332,7 +332,10 @@ async fn a_tenant_with_every_model_slot_busy_is_told_to_come_back_while_others_g
             _ = entered.recv() => {}
         }
         // acme's one slot is taken: its next finding is sent back, not queued behind it.
-        assert_eq!(enricher.enrich(&ctx(&acme), &mut second).await, Err(Busy));
+        assert!(matches!(
+            enricher.enrich(&ctx(&acme), &mut second).await,
+            Err(EnrichError::Busy(Busy))
+        ));
         // beta has slots of its own.
         let beta_call = enricher.enrich(&ctx_beta, &mut other);
         tokio::pin!(beta_call);

@@ -7,11 +7,15 @@ use subtle::ConstantTimeEq;
 
 use super::tenant::TenantId;
 
+/// What a key may do, in order: viewer reads; analyst also ingests, triages and
+/// registers models and prompts; approver also decides (approves, rejects, retires)
+/// model and prompt versions; admin also manages keys, webhooks and checkpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Viewer,
     Analyst,
+    Approver,
     Admin,
 }
 
@@ -20,6 +24,7 @@ impl Role {
         match s {
             "viewer" => Some(Self::Viewer),
             "analyst" => Some(Self::Analyst),
+            "approver" => Some(Self::Approver),
             "admin" => Some(Self::Admin),
             _ => None,
         }
@@ -29,6 +34,7 @@ impl Role {
         match self {
             Self::Viewer => "viewer",
             Self::Analyst => "analyst",
+            Self::Approver => "approver",
             Self::Admin => "admin",
         }
     }
@@ -148,5 +154,14 @@ mod tests {
     fn roles_are_ordered() {
         assert!(Role::Admin.allows(Role::Analyst));
         assert!(!Role::Viewer.allows(Role::Analyst));
+        // An approver decides approvals and does what analysts do, but no admin work;
+        // an admin may decide too.
+        assert!(Role::Approver.allows(Role::Analyst));
+        assert!(!Role::Approver.allows(Role::Admin));
+        assert!(Role::Admin.allows(Role::Approver));
+        assert!(!Role::Analyst.allows(Role::Approver));
+        for r in [Role::Viewer, Role::Analyst, Role::Approver, Role::Admin] {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
     }
 }

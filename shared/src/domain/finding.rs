@@ -150,6 +150,17 @@ pub struct Finding {
     /// The severity the current enrichment was computed for.
     #[serde(default)]
     pub enriched_severity: Option<Severity>,
+    /// The model (name) an LLM enrichment used, as the governance gate approved it;
+    /// None for the heuristic.
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub model_version: Option<String>,
+    /// The approved prompt version an LLM enrichment used, and its SHA-256.
+    #[serde(default)]
+    pub prompt_version: Option<String>,
+    #[serde(default)]
+    pub prompt_sha256: Option<String>,
     #[serde(default)]
     pub note: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -214,6 +225,10 @@ impl Finding {
             ai_explanation: None,
             enriched_by: None,
             enriched_severity: None,
+            model: None,
+            model_version: None,
+            prompt_version: None,
+            prompt_sha256: None,
             note: None,
             created_at: now,
             updated_at: now,

@@ -60,13 +60,19 @@ pub fn score(f: &Finding) -> (f64, String) {
     (score, explanation)
 }
 
+/// A finding for other modules' tests.
+#[cfg(test)]
+pub(crate) fn sample_finding() -> crate::domain::Finding {
+    tests::finding("login_failed_burst", Severity::High, "9 failed logins")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::{Finding, FindingStatus};
     use chrono::Utc;
 
-    fn finding(rule: &str, sev: Severity, description: &str) -> Finding {
+    pub(super) fn finding(rule: &str, sev: Severity, description: &str) -> Finding {
         Finding {
             id: "fd".into(),
             rule_id: rule.into(),
@@ -88,6 +94,10 @@ mod tests {
             ai_explanation: None,
             enriched_by: None,
             enriched_severity: None,
+            model: None,
+            model_version: None,
+            prompt_version: None,
+            prompt_sha256: None,
             note: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),

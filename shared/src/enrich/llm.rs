@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::domain::Finding;
+use crate::governance::{ApprovedModel, ApprovedPrompt};
 
 #[derive(Debug, Clone)]
 pub struct LlmConfig {
@@ -81,8 +82,9 @@ struct Assessment {
     explanation: String,
 }
 
-fn prompt(f: &Finding) -> String {
-    let finding = json!({
+/// The finding as the prompt shows it (in place of its `{{finding}}`).
+fn finding_json(f: &Finding) -> serde_json::Value {
+    json!({
         "rule_id": f.rule_id,
         "rule_name": f.rule_name,
         "severity": f.severity,
@@ -92,12 +94,7 @@ fn prompt(f: &Finding) -> String {
         "evidence_event_count": f.event_ids.len(),
         "first_seen": f.first_seen,
         "last_seen": f.last_seen,
-    });
-    format!(
-        "You are a security and compliance risk analyst. Assess this finding from a security \
-         monitoring system. Return ONLY a JSON object {{\"risk_score\": <integer 0-100>, \
-         \"explanation\": \"<2-3 plain sentences naming the evidence>\"}}.\n\nFinding:\n{finding}"
-    )
+    })
 }
 
 /// Pulls the JSON object out of a model answer, tolerating code fences and prose.
@@ -129,19 +126,46 @@ impl LlmClient {
         Ok(Self { http, config })
     }
 
+    /// The endpoint this client calls (and holds the credential for).
+    pub fn endpoint(&self) -> &str {
+        &self.config.url
+    }
+
     pub fn config(&self) -> &LlmConfig {
         &self.config
     }
 
-    async fn attempt(&self, f: &Finding) -> Result<Answer, LlmError> {
-        let body = json!({
-            "model": self.config.model,
-            "temperature": 0.2,
-            "messages": [
-                {"role": "system", "content": "You are a careful security risk analyst."},
-                {"role": "user", "content": prompt(f)},
-            ],
-        });
+    /// The request: the approved model's name and parameters, the approved prompt's
+    /// texts. Nothing else decides what is sent.
+    fn request_body(
+        f: &Finding,
+        model: &ApprovedModel,
+        prompt: &ApprovedPrompt,
+    ) -> serde_json::Value {
+        let mut body = serde_json::Map::new();
+        for (k, v) in &model.spec.parameters {
+            if k != "model" && k != "messages" {
+                body.insert(k.clone(), v.clone());
+            }
+        }
+        body.insert("model".into(), json!(model.spec.name));
+        body.insert(
+            "messages".into(),
+            json!([
+                {"role": "system", "content": prompt.spec.system},
+                {"role": "user", "content": prompt.spec.render(&finding_json(f))},
+            ]),
+        );
+        serde_json::Value::Object(body)
+    }
+
+    async fn attempt(
+        &self,
+        f: &Finding,
+        model: &ApprovedModel,
+        prompt: &ApprovedPrompt,
+    ) -> Result<Answer, LlmError> {
+        let body = Self::request_body(f, model, prompt);
         let mut req = self.http.post(&self.config.url).json(&body);
         if let Some(key) = &self.config.api_key {
             req = req.bearer_auth(key);
@@ -173,10 +197,15 @@ impl LlmClient {
     }
 
     /// Asks the model, retrying transient failures with a short backoff.
-    pub async fn assess(&self, f: &Finding) -> Result<Answer, LlmError> {
+    pub async fn assess(
+        &self,
+        f: &Finding,
+        model: &ApprovedModel,
+        prompt: &ApprovedPrompt,
+    ) -> Result<Answer, LlmError> {
         let mut attempt = 0;
         loop {
-            match self.attempt(f).await {
+            match self.attempt(f, model, prompt).await {
                 Ok(v) => return Ok(v),
                 Err(e) if e.retryable() && attempt < self.config.retries => {
                     attempt += 1;
@@ -192,6 +221,50 @@ impl LlmClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_request_is_the_approved_model_and_prompt_and_nothing_else() {
+        use crate::governance::builtin;
+        let config = LlmConfig {
+            url: "https://models.example/v1/chat/completions".into(),
+            api_key: None,
+            api_key_secret_arn: None,
+            model: "gpt-4o-mini".into(),
+            timeout: Duration::from_secs(1),
+            retries: 0,
+        };
+        let mut model = ApprovedModel {
+            id: "mdl_1".into(),
+            spec: builtin::model(&config),
+        };
+        let prompt = ApprovedPrompt {
+            id: "prm_1".into(),
+            spec: builtin::prompt(),
+        };
+        let f = crate::enrich::heuristic::sample_finding();
+        let body = LlmClient::request_body(&f, &model, &prompt);
+        // The built-ins send what Vigil sent before the registry.
+        assert_eq!(body["model"], "gpt-4o-mini");
+        assert_eq!(body["temperature"], 0.2);
+        assert_eq!(
+            body["messages"][0]["content"],
+            "You are a careful security risk analyst."
+        );
+        let user = body["messages"][1]["content"].as_str().unwrap();
+        assert!(user.starts_with("You are a security and compliance risk analyst."));
+        assert!(user.ends_with(&format!("Finding:\n{}", finding_json(&f))));
+        // Parameters cannot replace the model or the messages.
+        model.spec.parameters.insert("model".into(), json!("other"));
+        model.spec.parameters.insert("messages".into(), json!([]));
+        model
+            .spec
+            .parameters
+            .insert("max_tokens".into(), json!(200));
+        let body = LlmClient::request_body(&f, &model, &prompt);
+        assert_eq!(body["model"], "gpt-4o-mini");
+        assert_eq!(body["messages"].as_array().unwrap().len(), 2);
+        assert_eq!(body["max_tokens"], 200);
+    }
 
     #[test]
     fn parses_fenced_and_clamped_answers() {

@@ -1,4 +1,6 @@
-//! Risk scoring and explanation of findings: a model when configured, else the heuristic.
+//! Risk scoring and explanation of findings: a model when configured, the governance
+//! gate approves both the model and the prompt for `enrichment` and the model's breaker
+//! is closed; else the heuristic.
 pub mod heuristic;
 pub mod llm;
 
@@ -8,12 +10,11 @@ use chrono::{DateTime, Utc};
 
 use crate::config::ResilienceSettings;
 use crate::domain::{EnrichedBy, Finding, TenantId};
-use crate::ports::ItemStore;
+use crate::governance::registry::ENRICHMENT;
+use crate::governance::{ApprovedModel, ApprovedPrompt, Blocked, GateError, Kind, builtin, gate};
+use crate::ports::{ItemStore, StoreError};
 use crate::resilience::{Admission, BreakerKey, Breakers, Bulkhead, Prices, usage};
 pub use llm::{LlmClient, LlmConfig};
-
-/// What usage is recorded under.
-pub const PURPOSE: &str = "enrichment";
 
 #[derive(Clone, Default)]
 pub struct Enricher {
@@ -30,8 +31,8 @@ struct ModelPath {
     prices: Prices,
 }
 
-/// Where an enrichment runs: the store the breaker and usage live in, and whether it may
-/// wait for a model slot.
+/// Where an enrichment runs: the store the gate, the breaker and usage live in, and
+/// whether it may wait for a model slot.
 pub struct EnrichContext<'a> {
     pub store: &'a dyn ItemStore,
     pub tenant: &'a TenantId,
@@ -45,6 +46,20 @@ pub struct EnrichContext<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("all model slots of the tenant are busy")]
 pub struct Busy;
+
+/// Why a finding was not enriched.
+#[derive(Debug, thiserror::Error)]
+pub enum EnrichError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The tenant's model calls are all in flight (its bulkhead is full).
+    #[error(transparent)]
+    Busy(#[from] Busy),
+}
+
+/// What one enrichment came to besides the finding's new fields: the gate's refusal, if
+/// it refused the model or the prompt (the finding then holds the heuristic's answer).
+pub type Outcome = Option<Blocked>;
 
 impl Enricher {
     pub fn heuristic() -> Self {
@@ -63,13 +78,83 @@ impl Enricher {
         }
     }
 
-    /// Sets `risk_score`, `ai_explanation` and `enriched_by` on `f`: by the model when
-    /// one is configured and its breaker is closed, else by the heuristic.
-    pub async fn enrich(&self, ctx: &EnrichContext<'_>, f: &mut Finding) -> Result<(), Busy> {
+    /// The model and prompt the gate approves for enrichment in `tenant`, registering
+    /// the built-ins first if the tenant never had them.
+    pub async fn governed(
+        &self,
+        store: &dyn ItemStore,
+        tenant: &TenantId,
+        llm: &LlmClient,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(ApprovedModel, ApprovedPrompt), Blocked>, StoreError> {
+        let mut seeded = false;
+        loop {
+            let found = async {
+                let model = gate::approved_model(store, tenant, ENRICHMENT).await?;
+                let prompt = gate::approved_prompt(store, tenant, ENRICHMENT).await?;
+                Ok::<_, GateError>((model, prompt))
+            }
+            .await;
+            match found {
+                Ok((model, _)) if model.spec.endpoint != llm.endpoint() => {
+                    return Ok(Err(Blocked::EndpointMismatch {
+                        kind: Kind::Model,
+                        purpose: ENRICHMENT.into(),
+                        id: model.id,
+                        endpoint: model.spec.endpoint,
+                    }));
+                }
+                Ok(pair) => return Ok(Ok(pair)),
+                Err(GateError::Store(e)) => return Err(e),
+                Err(GateError::Blocked(b @ Blocked::Missing { .. })) if !seeded => {
+                    seeded = true;
+                    let model = builtin::model(llm.config());
+                    if builtin::ensure(store, tenant, Some(&model), now).await? {
+                        continue;
+                    }
+                    return Ok(Err(b));
+                }
+                Err(GateError::Blocked(b)) => return Ok(Err(b)),
+            }
+        }
+    }
+
+    /// Sets `risk_score`, `ai_explanation`, `enriched_by` and, for a model's answer,
+    /// the model and prompt versions on `f`. A store error reading the gate is returned
+    /// (the caller retries), as is a full bulkhead when the caller cannot wait; a
+    /// refusal by the gate is the outcome.
+    pub async fn enrich(
+        &self,
+        ctx: &EnrichContext<'_>,
+        f: &mut Finding,
+    ) -> Result<Outcome, EnrichError> {
         let started = std::time::Instant::now();
         let now = ctx.now;
+        let mut blocked = None;
+        let mut used = None;
         let modelled = match &self.llm {
-            Some(path) => path.assess(ctx, f).await?,
+            Some(path) => match self
+                .governed(ctx.store, ctx.tenant, &path.client, now)
+                .await?
+            {
+                Err(b) => {
+                    tracing::warn!(finding = %f.id, blocked = %b, "governance gate blocked the model or prompt; using the heuristic");
+                    crate::telemetry::count_in(
+                        crate::telemetry::metric::GOVERNANCE_BLOCKS,
+                        b.kind().as_str(),
+                        1,
+                    );
+                    blocked = Some(b);
+                    None
+                }
+                Ok((model, prompt)) => {
+                    let answer = path.assess(ctx, f, &model, &prompt).await?;
+                    if answer.is_some() {
+                        used = Some((model, prompt));
+                    }
+                    answer
+                }
+            },
             None => None,
         };
         let (score, text, by) = match modelled {
@@ -87,8 +172,12 @@ impl Enricher {
         f.ai_explanation = Some(text);
         f.enriched_by = Some(by);
         f.enriched_severity = Some(f.severity);
+        f.model = used.as_ref().map(|(m, _)| m.spec.name.clone());
+        f.model_version = used.as_ref().map(|(m, _)| m.spec.version.clone());
+        f.prompt_version = used.as_ref().map(|(_, p)| p.spec.version.clone());
+        f.prompt_sha256 = used.as_ref().map(|(_, p)| p.spec.sha256.clone());
         f.updated_at = now;
-        Ok(())
+        Ok(blocked)
     }
 }
 
@@ -98,6 +187,8 @@ impl ModelPath {
         &self,
         ctx: &EnrichContext<'_>,
         f: &Finding,
+        model: &ApprovedModel,
+        prompt: &ApprovedPrompt,
     ) -> Result<Option<(f64, String)>, Busy> {
         let slot = if ctx.wait_for_slot {
             self.bulkhead.enter(ctx.tenant).await
@@ -121,7 +212,7 @@ impl ModelPath {
             crate::telemetry::count(crate::telemetry::metric::ENRICHMENT_FALLBACKS, 1);
             return Ok(None);
         }
-        let outcome = self.client.assess(f).await;
+        let outcome = self.client.assess(f, model, prompt).await;
         let failure = match &outcome {
             Err(e) if e.is_endpoint_failure() => Some(e.to_string()),
             _ => None,
@@ -141,18 +232,17 @@ impl ModelPath {
                     usize::try_from(tokens.prompt_tokens + tokens.completion_tokens)
                         .unwrap_or(usize::MAX),
                 );
-                let model = &self.client.config().model;
-                if let Err(e) = usage::record(
+                let recorded = usage::record(
                     ctx.store,
                     ctx.tenant,
-                    model,
-                    PURPOSE,
+                    &model.spec.name,
+                    ENRICHMENT,
                     tokens,
                     self.prices,
                     ctx.now,
                 )
-                .await
-                {
+                .await;
+                if let Err(e) = recorded {
                     tracing::warn!(error = %e, "model usage not recorded");
                 }
                 Ok(Some((answer.risk_score, answer.explanation)))

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod drift_events;
 pub mod events;
 pub mod findings;
+pub mod governance;
 pub mod idempotency;
 pub(crate) mod item;
 pub mod notifications;

@@ -326,3 +326,54 @@ pub mod sources {
         format!("source_type#{id}#")
     }
 }
+
+/// The model and prompt registries, and the failure counters.
+pub mod governance {
+    use crate::domain::TenantId;
+
+    /// One version: its own partition, so reads by id are one get.
+    pub fn version_pk(t: &TenantId, kind: &str, id: &str) -> String {
+        format!("{t}#GOV#{kind}#{id}")
+    }
+    pub const VERSION_SK: &str = "VERSION";
+    /// Reserves `(name, version)` within the tenant and kind.
+    pub fn name_pk(t: &TenantId, kind: &str, name: &str, version: &str) -> String {
+        format!(
+            "{t}#GOVN#{kind}#{}#{}",
+            name.to_lowercase(),
+            version.to_lowercase()
+        )
+    }
+    pub const NAME_SK: &str = "NAME";
+    /// GSI1: every version of a kind, by id (ids are time-ordered).
+    pub fn all(t: &TenantId, kind: &str) -> String {
+        format!("{t}#GOVL#{kind}")
+    }
+    /// GSI2: the versions of a kind in one state, by id.
+    pub fn by_state(t: &TenantId, kind: &str, state: &str) -> String {
+        format!("{t}#GOVS#{kind}#{state}")
+    }
+    /// GSI3: every version of a kind for one purpose, by id: the newest names why the
+    /// gate blocks when none is approved.
+    pub fn by_purpose(t: &TenantId, kind: &str, purpose: &str) -> String {
+        format!("{t}#GOVP#{kind}#{purpose}")
+    }
+    /// GSI4: the approved versions of a kind for one purpose, by approval time: the gate
+    /// reads the newest.
+    pub fn approved(t: &TenantId, kind: &str, purpose: &str) -> String {
+        format!("{t}#GOVA#{kind}#{purpose}")
+    }
+    /// Marks that the built-in versions were registered for the tenant (once, ever).
+    pub fn builtin_pk(t: &TenantId) -> String {
+        format!("{t}#GOVBUILTIN")
+    }
+    pub const BUILTIN_SK: &str = "SEEDED";
+    /// Failure counters by class live in the tenant's statistics partition under this
+    /// prefix.
+    pub const FAILURE_PREFIX: &str = "failure#";
+    /// One item per stage message already counted as failed, so redelivery never counts
+    /// it twice (expires after SQS's longest retention).
+    pub fn failed_messages_pk(t: &TenantId) -> String {
+        format!("{t}#FAILMSG")
+    }
+}

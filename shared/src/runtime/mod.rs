@@ -7,8 +7,8 @@ pub mod worker;
 
 pub use sqs::SqsBatch;
 pub use stage::{
-    BuildError, Disposition, DynStage, HandlerError, MessageMeta, Stage, StageMessage, StagePorts,
-    StageResult, retry_delay,
+    BuildError, Disposition, DynStage, FailureLog, HandlerError, MessageMeta, Stage, StageMessage,
+    StagePorts, StageResult, retry_delay,
 };
 pub use worker::{PollStats, Worker};
 #[cfg(test)]

@@ -24,7 +24,7 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMe
 use futures::StreamExt;
 use tracing::Instrument;
 
-use super::stage::{Action, DynStage, MessageMeta, StagePorts, message_span, plan};
+use super::stage::{Action, DynStage, FailureLog, MessageMeta, StagePorts, message_span, plan};
 use crate::ports::{Clock, OutMessage, Queue, QueueName};
 
 /// Records handled at once within one invocation, unless the stage asks for more.
@@ -45,6 +45,7 @@ pub struct SqsBatch {
     home: QueueName,
     clock: Arc<dyn Clock>,
     concurrency: usize,
+    failures: FailureLog,
 }
 
 impl SqsBatch {
@@ -61,12 +62,21 @@ impl SqsBatch {
             home,
             clock,
             concurrency: CONCURRENCY,
+            failures: FailureLog::default(),
         }
     }
 
-    /// [`Self::new`] over the queue and clock the stage was built from.
+    /// [`Self::new`] over the queue and clock the stage was built from, counting failed
+    /// messages in its store.
     pub fn over(stage: Arc<dyn DynStage>, ports: &StagePorts, home: QueueName) -> Self {
         Self::new(stage, ports.queue.clone(), home, ports.clock.clone())
+            .with_failures(FailureLog::new(ports.store.clone(), ports.clock.clone()))
+    }
+
+    /// Counts failed messages per tenant and class where `failures` says.
+    pub fn with_failures(mut self, failures: FailureLog) -> Self {
+        self.failures = failures;
+        self
     }
 
     pub fn with_concurrency(mut self, concurrency: usize) -> Self {
@@ -118,7 +128,7 @@ impl SqsBatch {
             return true;
         };
         let meta = MessageMeta::new(id, receive_count);
-        let disposition = match self.stage.handle_body(&body, meta).await {
+        let disposition = match self.stage.handle_logged(&body, meta, &self.failures).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(

@@ -14,6 +14,8 @@ use serde::de::DeserializeOwned;
 use tracing::{Instrument, Span};
 
 use crate::config::ConfigError;
+use crate::domain::TenantId;
+use crate::governance::{FailureClass, failures};
 use crate::ports::{BusError, Clock, EventBus, ItemStore, Queue, QueueError, StoreError};
 
 /// Longest visibility SQS allows one message (12 hours).
@@ -80,6 +82,17 @@ pub enum HandlerError {
 }
 
 impl HandlerError {
+    /// The failure class of a message whose attempt failed with this error.
+    pub fn failure_class(&self) -> FailureClass {
+        match self {
+            HandlerError::Store(_)
+            | HandlerError::Queue(_)
+            | HandlerError::Bus(_)
+            | HandlerError::Other { .. } => FailureClass::InfraError,
+            HandlerError::Encode(_) => FailureClass::UnexpectedError,
+        }
+    }
+
     pub fn other(
         context: &'static str,
         source: impl std::error::Error + Send + Sync + 'static,
@@ -87,6 +100,63 @@ impl HandlerError {
         Self::Other {
             context,
             source: Box::new(source),
+        }
+    }
+}
+
+/// Where the runners count failed messages: per tenant and failure class, each message
+/// once however often it is delivered ([`failures::count_message`]). Without a store
+/// (tests, tools) failures go to the metrics only.
+#[derive(Clone, Default)]
+pub struct FailureLog {
+    store: Option<(Arc<dyn ItemStore>, Arc<dyn Clock>)>,
+}
+
+impl FailureLog {
+    pub fn new(store: Arc<dyn ItemStore>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store: Some((store, clock)),
+        }
+    }
+
+    /// The one place a stage outcome is classified: an error is its
+    /// [`HandlerError::failure_class`], a malformed body a validation error, any other
+    /// dead letter a workflow error. Counting problems are logged, never fail the message.
+    async fn record(
+        &self,
+        stage: &'static str,
+        tenant: Option<&str>,
+        meta: &MessageMeta,
+        outcome: &StageResult,
+        malformed: bool,
+    ) {
+        let class = match outcome {
+            Ok(Disposition::DeadLetter { .. }) if malformed => FailureClass::ValidationError,
+            Ok(Disposition::DeadLetter { .. }) => FailureClass::WorkflowError,
+            Ok(_) => return,
+            Err(e) => e.failure_class(),
+        };
+        let tenant = tenant.and_then(|t| TenantId::parse(t).ok());
+        match (&self.store, tenant) {
+            (Some((store, clock)), Some(tenant)) => {
+                let counted = failures::count_message(
+                    store.as_ref(),
+                    &tenant,
+                    stage,
+                    &meta.message_id,
+                    class,
+                    clock.now(),
+                )
+                .await;
+                if let Err(e) = counted {
+                    tracing::warn!(
+                        error = &e as &dyn std::error::Error,
+                        class = class.as_str(),
+                        "cannot count the failed message"
+                    );
+                }
+            }
+            _ => crate::telemetry::count_failure(class.as_str(), stage),
         }
     }
 }
@@ -132,7 +202,18 @@ pub trait DynStage: Send + Sync {
     /// Parses `body` and handles it. An unparseable body answers
     /// [`Disposition::DeadLetter`]. Records the message's tenant and request id on the
     /// current span (the runners' `message` span).
-    async fn handle_body(&self, body: &str, meta: MessageMeta) -> StageResult;
+    async fn handle_body(&self, body: &str, meta: MessageMeta) -> StageResult {
+        self.handle_logged(body, meta, &FailureLog::default()).await
+    }
+
+    /// [`Self::handle_body`], counting a failure or dead letter in `failures`: what
+    /// the runners call.
+    async fn handle_logged(
+        &self,
+        body: &str,
+        meta: MessageMeta,
+        failures: &FailureLog,
+    ) -> StageResult;
 
     /// Hands a delivery batch to [`Stage::handle_batch`]. True when every message is
     /// done; false when the runner must handle them one by one (the stage does not
@@ -146,24 +227,36 @@ impl<S: Stage> DynStage for S {
         S::NAME
     }
 
-    async fn handle_body(&self, body: &str, mut meta: MessageMeta) -> StageResult {
+    async fn handle_logged(
+        &self,
+        body: &str,
+        mut meta: MessageMeta,
+        failures: &FailureLog,
+    ) -> StageResult {
         let message: S::Message = match serde_json::from_str(body) {
             Ok(m) => m,
             Err(e) => {
-                return Ok(Disposition::DeadLetter {
+                let out = Ok(Disposition::DeadLetter {
                     reason: format!("malformed {} message: {e}", S::NAME),
                 });
+                failures.record(S::NAME, None, &meta, &out, true).await;
+                return out;
             }
         };
         let span = Span::current();
-        if let Some(tenant) = message.tenant() {
-            span.record("tenant", tenant);
+        let tenant = message.tenant().map(str::to_string);
+        if let Some(tenant) = &tenant {
+            span.record("tenant", tenant.as_str());
         }
         if let Some(request_id) = message.request_id() {
             span.record("request_id", request_id);
             meta.request_id = Some(request_id.to_string());
         }
-        self.handle(message, &meta).await
+        let out = self.handle(message, &meta).await;
+        failures
+            .record(S::NAME, tenant.as_deref(), &meta, &out, false)
+            .await;
+        out
     }
 
     async fn handle_bodies(&self, bodies: &[(&str, MessageMeta)]) -> bool {

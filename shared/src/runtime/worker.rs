@@ -13,7 +13,7 @@ use futures::StreamExt;
 use tokio::sync::watch;
 use tracing::Instrument;
 
-use super::stage::{Action, DynStage, MessageMeta, message_span, plan, retry_delay};
+use super::stage::{Action, DynStage, FailureLog, MessageMeta, message_span, plan, retry_delay};
 use crate::ports::{Clock, Delivery, OutMessage, Queue, QueueError, QueueName, SystemClock};
 
 #[derive(Clone)]
@@ -26,6 +26,8 @@ pub struct Worker {
     pub batch: usize,
     pub concurrency: usize,
     pub visibility: Duration,
+    /// Where failed messages are counted by class (none: the metrics only).
+    pub failures: FailureLog,
 }
 
 /// What one poll did.
@@ -56,7 +58,14 @@ impl Worker {
             batch: 50,
             concurrency: 4,
             visibility: Duration::from_secs(60),
+            failures: FailureLog::default(),
         }
+    }
+
+    /// Counts failed messages per tenant and class in `store`.
+    pub fn with_failures(mut self, failures: FailureLog) -> Self {
+        self.failures = failures;
+        self
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -116,7 +125,11 @@ impl Worker {
 
     async fn settle(&self, d: Delivery) -> Settled {
         let meta = MessageMeta::new(d.id.as_str(), d.receive_count);
-        let disposition = match self.stage.handle_body(&d.body, meta).await {
+        let disposition = match self
+            .stage
+            .handle_logged(&d.body, meta, &self.failures)
+            .await
+        {
             Ok(disposition) => disposition,
             Err(e) => {
                 tracing::warn!(queue = %self.name, attempt = d.receive_count, error = &e as &dyn std::error::Error, "message failed; will retry");
@@ -351,5 +364,49 @@ mod tests {
         assert_eq!(dead.len(), 1);
         assert_eq!(dead[0].body, "{not json");
         assert!(stage.seen.lock().unwrap().is_empty());
+    }
+}
+
+#[cfg(test)]
+mod failure_tests {
+    use super::*;
+    use crate::adapters::embedded::{EmbeddedDb, EmbeddedQueue, EmbeddedStore};
+    use crate::domain::TenantId;
+    use crate::governance::failures;
+    use crate::ports::{ItemStore, ManualClock};
+    use crate::runtime::stage::FailureLog;
+    use crate::runtime::testing::{ScriptedStage, body, t0};
+
+    #[tokio::test]
+    async fn failed_messages_are_counted_once_by_class_however_often_delivered() {
+        let clock = Arc::new(ManualClock::new(t0()));
+        let db = EmbeddedDb::in_memory(clock.clone()).unwrap();
+        let store: Arc<dyn ItemStore> = Arc::new(EmbeddedStore::new(db.clone()));
+        let queue = Arc::new(EmbeddedQueue::new(db, 5));
+        let worker = Worker::new(
+            queue.clone(),
+            QueueName::Rules,
+            Arc::new(ScriptedStage::default()),
+        )
+        .with_clock(clock.clone())
+        .with_failures(FailureLog::new(store.clone(), clock.clone()));
+        let messages = ["dead", "fail", "done", "fail"].map(|a| OutMessage::new(body(a, 0)));
+        queue
+            .send(QueueName::Rules, messages.to_vec())
+            .await
+            .unwrap();
+        // Up to the receive limit (5) each failing message comes back; then it is dead.
+        let mut received = 0;
+        for _ in 0..10 {
+            received += worker.poll_once().await.unwrap().received;
+            clock.advance(chrono::Duration::minutes(2));
+        }
+        assert_eq!(received, 1 + 3 * 5);
+        let counts = failures::counts(store.as_ref(), &TenantId::parse("acme").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(counts["WORKFLOW_ERROR"], 1, "the dead letter, once");
+        assert_eq!(counts["INFRA_ERROR"], 2, "two failing messages, each once");
+        assert_eq!(counts.values().sum::<i64>(), 3);
     }
 }

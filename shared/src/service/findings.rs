@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::{Origin, ServiceError};
 use crate::domain::finding::{MAX_EVIDENCE, finding_id};
 use crate::domain::{Evidence, Finding, FindingStatus, Match, MergeOutcome, Session, TenantId};
-use crate::enrich::{Busy, EnrichContext, Enricher};
+use crate::enrich::{EnrichContext, Enricher};
 use crate::ports::{ItemStore, StoreError, WriteOp};
 use crate::repo::events;
 use crate::repo::findings::{self, Counters};
@@ -321,32 +321,49 @@ pub async fn enrich(
             // Someone asked and waits for the answer; a stage can put its message back.
             wait_for_slot: origin.is_some(),
         };
-        enricher.enrich(&ctx, &mut next).await?;
-        let ledger = match origin {
-            None => Vec::new(),
-            Some(o) => {
-                let draft = o
-                    .draft("finding.enrich", "finding", id)
+        let blocked = enricher.enrich(&ctx, &mut next).await?;
+        // A blocked model or prompt is a GOVERNANCE_VIOLATION entry and a
+        // POLICY_VIOLATION failure, written with the heuristic's answer so a redelivery
+        // (which finds the finding enriched) records neither again.
+        let violation = blocked.as_ref().map(|b| {
+            let (actor, request_id) = match origin {
+                Some(o) => (o.actor.clone(), o.request_id.clone()),
+                None => (crate::audit::Actor::system("enrich"), None),
+            };
+            b.audit_draft(actor, "finding", id, request_id)
+        });
+        let draft = match (origin, &violation) {
+            (Some(o), None) => Some(
+                o.draft("finding.enrich", "finding", id)
                     .before(&current.finding)
-                    .after(&next);
-                crate::audit::prepare(store, tenant, &draft, now).await?.ops
-            }
+                    .after(&next),
+            ),
+            (_, Some(v)) => Some(v.clone()),
+            (None, None) => None,
         };
+        let mut ledger = match &draft {
+            Some(d) => crate::audit::prepare(store, tenant, d, now).await?.ops,
+            None => Vec::new(),
+        };
+        if blocked.is_some() {
+            ledger.push(crate::governance::failures::count_op(
+                tenant,
+                crate::governance::FailureClass::PolicyViolation,
+            ));
+        }
         findings::replace_with(store, tenant, &current, &next, ledger).await?;
+        if blocked.is_some() {
+            crate::telemetry::count_failure(
+                crate::governance::FailureClass::PolicyViolation.as_str(),
+                "enrich",
+            );
+        }
         Ok(Some(next))
     })
     .await
 }
 
-/// Why a finding was not enriched.
-#[derive(Debug, thiserror::Error)]
-pub enum EnrichError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The tenant's model calls are all in flight (its bulkhead is full).
-    #[error(transparent)]
-    Busy(#[from] Busy),
-}
+pub use crate::enrich::EnrichError;
 
 impl crate::retry::Contention for EnrichError {
     fn is_contention(&self) -> bool {

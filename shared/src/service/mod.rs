@@ -5,6 +5,7 @@
 pub mod ai_systems;
 pub mod api_keys;
 pub mod findings;
+pub mod governance;
 pub mod reclassify_runs;
 pub mod sources;
 pub mod webhooks;
@@ -83,6 +84,10 @@ pub enum ServiceError {
     /// The caller pinned a version (`If-Match`) that is no longer current.
     #[error("the resource is at version {current}; the request named another")]
     PreconditionFailed { current: u64 },
+    /// A rule forbids this caller the change (four eyes: nobody decides what they
+    /// submitted).
+    #[error("{0}")]
+    Denied(String),
     /// A deployment setting the use case needs is missing.
     #[error("{0} is not configured")]
     NotConfigured(&'static str),

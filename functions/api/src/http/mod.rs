@@ -3,6 +3,7 @@
 //! and the one layer that turns every other error answer into problem+json
 //! ([`problems`]).
 pub mod body;
+pub mod failures;
 pub mod limits;
 pub mod problems;
 pub mod rate_limit;

@@ -37,11 +37,11 @@ pub async fn create(
     let value = parse_json(&body)?;
     let role = match value.get("role") {
         Some(Value::String(r)) => Role::parse(r)
-            .ok_or_else(|| ApiError::field("role", "must be admin, analyst or viewer"))?,
+            .ok_or_else(|| ApiError::field("role", "must be admin, approver, analyst or viewer"))?,
         _ => {
             return Err(ApiError::Invalid(vec![FieldError::new(
                 "role",
-                "is required: admin, analyst or viewer",
+                "is required: admin, approver, analyst or viewer",
             )]));
         }
     };

@@ -349,9 +349,9 @@ pub async fn patch(
     tag = "findings",
     operation_id = "findings_enrich_one",
     summary = "Score and explain one finding again",
-    description = "Role: analyst.",
+    description = "Role: analyst. A model is used only when the governance gate approves the tenant's enrichment model and prompt; else the heuristic answers and a GOVERNANCE_VIOLATION is audited.",
     params(crate::openapi::IdPath),
-    responses((status = 200, description = "The enriched finding", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
+    responses((status = 200, description = "The enriched finding", body = crate::openapi::Finding), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
 pub async fn enrich_one(
     State(state): State<AppState>,

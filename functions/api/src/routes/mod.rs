@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod events;
 pub mod findings;
+pub mod governance;
 pub mod notifications;
 pub mod reclassify;
 pub mod resilience;

@@ -14,15 +14,17 @@ pub enum QueueName {
     Enrich,
     Webhook,
     Reclassify,
+    Drift,
 }
 
 impl QueueName {
-    pub const ALL: [QueueName; 5] = [
+    pub const ALL: [QueueName; 6] = [
         QueueName::Ingest,
         QueueName::Rules,
         QueueName::Enrich,
         QueueName::Webhook,
         QueueName::Reclassify,
+        QueueName::Drift,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -32,6 +34,7 @@ impl QueueName {
             QueueName::Enrich => "enrich",
             QueueName::Webhook => "webhook",
             QueueName::Reclassify => "reclassify",
+            QueueName::Drift => "drift",
         }
     }
 

@@ -51,6 +51,7 @@ fn operations() -> (Router<AppState>, serde_json::Value) {
         .merge(routes::audit::routes())
         .merge(routes::ai_systems::routes())
         .merge(routes::reclassify::routes())
+        .merge(routes::drift::routes())
         .merge(routes::notifications::routes())
         .split_for_parts();
     (router, openapi::document(doc))

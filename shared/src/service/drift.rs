@@ -330,11 +330,16 @@ pub async fn observe(
         w
     };
     let bv = baseline.version;
-    let results: Vec<Result<bool, StoreError>> = futures::stream::iter(folded.slots.iter())
+    let uid = m.uid.as_str();
+    let folds: Vec<_> = folded
+        .slots
+        .iter()
         .map(|((win, slot), delta)| {
             let sk = keys::window_sk(&slot.key(), *win);
-            async move { fold_one(store, tenant, &m.uid, bv, &sk, batch, delta, now, cap).await }
+            async move { fold_one(store, tenant, uid, bv, &sk, batch, delta, now, cap).await }
         })
+        .collect();
+    let results: Vec<Result<bool, StoreError>> = futures::stream::iter(folds)
         .buffer_unordered(FOLD_CONCURRENCY)
         .collect()
         .await;
@@ -451,8 +456,11 @@ async fn observed(
     let mut slots: Vec<Slot> = (0..baseline.features.len()).map(Slot::Feature).collect();
     slots.push(Slot::Output);
     slots.push(Slot::Bias);
-    let got: Vec<(Slot, Result<SlotAggregate, StoreError>)> = futures::stream::iter(slots)
+    let reads: Vec<_> = slots
+        .into_iter()
         .map(|s| async move { (s, read(s).await) })
+        .collect();
+    let got: Vec<(Slot, Result<SlotAggregate, StoreError>)> = futures::stream::iter(reads)
         .buffered(FOLD_CONCURRENCY)
         .collect()
         .await;

@@ -146,6 +146,7 @@ pub async fn run(
         system.clone(),
         stop_rx.clone(),
     ));
+    workers.spawn(super::drift::scheduler(system.clone(), stop_rx.clone()));
     workers.spawn(system.webhooks().pump.run(stop_rx.clone()));
     let purger = {
         let store = system.store.clone();

@@ -57,7 +57,8 @@ fn transient(e: ServiceError) -> HandlerError {
 impl DriftStage {
     /// The schedule: every due model's check onto the queue.
     pub async fn on_schedule(&self) -> Result<Sweep, ServiceError> {
-        let sweep = drift::sweep(self.store.as_ref(), self.queue.as_ref(), self.clock.now()).await?;
+        let sweep =
+            drift::sweep(self.store.as_ref(), self.queue.as_ref(), self.clock.now()).await?;
         tracing::info!(sent = sweep.sent.len(), "drift schedule swept");
         Ok(sweep)
     }
@@ -127,7 +128,9 @@ impl Stage for DriftStage {
                 .await
                 .map_err(transient)?;
                 match result {
-                    None => tracing::info!(model = %model_id, "model is gone; scheduled check dropped"),
+                    None => {
+                        tracing::info!(model = %model_id, "model is gone; scheduled check dropped")
+                    }
                     Some(c) => {
                         tracing::info!(
                             model = %model_id, check = %c.check_id, status = c.status.as_str(),

@@ -126,11 +126,7 @@ fn reference_sample(feature: &str, values: &[f64]) -> Vec<f64> {
     Reservoir::from_entries(entries, REFERENCE_SAMPLE).values()
 }
 
-fn numeric_column(
-    field: &str,
-    v: &Value,
-    errors: &mut Vec<FieldError>,
-) -> Option<Vec<f64>> {
+fn numeric_column(field: &str, v: &Value, errors: &mut Vec<FieldError>) -> Option<Vec<f64>> {
     let Some(list) = v.as_array() else {
         errors.push(FieldError::new(field, "must be a list of numbers"));
         return None;
@@ -147,7 +143,10 @@ fn numeric_column(
         match numeric_value(x) {
             Some(n) => out.push(n),
             None => {
-                errors.push(FieldError::new(format!("{field}[{i}]"), "must be a finite number"));
+                errors.push(FieldError::new(
+                    format!("{field}[{i}]"),
+                    "must be a finite number",
+                ));
                 return None;
             }
         }
@@ -222,7 +221,9 @@ pub fn build(
                 }
             }
             FeatureKind::Categorical => {
-                let Some(list) = col.as_array().filter(|l| !l.is_empty() && l.len() <= MAX_VALUES)
+                let Some(list) = col
+                    .as_array()
+                    .filter(|l| !l.is_empty() && l.len() <= MAX_VALUES)
                 else {
                     errors.push(FieldError::new(
                         field,

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::baseline::{Baseline, Bins, FeatureBaseline, MAX_VALUES, OUTPUT, categorical_value, numeric_value};
+use super::baseline::{
+    Baseline, Bins, FeatureBaseline, MAX_VALUES, OUTPUT, categorical_value, numeric_value,
+};
 use super::bias::{self, BiasStatus, PrecomputedBias};
 use super::model::{FeatureKind, MonitoredModel, PsiBands};
 use super::reservoir::{self, Reservoir};
@@ -365,29 +367,36 @@ pub fn inline_current(baseline: &Baseline, body: &Value) -> Result<Current, Vec<
             }
         }
     };
-    let numeric_slot = |field: &str, name: &str, edges: &[f64], list: &[Value], errors: &mut Vec<FieldError>| {
-        let mut agg = SlotAggregate {
-            counts: vec![0; edges.len() + 1],
-            ..SlotAggregate::default()
-        };
-        let fh = reservoir::hash_str(name);
-        let mut entries = Vec::with_capacity(list.len());
-        for (i, x) in list.iter().enumerate() {
-            match numeric_value(x) {
-                Some(v) => {
-                    agg.n += 1;
-                    agg.counts[stats::bin_index(edges, v)] += 1;
-                    entries.push((reservoir::key(reservoir::hash_str(&i.to_string()), fh), v));
+    let numeric_slot =
+        |field: &str, name: &str, edges: &[f64], list: &[Value], errors: &mut Vec<FieldError>| {
+            let mut agg = SlotAggregate {
+                counts: vec![0; edges.len() + 1],
+                ..SlotAggregate::default()
+            };
+            let fh = reservoir::hash_str(name);
+            let mut entries = Vec::with_capacity(list.len());
+            for (i, x) in list.iter().enumerate() {
+                match numeric_value(x) {
+                    Some(v) => {
+                        agg.n += 1;
+                        agg.counts[stats::bin_index(edges, v)] += 1;
+                        entries.push((reservoir::key(reservoir::hash_str(&i.to_string()), fh), v));
+                    }
+                    None => errors.push(FieldError::new(
+                        format!("{field}[{i}]"),
+                        "must be a finite number",
+                    )),
                 }
-                None => errors.push(FieldError::new(format!("{field}[{i}]"), "must be a finite number")),
             }
-        }
-        agg.reservoir = Reservoir::from_entries(entries, MAX_VALUES);
-        agg
-    };
+            agg.reservoir = Reservoir::from_entries(entries, MAX_VALUES);
+            agg
+        };
     for (pos, fb) in baseline.features.iter().enumerate() {
         let field = format!("input_data.{}", fb.name);
-        let Some(list) = input.get(&fb.name).and_then(|v| column(&field, v, &mut errors)) else {
+        let Some(list) = input
+            .get(&fb.name)
+            .and_then(|v| column(&field, v, &mut errors))
+        else {
             continue;
         };
         cur.features[pos] = match &fb.bins {
@@ -454,5 +463,9 @@ pub fn inline_current(baseline: &Baseline, body: &Value) -> Result<Current, Vec<
             }
         }
     }
-    if errors.is_empty() { Ok(cur) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(cur)
+    } else {
+        Err(errors)
+    }
 }

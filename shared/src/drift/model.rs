@@ -131,8 +131,11 @@ impl MonitoredModel {
 
     pub fn schedule(&self) -> Schedule {
         // The spec was checked when parsed; a cron that no longer parses means no schedule.
-        Schedule::new(self.spec.schedule_interval, self.spec.schedule_cron.as_deref())
-            .unwrap_or(Schedule::Never)
+        Schedule::new(
+            self.spec.schedule_interval,
+            self.spec.schedule_cron.as_deref(),
+        )
+        .unwrap_or(Schedule::Never)
     }
 
     pub fn feature(&self, name: &str) -> Option<&Feature> {
@@ -244,8 +247,7 @@ impl ModelSpec {
                 errors.push(FieldError::new(k.as_str(), "is not a model field"));
             }
         }
-        let text = |name: &str, errors: &mut Vec<FieldError>, path_safe: bool| match v.get(name)
-        {
+        let text = |name: &str, errors: &mut Vec<FieldError>, path_safe: bool| match v.get(name) {
             Some(Value::String(s)) => {
                 check_name(name, s, path_safe, errors);
                 s.clone()
@@ -323,8 +325,7 @@ impl ModelSpec {
             None | Some(Value::Null) => {}
             Some(t @ Value::Object(map)) => {
                 for k in map.keys() {
-                    if !["psi_warning", "psi_critical", "bias", "features"].contains(&k.as_str())
-                    {
+                    if !["psi_warning", "psi_critical", "bias", "features"].contains(&k.as_str()) {
                         errors.push(FieldError::new(
                             format!("thresholds.{k}"),
                             "is not a threshold",

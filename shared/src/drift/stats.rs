@@ -133,11 +133,7 @@ pub fn compare_binned(reference: &[u64], current: &[u64]) -> BinnedComparison {
     let n_cur: u64 = current.iter().sum();
     let p = floored_proportions(reference, n_ref, bins_used);
     let q = floored_proportions(current, n_cur, bins_used);
-    let psi = p
-        .iter()
-        .zip(&q)
-        .map(|(p, q)| (q - p) * (q / p).ln())
-        .sum();
+    let psi = p.iter().zip(&q).map(|(p, q)| (q - p) * (q / p).ln()).sum();
     let kl = p.iter().zip(&q).map(|(p, q)| p * (p / q).ln()).sum();
     BinnedComparison {
         n_ref,
@@ -395,7 +391,10 @@ pub fn judge(cmp: &BinnedComparison, psi_warning: f64, psi_critical: f64) -> Jud
     let band = band(cmp.psi, psi_warning, psi_critical);
     let significant = cmp.psi > cmp.psi_critical_value;
     let (status, reason) = if cmp.n_cur < MIN_CURRENT {
-        (FeatureStatus::InsufficientData, REASON_INSUFFICIENT.to_owned())
+        (
+            FeatureStatus::InsufficientData,
+            REASON_INSUFFICIENT.to_owned(),
+        )
     } else if !significant {
         (FeatureStatus::Normal, REASON_NOT_SIGNIFICANT.to_owned())
     } else {

@@ -200,12 +200,18 @@ pub fn fold(
                     continue;
                 }
                 Err(_) => {
-                    errors.push(FieldError::new(at("timestamp"), "must be an RFC 3339 date-time"));
+                    errors.push(FieldError::new(
+                        at("timestamp"),
+                        "must be an RFC 3339 date-time",
+                    ));
                     continue;
                 }
             },
             Some(_) => {
-                errors.push(FieldError::new(at("timestamp"), "must be an RFC 3339 date-time"));
+                errors.push(FieldError::new(
+                    at("timestamp"),
+                    "must be an RFC 3339 date-time",
+                ));
                 continue;
             }
         };
@@ -352,7 +358,12 @@ pub fn fold(
             let p = pending.entry((window, Slot::Bias)).or_default();
             p.n += 1;
             for (attr, g) in groups {
-                p.groups.entry(attr).or_default().entry(g).or_default().add(d, label);
+                p.groups
+                    .entry(attr)
+                    .or_default()
+                    .entry(g)
+                    .or_default()
+                    .add(d, label);
             }
         }
     }

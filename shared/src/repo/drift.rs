@@ -286,7 +286,11 @@ pub async fn windows_in(
 
 // ------------------------------------------------------------------ checks
 
-pub fn check_item(tenant: &TenantId, c: &DriftCheckResult, version: u64) -> Result<Item, StoreError> {
+pub fn check_item(
+    tenant: &TenantId,
+    c: &DriftCheckResult,
+    version: u64,
+) -> Result<Item, StoreError> {
     let mut item = Item::new(k::check_pk(tenant, &c.check_id), k::CHECK_SK, encode(c)?);
     item.version = version;
     item.gsi1 = Some(IndexKey::new(

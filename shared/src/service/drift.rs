@@ -14,8 +14,7 @@ use crate::audit::{Actor, AuditDraft};
 use crate::domain::{Evidence, FieldError, Match, MergeOutcome, Severity, TenantId};
 use crate::drift::baseline::{self, Baseline};
 use crate::drift::check::{
-    self, AlertState, Current, DriftCheckResult, ExecutionStatus, Source, Span, Trigger,
-    level_str,
+    self, AlertState, Current, DriftCheckResult, ExecutionStatus, Source, Span, Trigger, level_str,
 };
 use crate::drift::model::{ModelSpec, MonitoredModel};
 use crate::drift::stats::AlertLevel;
@@ -86,12 +85,12 @@ pub async fn create_model(
             ),
         ];
         match commit(store, &origin.tenant, &draft, ops, now).await {
-            Err(StoreError::ConditionFailed { op: 0 }) => Err(ServiceError::Taken(
-                FieldError::new(
+            Err(StoreError::ConditionFailed { op: 0 }) => {
+                Err(ServiceError::Taken(FieldError::new(
                     "model_id",
                     format!("a model '{}' is already registered", model.id()),
-                ),
-            )),
+                )))
+            }
             other => other.map(|_| ()).map_err(ServiceError::from),
         }
     })
@@ -444,9 +443,16 @@ async fn observed(
     cap: usize,
 ) -> Result<Current, StoreError> {
     let read = |slot: Slot| async move {
-        let windows =
-            repo::windows_in(store, &m.tenant, &m.uid, baseline.version, &slot.key(), span.from, span.to)
-                .await?;
+        let windows = repo::windows_in(
+            store,
+            &m.tenant,
+            &m.uid,
+            baseline.version,
+            &slot.key(),
+            span.from,
+            span.to,
+        )
+        .await?;
         let mut agg = SlotAggregate::default();
         for w in &windows {
             agg.merge(w, cap);
@@ -508,11 +514,15 @@ async fn compute(
                 Some(f) => *f,
                 None => previous_window_end(store, m)
                     .await?
-                    .filter(|f| *f < to)
+                    .map(|f| f.min(to))
                     .unwrap_or(DateTime::UNIX_EPOCH),
             };
             let span = Span { from, to };
-            (observed(store, m, &baseline, span, cap).await?, Source::Observations, Some(span))
+            (
+                observed(store, m, &baseline, span, cap).await?,
+                Source::Observations,
+                Some(span),
+            )
         }
         CheckInput::Slot(slot) => {
             let to = window::window_of(*slot);
@@ -522,7 +532,11 @@ async fn compute(
                 .map(window::window_of)
                 .unwrap_or(to - Duration::days(1));
             let span = Span { from, to };
-            (observed(store, m, &baseline, span, cap).await?, Source::Observations, Some(span))
+            (
+                observed(store, m, &baseline, span, cap).await?,
+                Source::Observations,
+                Some(span),
+            )
         }
     };
     let (metrics, level) = check::evaluate(m, &baseline, &samples, &current);
@@ -650,7 +664,9 @@ pub async fn run_check(
             Ok(_) => Ok(None),
             // Another delivery recorded this check first: its record stands.
             Err(StoreError::ConditionFailed { op: 0 }) => {
-                Ok(repo::get_check(store, tenant, &result_ref.check_id).await?.map(|c| c.check))
+                Ok(repo::get_check(store, tenant, &result_ref.check_id)
+                    .await?
+                    .map(|c| c.check))
             }
             Err(e) => Err(ServiceError::from(e)),
         }
@@ -722,7 +738,12 @@ pub fn drift_match(c: &DriftCheckResult) -> Match {
         .and_then(Value::as_object)
         .map(|fs| {
             fs.iter()
-                .filter(|(_, m)| matches!(m.get("status").and_then(Value::as_str), Some("warning" | "critical")))
+                .filter(|(_, m)| {
+                    matches!(
+                        m.get("status").and_then(Value::as_str),
+                        Some("warning" | "critical")
+                    )
+                })
                 .map(|(k, m)| {
                     format!(
                         "{k} (PSI {:.3})",
@@ -761,8 +782,15 @@ pub fn drift_match(c: &DriftCheckResult) -> Match {
             c.model_id,
             c.model_version,
             c.baseline_version.map_or("-".into(), |v| v.to_string()),
-            if drifted.is_empty() { "none".into() } else { drifted.join(", ") },
-            c.metrics.get("output_drift").and_then(Value::as_bool).unwrap_or(false),
+            if drifted.is_empty() {
+                "none".into()
+            } else {
+                drifted.join(", ")
+            },
+            c.metrics
+                .get("output_drift")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         ),
         evidence: vec![Evidence {
             at: c.timestamp,
@@ -771,7 +799,11 @@ pub fn drift_match(c: &DriftCheckResult) -> Match {
     }
 }
 
-pub fn drift_event(tenant: &TenantId, c: &DriftCheckResult, finding_id: Option<&str>) -> DomainEvent {
+pub fn drift_event(
+    tenant: &TenantId,
+    c: &DriftCheckResult,
+    finding_id: Option<&str>,
+) -> DomainEvent {
     DomainEvent {
         id: format!("{}:drift", c.check_id),
         tenant: tenant.to_string(),
@@ -815,7 +847,8 @@ pub async fn raise_alert(
         AlertState::None => return Ok(()),
         AlertState::Raised => {
             if redelivered {
-                bus.publish(&[drift_event(tenant, &first.check, None)]).await?;
+                bus.publish(&[drift_event(tenant, &first.check, None)])
+                    .await?;
             }
             return Ok(());
         }
@@ -888,7 +921,11 @@ pub async fn raise_alert(
 }
 
 /// The message that raises a check's alert on the drift queue.
-pub fn alert_message(tenant: &TenantId, check_id: &str, request_id: Option<String>) -> Result<OutMessage, ServiceError> {
+pub fn alert_message(
+    tenant: &TenantId,
+    check_id: &str,
+    request_id: Option<String>,
+) -> Result<OutMessage, ServiceError> {
     let m = DriftMessage::Alert {
         tenant: tenant.clone(),
         check_id: check_id.to_string(),
@@ -988,7 +1025,8 @@ pub async fn sweep(
             if next.next_run.is_none() {
                 next.enabled = false;
             }
-            out.sent.push((s.tenant.to_string(), s.model_id.clone(), slot));
+            out.sent
+                .push((s.tenant.to_string(), s.model_id.clone(), slot));
             match store
                 .write(vec![WriteOp::put(
                     repo::schedule_item(&next, version + 1)?,

@@ -115,7 +115,10 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(represented(StatusCode::OK, &load(&state, &caller, &id).await?))
+    Ok(represented(
+        StatusCode::OK,
+        &load(&state, &caller, &id).await?,
+    ))
 }
 
 /// An RFC 7396 merge patch; audited as `model.update`.
@@ -422,17 +425,28 @@ pub async fn checks(
         ExecutionStatus::parse,
         "PENDING, RUNNING, COMPLETED, FAILED, SKIPPED",
     );
-    let level = p.parsed("alert_level", check::parse_level, "NORMAL, WARNING, CRITICAL");
+    let level = p.parsed(
+        "alert_level",
+        check::parse_level,
+        "NORMAL, WARNING, CRITICAL",
+    );
     let from = p.time("from", DayEdge::Start);
     let to = p.time("to", DayEdge::End);
     let model = load(&state, &caller, &id).await?;
     let q = repo::checks_query(&caller.tenant, &model.model.uid, from, to);
     let (limit, cursor) = p.finish_page(100, 20, &q)?;
-    let got = query_filtered(state.store.as_ref(), q.after(cursor), limit, 5_000, |item| {
-        repo::check_from(item).is_ok_and(|c| {
-            status.is_none_or(|s| c.status == s) && level.is_none_or(|l| c.alert_level == Some(l))
-        })
-    })
+    let got = query_filtered(
+        state.store.as_ref(),
+        q.after(cursor),
+        limit,
+        5_000,
+        |item| {
+            repo::check_from(item).is_ok_and(|c| {
+                status.is_none_or(|s| c.status == s)
+                    && level.is_none_or(|l| c.alert_level == Some(l))
+            })
+        },
+    )
     .await?;
     let items = got
         .items

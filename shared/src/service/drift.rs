@@ -815,6 +815,11 @@ pub fn drift_event(
             "model_version": c.model_version,
             "baseline_version": c.baseline_version,
             "alert_level": c.alert_level,
+            // The severity its finding has, so webhook severity filters apply.
+            "severity": match c.alert_level {
+                Some(AlertLevel::Critical) => "critical",
+                _ => "medium",
+            },
             "finding_id": finding_id,
             "input_drift_count": c.metrics.get("input_drift_count"),
             "output_drift": c.metrics.get("output_drift"),

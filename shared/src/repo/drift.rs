@@ -221,6 +221,7 @@ pub async fn get_window(
 
 /// The write folding `next` over the stored window (at `version`, 0: none yet) with the
 /// request's marker (op 1), which makes a second fold of the same request fail.
+#[allow(clippy::too_many_arguments)]
 pub fn fold_ops(
     tenant: &TenantId,
     model_uid: &str,

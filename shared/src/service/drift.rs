@@ -677,6 +677,7 @@ pub async fn run_check(
 
 /// The scheduled check of `slot`: runs once whatever the deliveries, then moves the
 /// model's last run. None when the model is gone (or was registered again since).
+#[allow(clippy::too_many_arguments)]
 pub async fn run_scheduled(
     store: &dyn ItemStore,
     tenant: &TenantId,

@@ -7,6 +7,7 @@ pub mod domain;
 pub mod drift;
 pub mod enrich;
 pub mod messages;
+pub mod ocsf;
 pub mod ports;
 pub mod reclassify;
 pub mod repo;

@@ -142,7 +142,7 @@ pub struct Accepted {
 }
 
 /// A stored event.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Serialize)]
 pub struct Event {
     /// The stored id (`ev_...`).
     pub id: String,
@@ -173,8 +173,32 @@ pub struct Page {
 
 #[derive(ToSchema)]
 pub struct EventPage {
-    pub items: Vec<Event>,
+    pub items: Vec<ListedEvent>,
     pub next_cursor: Option<String>,
+}
+
+/// An event of a list: Vigil's own shape, or with `format=ocsf` an OCSF document.
+#[derive(ToSchema, serde::Serialize)]
+#[serde(untagged)]
+pub enum ListedEvent {
+    Vigil(Event),
+    Ocsf(OcsfEvent),
+}
+
+/// An OCSF 1.8.0 event (`format=ocsf`): Authentication (3002), Account Change (3001),
+/// API Activity (6003) or Base Event (0), as its `class_uid` says; the rest of its
+/// attributes are those of its class.
+#[derive(ToSchema, serde::Serialize)]
+pub struct OcsfEvent {
+    pub class_uid: u32,
+    pub category_uid: u32,
+    pub activity_id: u32,
+    /// `class_uid * 100 + activity_id`.
+    pub type_uid: u64,
+    pub severity_id: u32,
+    /// Epoch milliseconds.
+    pub time: i64,
+    pub metadata: Object,
 }
 
 #[derive(ToSchema)]
@@ -321,6 +345,22 @@ pub struct PageQuery {
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+/// The `format` query parameter of reads that can answer OCSF.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FormatQuery {
+    /// `json` (Vigil's own documents, the default) or `ocsf` (OCSF 1.8.0).
+    #[param(inline, value_type = Option<FormatName>)]
+    pub format: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum FormatName {
+    Json,
+    Ocsf,
 }
 
 /// The `id` path parameter.

@@ -108,6 +108,20 @@ impl Params {
         out
     }
 
+    /// `format`: Vigil's own JSON (the default) or OCSF documents.
+    pub fn format(&mut self) -> Format {
+        self.parsed(
+            "format",
+            |s| match s {
+                "json" => Some(Format::Json),
+                "ocsf" => Some(Format::Ocsf),
+                _ => None,
+            },
+            "json, ocsf",
+        )
+        .unwrap_or(Format::Json)
+    }
+
     pub fn cursor(&mut self, name: &str) -> Option<Cursor> {
         let v = self.string(name)?;
         match decode_cursor(&v) {
@@ -149,6 +163,15 @@ impl Params {
             Err(ApiError::Invalid(self.errors))
         }
     }
+}
+
+/// What a read of findings or events answers in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Vigil's own documents.
+    Json,
+    /// OCSF documents of the pinned version (`vigil_shared::ocsf`).
+    Ocsf,
 }
 
 /// Refuses a cursor outside the partition `query` reads: a forged cursor must not move a

@@ -232,3 +232,150 @@ pub fn judge_precomputed(items: &[PrecomputedBias], threshold: f64) -> Vec<Preco
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Folds `n` rows of (prediction, label).
+    fn rows(counts: &mut GroupCounts, n: u64, prediction: bool, label: Option<bool>) {
+        for _ in 0..n {
+            counts.add(prediction, label);
+        }
+    }
+
+    /// A hand-checked table:
+    ///
+    /// | group | n  | selected | positives (TP) | negatives (FP) | sel. rate | TPR  | FPR  |
+    /// |-------|----|----------|----------------|----------------|-----------|------|------|
+    /// | a     | 40 | 20       | 20 (15)        | 20 (5)         | 0.5       | 0.75 | 0.25 |
+    /// | b     | 50 | 10       | 25 (10)        | 25 (0)         | 0.2       | 0.4  | 0    |
+    /// | c     | 10 | 10       | 10 (10)        | 0              | 1.0       | 1.0  | —    |
+    ///
+    /// c is below 30 rows: listed, left out. DPD = 0.5 − 0.2 = 0.3; TPR gap 0.35, FPR gap 0.25,
+    /// so EOD = 0.35.
+    fn table() -> BTreeMap<String, GroupCounts> {
+        let mut a = GroupCounts::default();
+        rows(&mut a, 15, true, Some(true));
+        rows(&mut a, 5, false, Some(true));
+        rows(&mut a, 5, true, Some(false));
+        rows(&mut a, 15, false, Some(false));
+        let mut b = GroupCounts::default();
+        rows(&mut b, 10, true, Some(true));
+        rows(&mut b, 15, false, Some(true));
+        rows(&mut b, 25, false, Some(false));
+        let mut c = GroupCounts::default();
+        rows(&mut c, 10, true, Some(true));
+        [("a", a), ("b", b), ("c", c)]
+            .into_iter()
+            .map(|(group, counts)| (group.to_owned(), counts))
+            .collect()
+    }
+
+    fn close(actual: Option<f64>, expected: f64) -> bool {
+        actual.is_some_and(|actual| (actual - expected).abs() < 1e-12)
+    }
+
+    #[test]
+    fn hand_checked_table() {
+        let report = group_report("sex", &table(), 0.1);
+        assert_eq!(report.attribute, "sex");
+        let a = &report.groups[0];
+        assert_eq!(
+            (a.group.as_str(), a.n, a.insufficient_data),
+            ("a", 40, false)
+        );
+        assert!(close(a.selection_rate, 0.5) && close(a.tpr, 0.75) && close(a.fpr, 0.25));
+        let c = &report.groups[2];
+        assert!(c.insufficient_data && c.fpr.is_none() && close(c.selection_rate, 1.0));
+        assert!(close(report.demographic_parity_difference, 0.3));
+        assert!(close(report.equalized_odds_difference, 0.35));
+        assert_eq!(report.status, BiasStatus::Alert);
+        assert!(
+            report
+                .reason
+                .contains("demographic parity difference 0.3000")
+        );
+    }
+
+    #[test]
+    fn alert_at_the_threshold_normal_below() {
+        assert_eq!(group_report("g", &table(), 0.35).status, BiasStatus::Alert);
+        assert_eq!(group_report("g", &table(), 0.36).status, BiasStatus::Normal);
+    }
+
+    #[test]
+    fn a_rate_without_its_denominator_is_left_out() {
+        let mut groups = table();
+        groups.remove("c");
+        let mut d = GroupCounts::default();
+        rows(&mut d, 30, true, Some(true)); // no negatives: FPR is None
+        groups.insert("d".to_owned(), d);
+        let report = group_report("g", &groups, 0.1);
+        assert_eq!(report.groups[2].fpr, None);
+        // TPR over a, b, d: 1.0 − 0.4 = 0.6; FPR over a, b only: 0.25.
+        assert!(close(report.equalized_odds_difference, 0.6));
+        assert!(close(report.demographic_parity_difference, 0.8));
+    }
+
+    #[test]
+    fn fewer_than_two_sufficient_groups_is_insufficient() {
+        let mut groups = table();
+        groups.remove("b");
+        let report = group_report("g", &groups, 0.1);
+        assert_eq!(report.status, BiasStatus::InsufficientData);
+        assert_eq!(report.demographic_parity_difference, None);
+        assert_eq!(report.equalized_odds_difference, None);
+        assert_eq!(report.groups.len(), 2, "every group is still listed");
+    }
+
+    #[test]
+    fn unlabelled_rows_count_for_selection_only() {
+        let mut x = GroupCounts::default();
+        rows(&mut x, 30, true, None);
+        let mut y = GroupCounts::default();
+        rows(&mut y, 40, false, None);
+        let groups = BTreeMap::from([("x".to_owned(), x), ("y".to_owned(), y)]);
+        let report = group_report("g", &groups, 0.1);
+        assert!(close(report.demographic_parity_difference, 1.0));
+        assert_eq!(report.equalized_odds_difference, None);
+        assert_eq!(report.status, BiasStatus::Alert);
+    }
+
+    #[test]
+    fn merged_folds_equal_one_fold() {
+        let mut whole = GroupCounts::default();
+        let mut first = GroupCounts::default();
+        let mut second = GroupCounts::default();
+        for (i, (prediction, label)) in [(true, Some(true)), (false, Some(false)), (true, None)]
+            .into_iter()
+            .cycle()
+            .take(31)
+            .enumerate()
+        {
+            whole.add(prediction, label);
+            if i % 2 == 0 { &mut first } else { &mut second }.add(prediction, label);
+        }
+        second.merge(&first);
+        assert_eq!(second, whole);
+    }
+
+    #[test]
+    fn precomputed_metrics_flag_moves_past_the_threshold_either_way() {
+        let metric = |baseline_value, current_value| PrecomputedBias {
+            metric_name: "selection_rate".to_owned(),
+            stratum_type: "age".to_owned(),
+            stratum_value: "65+".to_owned(),
+            baseline_value,
+            current_value,
+        };
+        let judged = judge_precomputed(
+            &[metric(0.5, 0.3), metric(0.5, 0.55), metric(0.2, 0.3)],
+            0.1,
+        );
+        assert!((judged[0].gap + 0.2).abs() < 1e-12 && judged[0].flagged);
+        assert!(!judged[1].flagged);
+        // 0.3 − 0.2 is 0.09999999999999998 in binary: not past 0.1.
+        assert!(!judged[2].flagged);
+    }
+}

@@ -16,6 +16,12 @@
 //! - PSI is compared with a sample-size-aware critical value, χ²₁₋α,k−1 · (1/n_ref + 1/n_cur):
 //!   under no drift n·PSI is asymptotically χ²(k−1)-distributed, so a fixed band alone flags
 //!   noise on small samples.
+//! - On raw (or reservoir) values: KS is `scipy.stats.ks_2samp(method="asymp")`, whose p-value
+//!   is the exact finite-n Kolmogorov distribution `kstwo.sf(D, round(mn/(m+n)))` (ported in
+//!   `stats/kolmogorov.rs`; no crate has it), and Wasserstein is
+//!   `scipy.stats.wasserstein_distance`. Categorical features get `chi2_contingency` on the 2×K
+//!   table without correction instead.
+//! - χ² quantile and survival function come from `statrs`.
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
@@ -195,8 +201,12 @@ fn rel_entr(x: f64, y: f64) -> f64 {
 }
 
 /// χ²₁₋α,k−1 · (1/n_ref + 1/n_cur). One bin (k − 1 = 0 degrees of freedom) has critical value
-/// 0: PSI over one bin is 0 and never significant. An empty side gives +∞.
+/// 0: PSI over one bin is 0 and never significant. An empty side gives +∞, an `alpha` outside
+/// (0, 1) NaN.
 pub fn psi_critical_value(bins_used: usize, n_ref: u64, n_cur: u64, alpha: f64) -> f64 {
+    if !(alpha > 0.0 && alpha < 1.0) {
+        return f64::NAN;
+    }
     let Some(quantile) = chi2_quantile(1.0 - alpha, bins_used.saturating_sub(1)) else {
         return 0.0;
     };
@@ -255,8 +265,8 @@ pub struct KsResult {
 }
 
 /// `scipy.stats.ks_2samp(a, b, method="asymp")`, two-sided: D = sup |F_a − F_b| over the merged
-/// sample, p = `kstwo.sf(D, round(m·n/(m+n)))` with m ≥ n. None if either sample is empty.
-/// Inputs need not be sorted.
+/// sample, p = `kstwo.sf(D, round(m·n/(m+n)))` with m ≥ n. None if either sample is empty, or
+/// both have one value (round(1/2) = 0: SciPy answers NaN). Inputs need not be sorted.
 pub fn ks_2samp_asymp(a: &[f64], b: &[f64]) -> Option<KsResult> {
     if a.is_empty() || b.is_empty() {
         return None;
@@ -265,9 +275,20 @@ pub fn ks_2samp_asymp(a: &[f64], b: &[f64]) -> Option<KsResult> {
     let b = sorted(b);
     let statistic = ks_statistic(&a, &b);
     let (m, n) = (a.len().max(b.len()) as f64, a.len().min(b.len()) as f64);
-    let effective_n = (m * n / (m + n)).round_ties_even();
-    let p_value = kolmogorov::kolmogn_sf(effective_n as u64, statistic);
+    // NumPy's round: half to even (two samples of one value each give 0.5 -> 0).
+    let effective_n = (m * n / (m + n)).round_ties_even() as u64;
+    if effective_n == 0 {
+        return None;
+    }
+    let p_value = kstwo_sf(effective_n, statistic);
     Some(KsResult { statistic, p_value })
+}
+
+/// `scipy.stats.kstwo.sf(d, n)`: P(D_n > d) for the two-sided one-sample Kolmogorov–Smirnov
+/// statistic of n values (exact finite-n distribution, Simard & L'Ecuyer's method choice).
+/// NaN for n = 0.
+pub fn kstwo_sf(n: u64, d: f64) -> f64 {
+    kolmogorov::kolmogn_sf(n, d)
 }
 
 fn sorted(values: &[f64]) -> Vec<f64> {
@@ -411,5 +432,198 @@ pub fn judge(cmp: &BinnedComparison, psi_warning: f64, psi_critical: f64) -> Jud
         band,
         significant,
         reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn comparison(psi: f64, psi_critical_value: f64, n_cur: u64) -> BinnedComparison {
+        BinnedComparison {
+            n_ref: 10_000,
+            n_cur,
+            psi,
+            kl: 0.0,
+            js_distance: 0.0,
+            psi_critical_value,
+            bins_used: 10,
+        }
+    }
+
+    #[test]
+    fn quantile_edges_interpolate_like_numpy_and_drop_duplicates() {
+        assert_eq!(quantile_edges(&[], 10), Vec::<f64>::new());
+        assert_eq!(
+            quantile_edges(&[4.0, 1.0, 3.0, 2.0], 4),
+            vec![1.75, 2.5, 3.25]
+        );
+        // Quantiles 0, 0, 0 collapse into one edge: two bins, not four.
+        assert_eq!(quantile_edges(&[0.0, 0.0, 0.0, 0.0, 1.0], 4), vec![0.0]);
+        assert_eq!(quantile_edges(&[7.0], 10), vec![7.0]);
+        assert_eq!(quantile_edges(&[1.0, 2.0], 1), Vec::<f64>::new());
+    }
+
+    #[test]
+    fn bins_are_right_closed() {
+        let edges = [1.0, 2.0];
+        assert_eq!(bin_index(&edges, f64::NEG_INFINITY), 0);
+        assert_eq!(
+            bin_index(&edges, 1.0),
+            0,
+            "a value on an edge falls in the lower bin"
+        );
+        assert_eq!(bin_index(&edges, 1.5), 1);
+        assert_eq!(bin_index(&edges, 2.0), 1);
+        assert_eq!(bin_index(&edges, 2.000_001), 2);
+        assert_eq!(bin_index(&[], 5.0), 0);
+        assert_eq!(
+            bin_counts(&edges, &[0.0, 1.0, 1.5, 2.0, 3.0, 9.0]),
+            vec![2, 2, 2]
+        );
+    }
+
+    #[test]
+    fn categories_are_sorted_with_an_unseen_bin_last() {
+        let reference: Vec<String> = ["red", "other", "blue", "red"].map(String::from).to_vec();
+        let categories = categories(&reference);
+        assert_eq!(categories, ["blue", "other", "red"]);
+        assert_eq!(
+            category_index(&categories, "other"),
+            1,
+            "a real 'other' stays itself"
+        );
+        assert_eq!(category_index(&categories, "green"), 3);
+        assert_eq!(category_index(&categories, UNSEEN_CATEGORY), 3);
+        assert!(UNSEEN_CATEGORY.contains('\0'));
+    }
+
+    #[test]
+    fn identical_distributions_have_no_divergence() {
+        let cmp = compare_binned(&[10, 20, 30], &[20, 40, 60]);
+        assert_eq!((cmp.n_ref, cmp.n_cur, cmp.bins_used), (60, 120, 3));
+        assert!(cmp.psi.abs() < 1e-15 && cmp.kl.abs() < 1e-15 && cmp.js_distance < 1e-7);
+    }
+
+    #[test]
+    fn empty_bins_are_floored_without_renormalising() {
+        let cmp = compare_binned(&[5, 0], &[0, 5]);
+        // p = (1, ε), q = (ε, 1): PSI = 2(1 − ε)·ln(1/ε), KL = (1 − ε)·ln(1/ε).
+        let expected_psi = 2.0 * (1.0 - EPSILON) * (1.0 / EPSILON).ln();
+        assert!((cmp.psi - expected_psi).abs() < 1e-12, "{}", cmp.psi);
+        assert!((cmp.kl - expected_psi / 2.0).abs() < 1e-12, "{}", cmp.kl);
+        // A proportion of exactly ε is not below it and stays.
+        let at_floor = compare_binned(&[1, 9_999], &[1, 9_999]);
+        assert_eq!(at_floor.psi, 0.0);
+    }
+
+    #[test]
+    fn critical_value_scales_with_both_sample_sizes() {
+        // chi2.ppf(0.95, 9) = 16.918977604620448 (SciPy).
+        let crit = psi_critical_value(10, 1000, 1000, ALPHA);
+        assert!(
+            (crit - 16.918_977_604_620_448 * 0.002).abs() < 1e-12,
+            "{crit}"
+        );
+        assert!(psi_critical_value(10, 1000, 100, ALPHA) > crit);
+        assert_eq!(psi_critical_value(1, 1000, 1000, ALPHA), 0.0);
+        assert!(psi_critical_value(10, 1000, 1000, 1.5).is_nan());
+        assert_eq!(
+            compare_binned(&[500, 500], &[30, 20]).psi_critical_value,
+            psi_critical_value(2, 1000, 50, ALPHA)
+        );
+    }
+
+    #[test]
+    fn chi2_needs_two_columns_and_two_rows() {
+        assert_eq!(chi2_contingency_p(&[0, 10, 0], &[0, 5, 0]), None);
+        assert_eq!(chi2_contingency_p(&[0, 0], &[3, 4]), None);
+        assert_eq!(chi2_contingency_p(&[10, 10], &[10, 10]), Some(1.0));
+        // 2×2 [[10, 20], [20, 10]]: χ² = 6.666…, dof 1, p = 0.009823274507519235 (SciPy).
+        let p = chi2_contingency_p(&[10, 20, 0], &[20, 10, 0]).expect("two columns");
+        assert!((p - 0.009_823_274_507_519_235).abs() < 1e-15, "{p}");
+    }
+
+    #[test]
+    fn ks_and_wasserstein_need_values() {
+        assert_eq!(ks_2samp_asymp(&[], &[1.0]), None);
+        assert_eq!(ks_2samp_asymp(&[1.0], &[2.0]), None, "round(1/2) = 0");
+        assert_eq!(wasserstein_distance(&[1.0], &[]), None);
+        let same = ks_2samp_asymp(&[3.0, 1.0, 2.0], &[1.0, 2.0, 3.0]).expect("values");
+        assert_eq!(
+            same,
+            KsResult {
+                statistic: 0.0,
+                p_value: 1.0
+            }
+        );
+        assert_eq!(wasserstein_distance(&[0.0, 1.0], &[1.0, 2.0]), Some(1.0));
+        assert_eq!(wasserstein_distance(&[5.0], &[5.0]), Some(0.0));
+    }
+
+    #[test]
+    fn judge_bands_psi_only_where_significant() {
+        let (warning, critical) = (0.1, 0.25);
+        let normal = judge(&comparison(0.05, 0.01, 1000), warning, critical);
+        assert_eq!(
+            (normal.status, normal.band, normal.significant),
+            (FeatureStatus::Normal, AlertLevel::Normal, true)
+        );
+        let at_warning = judge(&comparison(0.1, 0.01, 1000), warning, critical);
+        assert_eq!(
+            (at_warning.status, at_warning.band),
+            (FeatureStatus::Warning, AlertLevel::Warning)
+        );
+        let at_critical = judge(&comparison(0.25, 0.01, 1000), warning, critical);
+        assert_eq!(
+            (at_critical.status, at_critical.band),
+            (FeatureStatus::Critical, AlertLevel::Critical)
+        );
+        assert_eq!(at_critical.reason, "PSI 0.2500 ≥ critical 0.25");
+    }
+
+    #[test]
+    fn judge_calls_noise_on_small_samples_normal() {
+        let noise = judge(&comparison(0.4, 0.5, 40), 0.1, 0.25);
+        assert_eq!(noise.status, FeatureStatus::Normal);
+        assert_eq!(
+            noise.band,
+            AlertLevel::Critical,
+            "the band stays in the result"
+        );
+        assert!(!noise.significant);
+        assert_eq!(noise.reason, REASON_NOT_SIGNIFICANT);
+        // PSI equal to its critical value is not above it.
+        assert!(!judge(&comparison(0.3, 0.3, 40), 0.1, 0.25).significant);
+    }
+
+    #[test]
+    fn judge_never_calls_too_few_values_normal() {
+        let thin = judge(&comparison(0.0, 0.5, MIN_CURRENT - 1), 0.1, 0.25);
+        assert_eq!(thin.status, FeatureStatus::InsufficientData);
+        assert_eq!(thin.reason, REASON_INSUFFICIENT);
+        let drifted = judge(&comparison(3.0, 0.5, 29), 0.1, 0.25);
+        assert_eq!(drifted.status, FeatureStatus::InsufficientData);
+        assert_eq!(
+            judge(&comparison(0.0, 0.5, MIN_CURRENT), 0.1, 0.25).status,
+            FeatureStatus::Normal
+        );
+    }
+
+    #[test]
+    fn levels_order_and_serialise_as_the_seed_names_them() {
+        assert!(
+            AlertLevel::Normal < AlertLevel::Warning && AlertLevel::Warning < AlertLevel::Critical
+        );
+        assert_eq!(
+            serde_json::to_string(&AlertLevel::Critical).ok().as_deref(),
+            Some("\"CRITICAL\"")
+        );
+        assert_eq!(
+            serde_json::to_string(&FeatureStatus::InsufficientData)
+                .ok()
+                .as_deref(),
+            Some("\"insufficient_data\"")
+        );
     }
 }

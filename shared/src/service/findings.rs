@@ -339,6 +339,17 @@ pub struct Triage {
     pub note: Option<Option<String>>,
 }
 
+/// `f` as an OCSF Detection Finding, its evidence events read from the store (those
+/// expired since are named by id only).
+pub async fn as_ocsf(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    f: &Finding,
+) -> Result<serde_json::Value, StoreError> {
+    let evidence = events::get_many(store, tenant, &f.event_ids).await?;
+    Ok(crate::ocsf::finding(f, &evidence))
+}
+
 /// Applies a triage, audited as `finding.update`.
 pub async fn triage(
     store: &dyn ItemStore,

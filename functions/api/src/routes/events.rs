@@ -8,7 +8,7 @@ use vigil_shared::domain::Event;
 use vigil_shared::domain::Role;
 use vigil_shared::domain::event::{IdSource, TimeBounds, event_id, parse_batch};
 use vigil_shared::messages::EventMessage;
-use vigil_shared::ports::{OutMessage, QueueName};
+use vigil_shared::ports::{Cursor, OutMessage, QueueName};
 use vigil_shared::repo::events::{self, EventFilter};
 use vigil_shared::repo::idempotency;
 use vigil_shared::telemetry::{self, metric};
@@ -18,7 +18,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::RequestId;
 use crate::http::body::JsonBody;
-use crate::params::{DayEdge, Params, page_json};
+use crate::params::{DayEdge, Format, Params, page_json};
 use crate::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -177,9 +177,9 @@ pub async fn get(
     path = "/events",
     tag = "events",
     operation_id = "events_list",
-    summary = "Events, newest first",
-    description = "Role: viewer.",
-    params(("user" = Option<String>, Query, description = "Exact user"), ("event_type" = Option<String>, Query, description = "Exact type"), ("source" = Option<String>, Query, description = "Exact source"), ("client_id" = Option<String>, Query, description = "The client id an event was sent with"), ("from" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD"), ("to" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD"), crate::openapi::PageQuery),
+    summary = "Events, newest first, as Vigil's JSON or OCSF events",
+    description = "Role: viewer. `format=ocsf` gives each event of the page as an OCSF 1.8.0 event (Authentication 3002, Account Change 3001, API Activity 6003 or Base Event 0); the paging is the same.",
+    params(("user" = Option<String>, Query, description = "Exact user"), ("event_type" = Option<String>, Query, description = "Exact type"), ("source" = Option<String>, Query, description = "Exact source"), ("client_id" = Option<String>, Query, description = "The client id an event was sent with"), ("from" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD"), ("to" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD"), crate::openapi::FormatQuery, crate::openapi::PageQuery),
     responses((status = 200, description = "A page of events", body = crate::openapi::EventPage), crate::openapi::ReadErrors),
 )]
 pub async fn list(
@@ -188,6 +188,7 @@ pub async fn list(
     mut p: Params,
 ) -> Result<Json<Value>, ApiError> {
     let client_id = p.string("client_id");
+    let format = p.format();
     let filter = EventFilter {
         user: p.string("user"),
         event_type: p.string("event_type"),
@@ -205,7 +206,7 @@ pub async fn list(
         let found = find(&state, &caller, &cid)
             .await?
             .filter(|e| e.client_id.as_deref() == Some(cid.as_str()) && admits(&filter, e));
-        return Ok(page_json(found.into_iter().collect::<Vec<_>>(), None, None));
+        return Ok(page(found.into_iter().collect(), format, None));
     }
     let page = events::list(state.store.as_ref(), &caller.tenant, &filter, limit, cursor).await?;
     let items = page
@@ -213,7 +214,18 @@ pub async fn list(
         .iter()
         .map(events::from_item)
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(page_json(items, None, page.next.as_ref()))
+    Ok(self::page(items, format, page.next.as_ref()))
+}
+
+/// A page of `items` as `format` has them.
+fn page(items: Vec<Event>, format: Format, next: Option<&Cursor>) -> Json<Value> {
+    match format {
+        Format::Json => page_json(items, None, next),
+        Format::Ocsf => {
+            let docs: Vec<Value> = items.iter().map(vigil_shared::ocsf::event).collect();
+            page_json(docs, None, next)
+        }
+    }
 }
 
 /// This module's routes, each with its OpenAPI operation.

@@ -1,10 +1,17 @@
-//! Findings: listing (seed page parameters and cursors), detail, triage, enrichment.
+//! Findings: listing (seed page parameters and cursors), detail, triage, enrichment,
+//! and the NDJSON export (Vigil's JSON or OCSF).
+use std::sync::Arc;
+
 use axum::Json;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use vigil_shared::domain::{FieldError, Finding, FindingStatus, Role, Severity};
+use vigil_shared::domain::{FieldError, Finding, FindingStatus, Role, Severity, TenantId};
+use vigil_shared::ports::{Cursor, ItemStore, StoreError};
 use vigil_shared::repo::findings::{self as repo, FindingFilter};
-use vigil_shared::repo::page::encode_cursor;
+use vigil_shared::repo::page::{self as repo_page, encode_cursor};
 use vigil_shared::service::findings::{self, Triage};
 
 use super::parse_json;
@@ -12,7 +19,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::http::RequestId;
 use crate::http::body::JsonBody;
-use crate::params::{DayEdge, Params, check_cursor, page_json};
+use crate::params::{DayEdge, Format, Params, check_cursor, page_json};
 use crate::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -20,6 +27,8 @@ use utoipa_axum::routes;
 /// Deepest page the offset-style parameters may reach; cursors go further.
 const MAX_OFFSET: usize = 10_000;
 const MAX_NOTE: usize = 4_000;
+/// Findings read per store page of an export; each page is sent before the next is read.
+const EXPORT_PAGE: usize = 100;
 
 fn filter_from(p: &mut Params) -> FindingFilter {
     FindingFilter {
@@ -104,20 +113,165 @@ pub async fn list(
     path = "/findings/{id}",
     tag = "findings",
     operation_id = "findings_get",
-    summary = "One finding",
-    description = "Role: viewer.",
-    params(crate::openapi::IdPath),
+    summary = "One finding, as Vigil's JSON or an OCSF Detection Finding",
+    description = "Role: viewer. `format=ocsf` answers an OCSF 1.8.0 Detection Finding (class_uid 2004) with its evidence events.",
+    params(crate::openapi::IdPath, crate::openapi::FormatQuery),
     responses((status = 200, description = "The finding", body = crate::openapi::Object), crate::openapi::ReadErrors),
 )]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Finding>, ApiError> {
-    repo::get(state.store.as_ref(), &caller.tenant, &id)
+    mut p: Params,
+) -> Result<Response, ApiError> {
+    let format = p.format();
+    p.finish()?;
+    let store = state.store.as_ref();
+    let f = repo::get(store, &caller.tenant, &id)
         .await?
-        .map(|v| Json(v.finding))
-        .ok_or(ApiError::NotFound("finding"))
+        .ok_or(ApiError::NotFound("finding"))?
+        .finding;
+    Ok(match format {
+        Format::Json => Json(f).into_response(),
+        Format::Ocsf => Json(findings::as_ocsf(store, &caller.tenant, &f).await?).into_response(),
+    })
+}
+
+/// One NDJSON line of `f` in `format`.
+async fn export_line(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    f: &Finding,
+    format: Format,
+) -> Result<String, StoreError> {
+    let doc = match format {
+        Format::Json => {
+            serde_json::to_value(f).map_err(|e| StoreError::Malformed(e.to_string()))?
+        }
+        Format::Ocsf => findings::as_ocsf(store, tenant, f).await?,
+    };
+    Ok(format!("{doc}\n"))
+}
+
+/// Where an export stands: the page read before the answer started, the cursor of
+/// the next page, or finished.
+enum ExportAt {
+    Page(repo_page::Filtered),
+    After(Cursor),
+    Done,
+}
+
+/// The export's body: one chunk of NDJSON per store page, each page read only when the
+/// previous one has been handed to the client, so memory holds one page at a time.
+fn export_body(
+    store: Arc<dyn ItemStore>,
+    tenant: TenantId,
+    filter: FindingFilter,
+    format: Format,
+    first: repo_page::Filtered,
+) -> Body {
+    let pages = futures::stream::unfold(ExportAt::Page(first), move |at| {
+        let (store, tenant, filter) = (store.clone(), tenant.clone(), filter.clone());
+        async move {
+            let page = match at {
+                ExportAt::Done => return None,
+                ExportAt::Page(p) => Ok(p),
+                ExportAt::After(c) => {
+                    repo::list(store.as_ref(), &tenant, &filter, EXPORT_PAGE, Some(c)).await
+                }
+            };
+            let chunk = match page {
+                Ok(page) => render_page(store.as_ref(), &tenant, &page, format)
+                    .await
+                    .map(|text| (text, page.next)),
+                Err(e) => Err(e),
+            };
+            match chunk {
+                Ok((text, next)) => {
+                    let at = next.map_or(ExportAt::Done, ExportAt::After);
+                    Some((Ok::<_, StoreError>(Bytes::from(text)), at))
+                }
+                // The status line is gone by now: the error ends the body early, so
+                // the client sees a truncated export rather than a complete-looking one.
+                Err(e) => {
+                    tracing::error!(error = %e, "findings export failed mid-stream");
+                    Some((Err(e), ExportAt::Done))
+                }
+            }
+        }
+    });
+    Body::from_stream(pages)
+}
+
+async fn render_page(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    page: &repo_page::Filtered,
+    format: Format,
+) -> Result<String, StoreError> {
+    let mut text = String::new();
+    for item in &page.items {
+        let f = repo::from_item(item)?;
+        text.push_str(&export_line(store, tenant, &f, format).await?);
+    }
+    Ok(text)
+}
+
+/// `GET /findings/export?format=ocsf|json&from=&to=`: every finding the list would
+/// give for the same filters, one per line, streamed page by page.
+#[utoipa::path(
+    get,
+    path = "/findings/export",
+    tag = "findings",
+    operation_id = "findings_export",
+    summary = "Export findings as NDJSON: OCSF Detection Findings or Vigil's JSON",
+    description = "Role: viewer. The findings `GET /findings` lists for the same filters (`from`/`to` bound the first evidence time), newest first, one document per line; merged findings only with `status=merged`.",
+    params(crate::openapi::FormatQuery, ("severity" = Option<String>, Query, description = "low, medium, high, critical"), ("user" = Option<String>, Query, description = "Exact user"), ("rule_id" = Option<String>, Query, description = "Rule id"), ("status" = Option<String>, Query, description = "open, acknowledged, resolved, merged"), ("from" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD"), ("to" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD")),
+    responses((status = 200, description = "One finding per line", content((String = "application/x-ndjson"))), crate::openapi::ReadErrors),
+)]
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    mut p: Params,
+) -> Result<Response, ApiError> {
+    let format = p.format();
+    let filter = filter_from(&mut p);
+    p.finish()?;
+    // The first page is read before answering, so a store that is down is a proper
+    // error answer rather than an empty export.
+    let first = repo::list(
+        state.store.as_ref(),
+        &caller.tenant,
+        &filter,
+        EXPORT_PAGE,
+        None,
+    )
+    .await?;
+    let name = match format {
+        Format::Json => "findings",
+        Format::Ocsf => "findings-ocsf",
+    };
+    let body = export_body(
+        state.store.clone(),
+        caller.tenant.clone(),
+        filter,
+        format,
+        first,
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"{name}-{}.ndjson\"",
+                    caller.tenant.as_str()
+                ),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// Triage: `status` and `note`. Analysts and admins. Audited as `finding.update`.
@@ -265,6 +419,8 @@ pub async fn enrich_missing(
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list))
+        // A static segment outranks `{id}` in axum's router, so `export` is no id.
+        .routes(routes!(export))
         .routes(routes!(get, patch))
         .routes(routes!(enrich_one))
         .routes(routes!(enrich_missing))

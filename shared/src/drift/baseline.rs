@@ -98,9 +98,15 @@ impl Baseline {
     }
 }
 
-/// Reads a finite number; categorical values may be strings, numbers or booleans.
+/// Largest magnitude a numeric value may have: differences and interpolations of
+/// values this size stay finite, so no statistic meets an infinity.
+pub const MAX_MAGNITUDE: f64 = 1e100;
+
+/// Reads a finite number of at most [`MAX_MAGNITUDE`]; categorical values may be
+/// strings, numbers or booleans.
 pub fn numeric_value(v: &Value) -> Option<f64> {
-    v.as_f64().filter(|x| x.is_finite())
+    v.as_f64()
+        .filter(|x| x.is_finite() && x.abs() <= MAX_MAGNITUDE)
 }
 
 pub fn categorical_value(v: &Value) -> Option<String> {
@@ -145,7 +151,7 @@ fn numeric_column(field: &str, v: &Value, errors: &mut Vec<FieldError>) -> Optio
             None => {
                 errors.push(FieldError::new(
                     format!("{field}[{i}]"),
-                    "must be a finite number",
+                    "must be a finite number of magnitude at most 1e100",
                 ));
                 return None;
             }

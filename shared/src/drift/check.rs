@@ -384,7 +384,7 @@ pub fn inline_current(baseline: &Baseline, body: &Value) -> Result<Current, Vec<
                     }
                     None => errors.push(FieldError::new(
                         format!("{field}[{i}]"),
-                        "must be a finite number",
+                        "must be a finite number of magnitude at most 1e100",
                     )),
                 }
             }

@@ -248,7 +248,7 @@ pub fn fold(
                             )),
                             None => errors.push(FieldError::new(
                                 at(&format!("features.{name}")),
-                                "must be a finite number",
+                                "must be a finite number of magnitude at most 1e100",
                             )),
                         },
                         Bins::Categorical { categories } => match categorical_value(v) {
@@ -275,7 +275,7 @@ pub fn fold(
                 None => {
                     errors.push(FieldError::new(
                         at("prediction"),
-                        "must be a finite number or a boolean",
+                        "must be a boolean or a finite number of magnitude at most 1e100",
                     ));
                     None
                 }

@@ -13,6 +13,9 @@ work="$(mktemp -d)"
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 base="http://127.0.0.1:${port}"
 # Loopback webhook URLs stay refused; DNS for generated host names must not stall.
+# Schemathesis sends thousands of requests a minute with one key; the budgets are
+# raised so it exercises the limiter without being stopped by it.
+VIGIL_RATE_LIMIT_KEY_REQUESTS=100000000 VIGIL_RATE_LIMIT_TENANT_REQUESTS=100000000 \
 "${CARGO_TARGET_DIR:-target}/debug/vigil" serve --addr "127.0.0.1:${port}" --data "${work}/data" \
   --bootstrap-admin fuzz >"${work}/key" 2>"${work}/serve.log" &
 serve_pid=$!

@@ -50,6 +50,102 @@ pub struct Config {
     pub http: HttpSettings,
     /// Oldest event time `POST /events` accepts (`VIGIL_EVENT_MAX_AGE_DAYS`).
     pub event_max_age: chrono::Duration,
+    /// Rate limits, breakers, the model bulkhead and token prices.
+    pub resilience: ResilienceSettings,
+}
+
+/// Rate-limit defaults (`VIGIL_RATE_LIMIT_*`; a tenant may have its own), the breakers
+/// (`VIGIL_BREAKER_*`), model calls at once per tenant and token prices.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResilienceSettings {
+    pub limits: crate::resilience::limits::TenantLimits,
+    pub breaker: crate::resilience::BreakerSettings,
+    pub llm_concurrency_per_tenant: usize,
+    pub prices: crate::resilience::Prices,
+}
+
+impl Default for ResilienceSettings {
+    fn default() -> Self {
+        Self {
+            limits: Default::default(),
+            breaker: Default::default(),
+            llm_concurrency_per_tenant: 4,
+            prices: Default::default(),
+        }
+    }
+}
+
+impl ResilienceSettings {
+    fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let at_least_one = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match parse_num(get, name, default)? {
+                0 => Err(ConfigError::Invalid {
+                    name,
+                    reason: "must be at least 1".into(),
+                }),
+                n => Ok(n),
+            }
+        };
+        let price = |name: &'static str, default: f64| -> Result<f64, ConfigError> {
+            let v: f64 = parse_num(get, name, default)?;
+            if v.is_finite() && v >= 0.0 {
+                Ok(v)
+            } else {
+                Err(ConfigError::Invalid {
+                    name,
+                    reason: "must be a price of 0 or more".into(),
+                })
+            }
+        };
+        let limits = crate::resilience::limits::TenantLimits {
+            key_requests: at_least_one("VIGIL_RATE_LIMIT_KEY_REQUESTS", d.limits.key_requests)?,
+            tenant_requests: at_least_one(
+                "VIGIL_RATE_LIMIT_TENANT_REQUESTS",
+                d.limits.tenant_requests,
+            )?,
+            ingest_events: at_least_one("VIGIL_RATE_LIMIT_INGEST_EVENTS", d.limits.ingest_events)?,
+            window_seconds: at_least_one(
+                "VIGIL_RATE_LIMIT_WINDOW_SECONDS",
+                d.limits.window_seconds,
+            )?,
+        };
+        if limits.validate().is_err() {
+            return Err(ConfigError::Invalid {
+                name: "VIGIL_RATE_LIMIT_WINDOW_SECONDS",
+                reason: "must be 1 to 86400".into(),
+            });
+        }
+        let failures = at_least_one(
+            "VIGIL_BREAKER_FAILURES",
+            u64::from(d.breaker.failure_threshold),
+        )?;
+        let open_seconds = at_least_one(
+            "VIGIL_BREAKER_OPEN_SECONDS",
+            d.breaker.open_for.num_seconds().unsigned_abs(),
+        )?;
+        Ok(Self {
+            limits,
+            breaker: crate::resilience::BreakerSettings {
+                failure_threshold: u32::try_from(failures).unwrap_or(u32::MAX),
+                open_for: chrono::Duration::seconds(
+                    i64::try_from(open_seconds).unwrap_or(i64::MAX / 1000),
+                ),
+            },
+            llm_concurrency_per_tenant: usize::try_from(at_least_one(
+                "VIGIL_LLM_CONCURRENCY_PER_TENANT",
+                d.llm_concurrency_per_tenant as u64,
+            )?)
+            .unwrap_or(usize::MAX),
+            prices: crate::resilience::Prices {
+                input_per_mtok: price("VIGIL_LLM_PRICE_INPUT_PER_MTOK", d.prices.input_per_mtok)?,
+                output_per_mtok: price(
+                    "VIGIL_LLM_PRICE_OUTPUT_PER_MTOK",
+                    d.prices.output_per_mtok,
+                )?,
+            },
+        })
+    }
 }
 
 /// Limits the HTTP API enforces on every request. `vigil serve` applies all of them;
@@ -215,7 +311,9 @@ impl Config {
             ),
         };
         let audit_checkpoint_minutes = parse_num(get, "VIGIL_AUDIT_CHECKPOINT_MINUTES", 10u64)?;
-        let webhooks = webhook_settings(get)?;
+        let resilience = ResilienceSettings::from_lookup(get)?;
+        let mut webhooks = webhook_settings(get)?;
+        webhooks.breaker = resilience.breaker;
         let max_age_days = parse_num(
             get,
             "VIGIL_EVENT_MAX_AGE_DAYS",
@@ -228,6 +326,7 @@ impl Config {
             });
         }
         Ok(Self {
+            resilience,
             http: HttpSettings::from_lookup(get)?,
             event_max_age: chrono::Duration::days(max_age_days),
             reclassify: crate::reclassify::ReclassifySettings::from_lookup(get)?,
@@ -300,6 +399,7 @@ fn webhook_settings(
         },
         schedule,
         timeout: Duration::from_millis(parse_num(get, "VIGIL_WEBHOOK_TIMEOUT_MS", 10_000u64)?),
+        breaker: Default::default(),
     })
 }
 

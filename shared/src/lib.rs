@@ -11,6 +11,7 @@ pub mod ocsf;
 pub mod ports;
 pub mod reclassify;
 pub mod repo;
+pub mod resilience;
 pub mod retry;
 pub mod rules;
 pub mod runtime;

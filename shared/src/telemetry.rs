@@ -38,6 +38,14 @@ pub mod metric {
     pub const WEBHOOK_FAILURES: &str = "vigil_webhook_failures_total";
     /// Messages a stage gave up on (label `stage`).
     pub const MESSAGES_DEAD_LETTERED: &str = "vigil_messages_dead_lettered_total";
+    /// Circuit breakers that opened or closed.
+    pub const BREAKER_TRANSITIONS: &str = "vigil_breaker_transitions_total";
+    /// Calls a breaker refused (the model call fell back; the webhook attempt waited).
+    pub const BREAKER_REFUSALS: &str = "vigil_breaker_refusals_total";
+    /// Requests and ingest charges the rate limits refused.
+    pub const RATE_LIMITED: &str = "vigil_rate_limited_total";
+    /// Model tokens used (prompt and completion).
+    pub const LLM_TOKENS: &str = "vigil_llm_tokens_total";
 }
 
 /// Adds `n` to the counter `name` (a [`metric`]).

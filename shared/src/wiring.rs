@@ -124,5 +124,5 @@ pub async fn enricher(config: &Config) -> Result<crate::enrich::Enricher, Startu
     if let (None, Some(arn)) = (&llm.api_key, &llm.api_key_secret_arn) {
         llm.api_key = Some(read_secret(config, arn).await?);
     }
-    Ok(Enricher::with_llm(LlmClient::new(llm)?))
+    Ok(Enricher::with_llm(LlmClient::new(llm)?, &config.resilience))
 }

@@ -140,7 +140,9 @@ macro_rules! family {
                 store_count,
                 store_put_all,
                 store_skip,
-                store_drift_mapping
+                store_drift_mapping,
+                rate_window_shared,
+                breaker_shared
             );
             family!(@tests $queue;
                 queue_send_receive_ack,
@@ -1199,4 +1201,90 @@ async fn store_drift_mapping(store: &dyn ItemStore, env: &Env) {
 
 fn sched_pk(t: &vigil_shared::domain::TenantId) -> String {
     vigil_shared::repo::storage_keys::drift::model_pk(t, "m")
+}
+
+// ---------------------------------------------------------------------------------------
+// Resilience state kept in the store: what every Lambda instance shares.
+
+async fn rate_window_shared(store: &dyn ItemStore, env: &Env) {
+    use vigil_shared::domain::TenantId;
+    use vigil_shared::resilience::rate_limit::{Bucket, Limit, charge_stored};
+    let t0 = env.clock.now();
+    let at = |s: i64| t0 + chrono::Duration::seconds(s);
+    let bucket = Bucket::Key(
+        TenantId::parse("acme").unwrap(),
+        format!("k-{}", unique_name()),
+    );
+    let limit = Limit {
+        limit: 3,
+        window_seconds: 10,
+    };
+    for _ in 0..3 {
+        assert!(
+            charge_stored(store, &bucket, limit, 1, at(0))
+                .await
+                .unwrap()
+                .allowed
+        );
+    }
+    let refused = charge_stored(store, &bucket, limit, 1, at(0))
+        .await
+        .unwrap();
+    assert!(!refused.allowed);
+    assert!(refused.retry_after_seconds >= 1);
+    // Two windows on, the whole budget is back.
+    assert!(
+        charge_stored(store, &bucket, limit, 3, at(25))
+            .await
+            .unwrap()
+            .allowed
+    );
+    // Concurrent charges from many callers never let more than the limit through.
+    let burst = Bucket::Tenant(
+        TenantId::parse(&format!(
+            "b{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        ))
+        .unwrap(),
+    );
+    let tries = (0..8).map(|_| charge_stored(store, &burst, limit, 1, at(40)));
+    let allowed = futures::future::join_all(tries)
+        .await
+        .into_iter()
+        .filter(|d| d.as_ref().unwrap().allowed)
+        .count();
+    assert_eq!(allowed, 3);
+}
+
+async fn breaker_shared(store: &dyn ItemStore, env: &Env) {
+    use vigil_shared::domain::TenantId;
+    use vigil_shared::resilience::breaker::{
+        Admission, BreakerKey, BreakerSettings, BreakerState, Breakers,
+    };
+    let t0 = env.clock.now();
+    let tenant = TenantId::parse(&format!(
+        "t{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    ))
+    .unwrap();
+    let key = BreakerKey::webhook(&tenant, "ep");
+    let b = Breakers::new(BreakerSettings::default());
+    for _ in 0..5 {
+        b.record(store, &key, Some("HTTP 500"), t0).await.unwrap();
+    }
+    assert!(!b.admit(store, &key, t0).await.unwrap().allowed());
+    // Of many instances asking at once after the cool-down, exactly one gets the trial.
+    let later = t0 + chrono::Duration::seconds(30);
+    let asks = (0..6).map(|_| b.admit(store, &key, later));
+    let trials = futures::future::join_all(asks)
+        .await
+        .into_iter()
+        .filter(|a| *a.as_ref().unwrap() == Admission::Trial)
+        .count();
+    assert_eq!(trials, 1);
+    b.record(store, &key, None, later).await.unwrap();
+    let listed = Breakers::list(store, &tenant).await.unwrap();
+    let mine: Vec<_> = listed.iter().filter(|x| x.name == "webhook#ep").collect();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].state, BreakerState::Closed);
 }

@@ -59,6 +59,17 @@ impl FromRequestParts<AppState> for Caller {
             .await?
             .ok_or(ApiError::Unauthorized)?;
         tracing::Span::current().record("tenant", record.tenant.as_str());
+        let decision = state
+            .limits
+            .charge_request(&record.tenant, &record.id, state.clock.now())
+            .await?;
+        if let Some(slot) = parts.extensions.get::<crate::http::rate_limit::Slot>() {
+            slot.put(decision);
+        }
+        if !decision.allowed {
+            vigil_shared::telemetry::count(vigil_shared::telemetry::metric::RATE_LIMITED, 1);
+            return Err(ApiError::RateLimited(decision));
+        }
         Ok(Caller {
             tenant: record.tenant,
             role: record.role,

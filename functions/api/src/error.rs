@@ -52,6 +52,9 @@ pub enum ApiError {
     MethodNotAllowed { method: String },
     #[error("the server is at its concurrency limit; retry shortly")]
     Overloaded,
+    /// A rate limit refused the request (the key's, the tenant's or its ingest budget).
+    #[error("rate limit of {} per window reached; retry in {} s", .0.limit, .0.retry_after_seconds)]
+    RateLimited(vigil_shared::resilience::Decision),
     /// A deployment setting the request needs is missing.
     #[error("{0} is not configured on this deployment")]
     NotConfigured(&'static str),
@@ -84,6 +87,7 @@ impl ApiError {
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) | ApiError::NotConfigured(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -111,6 +115,7 @@ impl ApiError {
             ApiError::RequestTimeout => "request-timeout",
             ApiError::MethodNotAllowed { .. } => "method-not-allowed",
             ApiError::Overloaded => "overloaded",
+            ApiError::RateLimited(_) => "rate-limited",
             ApiError::Unavailable(_) | ApiError::NotConfigured(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -167,6 +172,16 @@ impl From<ServiceError> for ApiError {
             ServiceError::Store(s) => s.into(),
             ServiceError::Queue(q) => q.into(),
             ServiceError::Bus(b) => ApiError::Unavailable(b.into()),
+        }
+    }
+}
+
+impl From<vigil_shared::service::findings::EnrichError> for ApiError {
+    fn from(e: vigil_shared::service::findings::EnrichError) -> Self {
+        use vigil_shared::service::findings::EnrichError;
+        match e {
+            EnrichError::Store(s) => s.into(),
+            EnrichError::Busy(_) => ApiError::Overloaded,
         }
     }
 }
@@ -260,6 +275,13 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unavailable(_) | ApiError::Overloaded => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::RateLimited(d) => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(d.retry_after_seconds),
+                );
+                crate::http::rate_limit::insert_headers(headers, &d);
             }
             // The connection may hold the rest of a body nobody will read.
             ApiError::RequestTimeout | ApiError::TooLarge { .. } => {

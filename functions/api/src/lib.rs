@@ -53,6 +53,7 @@ fn operations() -> (Router<AppState>, serde_json::Value) {
         .merge(routes::reclassify::routes())
         .merge(routes::drift::routes())
         .merge(routes::notifications::routes())
+        .merge(routes::resilience::routes())
         .split_for_parts();
     (router, openapi::document(doc))
 }
@@ -71,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route("/docs/rapidoc-min.js", get(openapi::rapidoc))
         .route("/metrics", get(metrics))
         .fallback(not_found)
+        .layer(middleware::from_fn(http::rate_limit::headers))
         .layer(middleware::from_fn_with_state(limits, limits::enforce))
         .layer(middleware::from_fn(http::problems::fallback))
         .layer(middleware::from_fn(http::traced))

@@ -66,6 +66,11 @@ pub enum ReadErrors {
     /// A parameter is invalid; `errors` names each.
     #[response(status = 422, content_type = "application/problem+json")]
     Invalid(Problem),
+    /// A rate limit refused the request: the key's or the tenant's request budget, or
+    /// the tenant's ingest budget (`Retry-After`, `RateLimit-Limit`, `RateLimit-Remaining`,
+    /// `RateLimit-Reset`).
+    #[response(status = 429, content_type = "application/problem+json")]
+    TooManyRequests(Problem),
     /// Headers larger than `VIGIL_HTTP_MAX_HEADER_BYTES`; the largest is named.
     #[response(status = 431, content_type = "application/problem+json")]
     HeadersTooLarge(Problem),

@@ -3,6 +3,7 @@ use std::sync::Arc;
 
 use vigil_shared::enrich::Enricher;
 use vigil_shared::ports::{Clock, ItemStore, Queue};
+use vigil_shared::resilience::{RateLimits, StoreRateLimiter};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -20,6 +21,8 @@ pub struct AppState {
     pub http: vigil_shared::config::HttpSettings,
     /// Oldest event time accepted.
     pub event_max_age: chrono::Duration,
+    /// The request and ingest budgets of every tenant.
+    pub limits: Arc<vigil_shared::resilience::RateLimits>,
     /// Renders the process's metrics in Prometheus text for `GET /metrics` (`vigil
     /// serve`); None under Lambda, where metrics leave as EMF log lines.
     pub metrics: Option<MetricsText>,
@@ -38,7 +41,6 @@ impl AppState {
         config: &vigil_shared::config::Config,
     ) -> Self {
         Self {
-            store,
             queue,
             clock,
             enricher,
@@ -47,7 +49,21 @@ impl AppState {
             reclassify: config.reclassify.clone(),
             http: config.http.clone(),
             event_max_age: config.event_max_age,
+            limits: Arc::new(RateLimits::new(
+                // Every Lambda instance counts against the same windows.
+                Arc::new(StoreRateLimiter::new(store.clone())),
+                store.clone(),
+                config.resilience.limits,
+            )),
+            store,
             metrics: None,
         }
+    }
+
+    /// The state with `limits` in place of the store-shared ones (`vigil serve` keeps
+    /// its windows in the process).
+    pub fn with_rate_limits(mut self, limits: Arc<RateLimits>) -> Self {
+        self.limits = limits;
+        self
     }
 }

@@ -11,7 +11,7 @@ use vigil_shared::enrich::Enricher;
 use vigil_shared::messages::{EnrichMessage, EnrichReason};
 use vigil_shared::ports::{Clock, DomainEvent, EventBus, ItemStore};
 use vigil_shared::runtime::{BuildError, Disposition, MessageMeta, Stage, StagePorts, StageResult};
-use vigil_shared::service::findings;
+use vigil_shared::service::findings::{self, EnrichError};
 
 /// The bus event announcing a finding; its id is stable so consumers can de-duplicate.
 pub fn finding_event(
@@ -52,6 +52,9 @@ pub fn finding_event(
     }
 }
 
+/// How long a message waits when its tenant's model slots are all taken.
+const BUSY_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub struct EnrichStage {
     pub store: Arc<dyn ItemStore>,
     pub bus: Arc<dyn EventBus>,
@@ -81,7 +84,7 @@ impl Stage for EnrichStage {
 
     async fn handle(&self, msg: EnrichMessage, _meta: &MessageMeta) -> StageResult {
         let now = self.clock.now();
-        let Some(finding) = findings::enrich(
+        let enriched = findings::enrich(
             self.store.as_ref(),
             &self.enricher,
             &msg.tenant,
@@ -90,8 +93,15 @@ impl Stage for EnrichStage {
             now,
             None,
         )
-        .await?
-        else {
+        .await;
+        let found = match enriched {
+            Ok(found) => found,
+            // The tenant's model slots are all taken: give the worker to another
+            // tenant's message and come back to this one shortly.
+            Err(EnrichError::Busy(_)) => return Ok(Disposition::RetryAfter(BUSY_RETRY)),
+            Err(EnrichError::Store(e)) => return Err(e.into()),
+        };
+        let Some(finding) = found else {
             tracing::warn!(finding = %msg.finding_id, "finding to enrich does not exist; dropping");
             return Ok(Disposition::Done);
         };

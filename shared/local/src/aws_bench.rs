@@ -283,6 +283,10 @@ pub async fn run(n: usize, days: u32, endpoint: &str) -> Result<String, BenchErr
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let config = Config::from_lookup(&|k| match k {
         "VIGIL_LLM_URL" => None,
+        // Benchmarks measure throughput, not the budgets that would cap it.
+        "VIGIL_RATE_LIMIT_KEY_REQUESTS"
+        | "VIGIL_RATE_LIMIT_TENANT_REQUESTS"
+        | "VIGIL_RATE_LIMIT_INGEST_EVENTS" => Some("1000000000000".into()),
         other => std::env::var(other).ok(),
     })
     .map_err(setup)?;

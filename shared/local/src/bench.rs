@@ -214,6 +214,10 @@ pub async fn run(n: usize, days: u32, data: Option<PathBuf>) -> Result<Report, B
     let config = Config::from_lookup(&|k| match k {
         // Benchmarks measure Vigil, never a remote model.
         "VIGIL_LLM_URL" => None,
+        // Benchmarks measure throughput, not the budgets that would cap it.
+        "VIGIL_RATE_LIMIT_KEY_REQUESTS"
+        | "VIGIL_RATE_LIMIT_TENANT_REQUESTS"
+        | "VIGIL_RATE_LIMIT_INGEST_EVENTS" => Some("1000000000000".into()),
         other => std::env::var(other).ok(),
     })
     .map_err(setup)?;

@@ -17,6 +17,8 @@ pub mod webhooks;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use vigil_shared::resilience::{InProcessRateLimiter, RateLimits};
+
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use vigil_shared::adapters::embedded::{
@@ -44,6 +46,8 @@ pub struct LocalSystem {
     pub config: Config,
     pub enricher: Enricher,
     pub stages: Stages,
+    /// Rate-limit windows in the process: it serves every request.
+    pub rate_limits: Arc<RateLimits>,
 }
 
 /// Every queue-fed stage, built once by the same builders the Lambda functions use.
@@ -120,7 +124,7 @@ impl LocalSystem {
         }
         let config = webhooks::with_ephemeral_key(config);
         let enricher = match config.llm.clone() {
-            Some(llm) => Enricher::with_llm(LlmClient::new(llm)?),
+            Some(llm) => Enricher::with_llm(LlmClient::new(llm)?, &config.resilience),
             None => Enricher::heuristic(),
         };
         let store = Arc::new(EmbeddedStore::new(db.clone()));
@@ -133,7 +137,13 @@ impl LocalSystem {
             clock: Arc::clone(&clock),
         };
         let stages = Stages::build(&ports, &config, enricher.clone())?;
+        let rate_limits = Arc::new(RateLimits::new(
+            Arc::new(InProcessRateLimiter::default()),
+            store.clone(),
+            config.resilience.limits,
+        ));
         Ok(Self {
+            rate_limits,
             store,
             queue,
             bus,
@@ -153,6 +163,7 @@ impl LocalSystem {
             self.enricher.clone(),
             &self.config,
         )
+        .with_rate_limits(self.rate_limits.clone())
     }
 
     /// The stage that works `queue`.

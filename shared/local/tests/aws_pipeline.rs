@@ -37,18 +37,18 @@ async fn events_become_enriched_findings_on_dynamodb_and_sqs() {
     )
     .await
     .unwrap();
-    let state = AppState {
-        store: store.clone(),
-        queue: queue.clone(),
-        clock: clock.clone(),
-        enricher: Enricher::heuristic(),
-        webhooks: Default::default(),
-        audit_signer: None,
-        reclassify: Default::default(),
-        http: Default::default(),
-        event_max_age: chrono::Duration::days(3650),
-        metrics: None,
-    };
+    let config = vigil_shared::config::Config::from_lookup(&|k| {
+        (k == "VIGIL_EVENT_MAX_AGE_DAYS").then(|| "3650".to_string())
+    })
+    .unwrap();
+    // Rate limits in DynamoDB, as the API function keeps them.
+    let state = AppState::new(
+        store.clone(),
+        queue.clone(),
+        clock.clone(),
+        Enricher::heuristic(),
+        &config,
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });

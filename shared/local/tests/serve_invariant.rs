@@ -36,6 +36,9 @@ impl Server {
             .env("VIGIL_LOG", "warn")
             // The killed server's leases run out quickly.
             .env("VIGIL_WORKER_LEASE_SECONDS", "2")
+            // Every batch of both runs is sent at once; no budget is under test here.
+            .env("VIGIL_RATE_LIMIT_KEY_REQUESTS", "1000000")
+            .env("VIGIL_RATE_LIMIT_TENANT_REQUESTS", "1000000")
             .env_remove("VIGIL_LLM_URL")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -572,42 +572,55 @@ async fn too_many_requests_waits_for_retry_after() {
 }
 
 #[tokio::test]
-async fn a_receiver_down_then_up_gets_every_message_exactly_once() {
+async fn a_receiver_down_opens_its_breaker_and_then_gets_every_message_exactly_once() {
     let app = dev_app().await;
     let addr = free_addr().await;
     let (id, _) = create_endpoint(&app, json!({"url": format!("http://{addr}/hook")})).await;
-    for i in 0..5 {
+    for i in 0..6 {
         publish(&app, &format!("e{i}"), "finding.created", "high").await;
     }
     deliver(&app).await;
+    // Five refused connections open the endpoint's breaker (attempts already in flight
+    // finish), so a second later, at the retry schedule's first step, nobody is tried.
     deliver_after(&app, Duration::seconds(1)).await;
     let d = deliveries(&app, &id).await;
-    assert_eq!(d.len(), 5);
-    assert!(
-        d.iter()
-            .all(|m| m["attempt_count"] == 2 && m["status"] == "pending"),
-        "{d:#?}"
-    );
-    assert!(d[0]["last_error"].as_str().unwrap().len() > 3);
+    assert_eq!(d.len(), 6);
+    let tried: Vec<i64> = d
+        .iter()
+        .map(|m| m["attempt_count"].as_i64().unwrap())
+        .collect();
+    assert!(tried.iter().all(|n| *n <= 1), "{tried:?}");
+    assert!(tried.iter().filter(|n| **n == 1).count() >= 5, "{tried:?}");
+    assert!(d.iter().all(|m| m["status"] == "pending"));
+    let (_, breakers) = app
+        .as_admin(Method::GET, "/governance/breakers", None)
+        .await;
+    let breaker = &breakers["items"][0];
+    assert_eq!(breaker["name"], format!("webhook#{id}"));
+    assert_eq!(breaker["state"], "OPEN");
 
-    // The receiver comes back; the next retries get through, each message once.
+    // The receiver comes back; after the cool-down one trial closes the breaker, and the
+    // waiting messages get through, each once, with no retry used up by the wait.
     let rx = TestReceiver::start_on(addr).await;
-    deliver_after(&app, Duration::seconds(2)).await;
-    for _ in 0..3 {
-        deliver_after(&app, Duration::hours(1)).await;
+    // It opened at the first round; 29 s after it, it is still open.
+    deliver_after(&app, Duration::seconds(28)).await;
+    assert!(rx.got().is_empty(), "the breaker is still open");
+    for _ in 0..4 {
+        deliver_after(&app, Duration::seconds(30)).await;
     }
     let got = rx.got();
     let mut ids: Vec<&str> = got.iter().map(Received::id).collect();
     ids.sort();
     ids.dedup();
-    assert_eq!(got.len(), 5);
-    assert_eq!(ids.len(), 5);
-    assert!(
-        deliveries(&app, &id)
-            .await
-            .iter()
-            .all(|m| m["status"] == "delivered")
-    );
+    assert_eq!(got.len(), 6);
+    assert_eq!(ids.len(), 6);
+    let d = deliveries(&app, &id).await;
+    assert!(d.iter().all(|m| m["status"] == "delivered"), "{d:#?}");
+    assert!(d.iter().all(|m| m["attempt_count"].as_i64().unwrap() <= 2));
+    let (_, breakers) = app
+        .as_admin(Method::GET, "/governance/breakers", None)
+        .await;
+    assert_eq!(breakers["items"][0]["state"], "CLOSED");
 }
 
 #[tokio::test]

@@ -31,6 +31,12 @@ pub enum LlmError {
 }
 
 impl LlmError {
+    /// Whether the endpoint itself failed (what a circuit breaker counts), as opposed to
+    /// an answer that arrived but could not be used.
+    pub fn is_endpoint_failure(&self) -> bool {
+        !matches!(self, LlmError::BadAnswer(_))
+    }
+
     fn retryable(&self) -> bool {
         match self {
             LlmError::Transport(_) => true,
@@ -49,6 +55,17 @@ pub struct LlmClient {
 #[derive(Deserialize)]
 struct Completion {
     choices: Vec<Choice>,
+    /// OpenAI-compatible servers report the tokens of the call; some omit it.
+    #[serde(default)]
+    usage: Option<crate::resilience::Tokens>,
+}
+
+/// A usable answer: the score, the explanation and the tokens it took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub risk_score: f64,
+    pub explanation: String,
+    pub tokens: crate::resilience::Tokens,
 }
 #[derive(Deserialize)]
 struct Choice {
@@ -112,7 +129,11 @@ impl LlmClient {
         Ok(Self { http, config })
     }
 
-    async fn attempt(&self, f: &Finding) -> Result<(f64, String), LlmError> {
+    pub fn config(&self) -> &LlmConfig {
+        &self.config
+    }
+
+    async fn attempt(&self, f: &Finding) -> Result<Answer, LlmError> {
         let body = json!({
             "model": self.config.model,
             "temperature": 0.2,
@@ -136,17 +157,23 @@ impl LlmClient {
             .json()
             .await
             .map_err(|e| LlmError::BadAnswer(e.to_string()))?;
+        let tokens = c.usage.unwrap_or_default();
         let content = c
             .choices
             .into_iter()
             .next()
             .and_then(|c| c.message.content)
             .ok_or_else(|| LlmError::BadAnswer("no choices".into()))?;
-        parse_answer(&content)
+        let (risk_score, explanation) = parse_answer(&content)?;
+        Ok(Answer {
+            risk_score,
+            explanation,
+            tokens,
+        })
     }
 
     /// Asks the model, retrying transient failures with a short backoff.
-    pub async fn assess(&self, f: &Finding) -> Result<(f64, String), LlmError> {
+    pub async fn assess(&self, f: &Finding) -> Result<Answer, LlmError> {
         let mut attempt = 0;
         loop {
             match self.attempt(f).await {

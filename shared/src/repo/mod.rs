@@ -8,7 +8,7 @@ pub mod drift_events;
 pub mod events;
 pub mod findings;
 pub mod idempotency;
-mod item;
+pub(crate) mod item;
 pub mod notifications;
 pub mod page;
 pub mod reclassify_runs;

@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::{Origin, ServiceError};
 use crate::domain::finding::{MAX_EVIDENCE, finding_id};
 use crate::domain::{Evidence, Finding, FindingStatus, Match, MergeOutcome, Session, TenantId};
-use crate::enrich::Enricher;
+use crate::enrich::{Busy, EnrichContext, Enricher};
 use crate::ports::{ItemStore, StoreError, WriteOp};
 use crate::repo::events;
 use crate::repo::findings::{self, Counters};
@@ -303,7 +303,7 @@ pub async fn enrich(
     force: bool,
     now: DateTime<Utc>,
     origin: Option<&Origin>,
-) -> Result<Option<Finding>, StoreError> {
+) -> Result<Option<Finding>, EnrichError> {
     on_conflict(move || async move {
         let Some(current) = findings::get(store, tenant, id).await? else {
             return Ok(None);
@@ -314,7 +314,14 @@ pub async fn enrich(
         // A lost race means the rules stage merged new evidence meanwhile: the next
         // attempt scores the fresh copy.
         let mut next = current.finding.clone();
-        enricher.enrich(&mut next, now).await;
+        let ctx = EnrichContext {
+            store,
+            tenant,
+            now,
+            // Someone asked and waits for the answer; a stage can put its message back.
+            wait_for_slot: origin.is_some(),
+        };
+        enricher.enrich(&ctx, &mut next).await?;
         let ledger = match origin {
             None => Vec::new(),
             Some(o) => {
@@ -329,6 +336,26 @@ pub async fn enrich(
         Ok(Some(next))
     })
     .await
+}
+
+/// Why a finding was not enriched.
+#[derive(Debug, thiserror::Error)]
+pub enum EnrichError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The tenant's model calls are all in flight (its bulkhead is full).
+    #[error(transparent)]
+    Busy(#[from] Busy),
+}
+
+impl crate::retry::Contention for EnrichError {
+    fn is_contention(&self) -> bool {
+        matches!(self, EnrichError::Store(e) if e.is_contention())
+    }
+
+    fn exhausted() -> Self {
+        EnrichError::Store(StoreError::exhausted())
+    }
 }
 
 /// An analyst's change to a finding: its status, its note (`Some(None)` clears it), or

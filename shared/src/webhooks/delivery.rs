@@ -23,6 +23,7 @@ use crate::domain::notification::Notification;
 use crate::ports::store::{Condition, StoreError, WriteOp};
 use crate::ports::{Clock, ItemStore};
 use crate::repo::{notifications, webhooks as repo};
+use crate::resilience::{Admission, BreakerKey, Breakers};
 use crate::retry::on_conflict;
 
 /// The actor of an endpoint disabled by the delivery worker, in the audit log.
@@ -384,12 +385,36 @@ impl Dispatcher {
             Due::Finished(d) => return Ok(d),
             Due::Send(attempt) => *attempt,
         };
+        // An endpoint that keeps failing is left alone while its breaker is open: the
+        // message waits for the trial without using up a retry of its schedule.
+        let breaker = BreakerKey::webhook(&endpoint.tenant, &endpoint.id);
+        let breakers = Breakers::new(self.settings.breaker);
+        if let Admission::Refused { until } = breakers.admit(store, &breaker, now).await? {
+            tracing::info!(endpoint = %endpoint.id, %until, "endpoint breaker open; delivery waits");
+            return Ok(Disposition::Wait(
+                to_std(until - now).max(Duration::from_secs(1)),
+            ));
+        }
         let secrets = endpoint.signing_secrets(self.key()?, now)?;
         let headers = signed_headers(&secrets, &msg.id, now, &msg.body);
         let outcome = self
             .sender
             .post(&endpoint.spec.url, &headers, msg.body.clone())
             .await;
+        // The receiver answering at all (even 4xx) is a live endpoint; only 5xx, 429,
+        // timeouts and refused connections count against it. A blocked address never
+        // reached it.
+        let failure = match (outcome.status, outcome.blocked) {
+            (_, true) => None,
+            (Some(code), _) if code == 429 || code >= 500 => Some(format!("HTTP {code}")),
+            (Some(_), _) => None,
+            (None, false) => Some(outcome.error.clone().unwrap_or_else(|| "no answer".into())),
+        };
+        if !outcome.blocked {
+            breakers
+                .record(store, &breaker, failure.as_deref(), self.clock.now())
+                .await?;
+        }
         self.record(&endpoint, msg, version, now, outcome).await
     }
 

@@ -27,6 +27,8 @@ pub struct WebhookSettings {
     pub policy: UrlPolicy,
     pub schedule: RetrySchedule,
     pub timeout: Duration,
+    /// The breaker in front of each endpoint (`VIGIL_BREAKER_*`).
+    pub breaker: crate::resilience::BreakerSettings,
 }
 
 impl Default for WebhookSettings {
@@ -36,6 +38,7 @@ impl Default for WebhookSettings {
             policy: UrlPolicy::default(),
             schedule: RetrySchedule::default(),
             timeout: DEFAULT_TIMEOUT,
+            breaker: Default::default(),
         }
     }
 }

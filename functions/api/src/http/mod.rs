@@ -5,6 +5,7 @@
 pub mod body;
 pub mod limits;
 pub mod problems;
+pub mod rate_limit;
 
 use std::convert::Infallible;
 use std::time::Instant;

@@ -96,6 +96,15 @@ pub async fn post(
         max_age: state.event_max_age,
     };
     let batch = parse_batch(&value, &caller.tenant, ids, bounds).map_err(ApiError::Invalid)?;
+    // Ingestion has its own budget, in events: a replay above was not charged again.
+    let budget = state
+        .limits
+        .charge_ingest(&caller.tenant, batch.len() as u64, now)
+        .await?;
+    if !budget.allowed {
+        telemetry::count(metric::RATE_LIMITED, 1);
+        return Err(ApiError::RateLimited(budget));
+    }
     // The whole request travels as one message (more only past the queue's size limit).
     let messages = EventMessage::bodies(&caller.tenant, &batch, Some(&request_id.0))
         .map_err(|e| ApiError::Internal(e.into()))?

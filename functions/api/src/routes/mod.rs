@@ -7,6 +7,7 @@ pub mod events;
 pub mod findings;
 pub mod notifications;
 pub mod reclassify;
+pub mod resilience;
 pub mod stats;
 pub mod webhooks;
 

@@ -52,6 +52,10 @@ pub struct Config {
     pub event_max_age: chrono::Duration,
     /// Rate limits, breakers, the model bulkhead and token prices.
     pub resilience: ResilienceSettings,
+    /// The source (`src_<tenant>_...`) CloudTrail events from this deployment's own
+    /// EventBridge rule belong to (`VIGIL_CLOUDTRAIL_SOURCE_ID`); without it they are
+    /// dead-lettered, as no message body may name its tenant.
+    pub cloudtrail_source_id: Option<String>,
 }
 
 /// Rate-limit defaults (`VIGIL_RATE_LIMIT_*`; a tenant may have its own), the breakers
@@ -329,6 +333,7 @@ impl Config {
             resilience,
             http: HttpSettings::from_lookup(get)?,
             event_max_age: chrono::Duration::days(max_age_days),
+            cloudtrail_source_id: get("VIGIL_CLOUDTRAIL_SOURCE_ID"),
             reclassify: crate::reclassify::ReclassifySettings::from_lookup(get)?,
             webhooks,
             audit_signing_key,

@@ -16,6 +16,7 @@ pub mod retry;
 pub mod rules;
 pub mod runtime;
 pub mod service;
+pub mod sources;
 pub mod telemetry;
 pub mod webhooks;
 #[cfg(feature = "aws")]

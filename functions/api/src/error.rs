@@ -20,6 +20,9 @@ pub enum ApiError {
     Invalid(Vec<FieldError>),
     #[error("missing or invalid API key")]
     Unauthorized,
+    /// A source push whose signature or secret (in the named header) does not match.
+    #[error("the {0} header does not authenticate this request")]
+    BadSignature(&'static str),
     #[error("this action needs the {0} role")]
     Forbidden(&'static str),
     #[error("no such {0}")]
@@ -73,7 +76,7 @@ impl ApiError {
         match self {
             ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::BadSignature(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) | ApiError::Taken(_) => StatusCode::CONFLICT,
@@ -101,6 +104,7 @@ impl ApiError {
             ApiError::MalformedJson(_) => "malformed-json",
             ApiError::Invalid(_) => "validation-error",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::BadSignature(_) => "bad-signature",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not-found",
             ApiError::Conflict(_) => "conflict",
@@ -132,6 +136,7 @@ impl ApiError {
             ApiError::UriTooLong { .. } => ("uri", "is too long"),
             ApiError::HeadersTooLarge { header, .. } => (header.as_str(), "is too large"),
             ApiError::Unauthorized => ("Authorization", "must be Bearer <API key>"),
+            ApiError::BadSignature(header) => (*header, "does not match the source's secret"),
             ApiError::PreconditionFailed { .. } => ("If-Match", "names no current version"),
             _ => return None,
         };
@@ -272,6 +277,12 @@ impl IntoResponse for ApiError {
         match self {
             ApiError::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::BadSignature(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"vigil-source\""),
+                );
             }
             ApiError::Unavailable(_) | ApiError::Overloaded => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -54,6 +54,7 @@ fn operations() -> (Router<AppState>, serde_json::Value) {
         .merge(routes::drift::routes())
         .merge(routes::notifications::routes())
         .merge(routes::resilience::routes())
+        .merge(routes::sources::routes())
         .split_for_parts();
     (router, openapi::document(doc))
 }

@@ -22,7 +22,7 @@ use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
 }))]
 pub struct Problem {
     /// `https://vigil.dev/problems/<slug>`: validation-error, malformed-json, unauthorized,
-    /// forbidden, not-found, conflict, taken, precondition-failed, run-in-progress,
+    /// bad-signature, forbidden, not-found, conflict, taken, precondition-failed, run-in-progress,
     /// payload-too-large, bad-request, unsupported-media-type, uri-too-long,
     /// headers-too-large, request-timeout, method-not-allowed, overloaded, unavailable,
     /// internal.
@@ -350,6 +350,29 @@ pub struct PageQuery {
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+/// A new log source.
+#[derive(ToSchema)]
+#[schema(example = json!({"kind": "github", "name": "octo-org webhooks"}))]
+pub struct SourceIn {
+    /// cloudtrail, github, okta or native.
+    pub kind: String,
+    pub name: Option<String>,
+    /// Drop records no mapping covers instead of storing them as `other`.
+    pub drop_unmapped: Option<bool>,
+    /// AWS account ids or IAM ARNs allowed to send to the source's queue (on AWS).
+    pub principals: Option<Vec<String>>,
+}
+
+/// What a source push took.
+#[derive(ToSchema)]
+pub struct SourceAccepted {
+    pub accepted: u64,
+    /// The stored ids, in record order.
+    pub ids: Vec<String>,
+    /// Records no mapping covers that the source drops.
+    pub dropped: Option<u64>,
 }
 
 /// The `format` query parameter of reads that can answer OCSF.

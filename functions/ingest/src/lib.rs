@@ -39,6 +39,20 @@ impl IngestStage {
         let store = self.store.as_ref();
         let fresh = events::insert_batch(store, tenant, batch).await?;
         telemetry::count(metric::EVENTS_STORED, fresh.len());
+        // Each source's last receipt moves to the newest it has stored (never back).
+        let mut latest: Vec<(&str, &Event)> = Vec::new();
+        for e in &fresh {
+            if let Some(id) = events::source_id(e) {
+                match latest.iter_mut().find(|(s, _)| *s == id) {
+                    Some((_, l)) if l.received_at < e.received_at => *l = e,
+                    Some(_) => {}
+                    None => latest.push((id, e)),
+                }
+            }
+        }
+        for (id, e) in latest {
+            vigil_shared::repo::sources::mark_seen(store, tenant, id, e.received_at, &e.id).await?;
+        }
         let mut forward = Vec::with_capacity(batch.len());
         for e in batch {
             if fresh.iter().any(|f| f.id == e.id) {

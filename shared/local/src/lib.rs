@@ -59,6 +59,7 @@ pub struct Stages {
     pub reclassify: Arc<vigil_reclassify::ReclassifyStage>,
     pub drift: Arc<vigil_drift::DriftStage>,
     pub webhook: Arc<WebhookStage>,
+    pub sources: Arc<vigil_sources::SourcesStage>,
 }
 
 impl Stages {
@@ -74,6 +75,7 @@ impl Stages {
             reclassify: Arc::new(vigil_reclassify::stage(ports, config)?),
             drift: Arc::new(vigil_drift::stage(ports, config)?),
             webhook: Arc::new(vigil_webhook::stage(ports, config)?),
+            sources: Arc::new(vigil_sources::stage(ports, config)?),
         })
     }
 }
@@ -175,6 +177,7 @@ impl LocalSystem {
             QueueName::Reclassify => self.stages.reclassify.clone(),
             QueueName::Drift => self.stages.drift.clone(),
             QueueName::Webhook => self.stages.webhook.clone(),
+            QueueName::Sources => self.stages.sources.clone(),
         }
     }
 
@@ -202,6 +205,7 @@ impl LocalSystem {
     /// A worker for every stage, in stage order (the webhook fan-out pump runs apart).
     pub fn workers(&self) -> Vec<Worker> {
         [
+            QueueName::Sources,
             QueueName::Ingest,
             QueueName::Rules,
             QueueName::Enrich,

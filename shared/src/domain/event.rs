@@ -240,7 +240,7 @@ impl TimeBounds {
         }
     }
 
-    fn check(&self, t: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    pub fn check(&self, t: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
         if t > self.now + Duration::minutes(MAX_FUTURE_SKEW_MINUTES) {
             return Err(format!(
                 "is more than {MAX_FUTURE_SKEW_MINUTES} minutes in the future"

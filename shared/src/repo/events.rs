@@ -47,15 +47,29 @@ pub fn from_item(item: &Item) -> Result<Event, StoreError> {
     decode(item)
 }
 
-/// The counter keys one event moves.
-fn counter_keys(e: &Event) -> [String; 5] {
-    [
+/// The source a normalized event came from (`raw_data.source_id`), if any.
+pub fn source_id(e: &Event) -> Option<&str> {
+    e.source.as_ref()?;
+    e.raw_str(&["source_id"])
+        .filter(|id| id.starts_with(storage_keys::sources::SOURCE_PREFIX))
+}
+
+/// The counter keys one event moves: the tenant's, and its source's count by type.
+fn counter_keys(e: &Event) -> Vec<String> {
+    let mut keys = vec![
         counter::EVENTS.to_string(),
         counter::events_day(e.timestamp),
         counter::events_minute(crate::rules::volume::minute_of(e.timestamp)),
         counter::events_type(e.event_type.as_str()),
         counter::user_events(&e.user),
-    ]
+    ];
+    if let Some(id) = source_id(e) {
+        keys.push(storage_keys::sources::type_counter(
+            id,
+            e.event_type.as_str(),
+        ));
+    }
+    keys
 }
 
 /// Stores each event once: the first write wins and bumps the counters in the same

@@ -13,6 +13,7 @@ pub mod notifications;
 pub mod page;
 pub mod reclassify_runs;
 pub mod sessions;
+pub mod sources;
 pub mod stats;
 pub mod storage_keys;
 pub mod webhooks;

@@ -374,3 +374,29 @@ pub mod drift {
         pub const ALERTS: &str = "alerts";
     }
 }
+
+/// Keys of log sources (issue 16).
+pub mod sources {
+    use crate::domain::TenantId;
+
+    /// Every source of a tenant (sort key: the source id, `src_...`) and each source's
+    /// last-received marker (`SEEN#<id>`).
+    pub fn pk(t: &TenantId) -> String {
+        format!("{t}#SOURCE")
+    }
+    pub const SOURCE_PREFIX: &str = "src_";
+    pub fn seen_sk(id: &str) -> String {
+        format!("SEEN#{id}")
+    }
+    /// The messages of a source queue that went to its dead-letter queue, by time.
+    pub fn dead_letters_pk(t: &TenantId, id: &str) -> String {
+        format!("{t}#SRCDLQ#{id}")
+    }
+    /// Counter (in the stats partition) of one source's stored events of one type.
+    pub fn type_counter(id: &str, event_type: &str) -> String {
+        format!("{}{event_type}", type_counter_prefix(id))
+    }
+    pub fn type_counter_prefix(id: &str) -> String {
+        format!("source_type#{id}#")
+    }
+}

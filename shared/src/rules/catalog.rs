@@ -5,6 +5,7 @@ use super::engine::{Rule, RuleContext, Subject, Trigger, Verdict};
 use super::fields;
 use super::window::{between, densest_window, windows_containing};
 use crate::domain::{Event, KnownType as K, Severity};
+use crate::sources::country::same_country;
 
 /// Count thresholds, highest first; below the last one `otherwise` applies.
 struct Grades {
@@ -159,7 +160,7 @@ fn judge_login<'a>(
         .config
         .suspicious_countries
         .iter()
-        .any(|c| c.eq_ignore_ascii_case(country))
+        .any(|c| same_country(c, country))
     {
         return None;
     }

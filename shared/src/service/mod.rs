@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod drift;
 pub mod findings;
 pub mod reclassify_runs;
+pub mod sources;
 pub mod webhooks;
 
 use chrono::{DateTime, Utc};

@@ -1,9 +1,10 @@
 //! Webhook endpoints (subscriptions): where a tenant wants which events delivered.
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::cipher::{CipherError, Sealed, SecretKey};
+use super::cipher::{CipherError, SecretKey};
+use super::secret_ring::SecretRing;
 use super::signing::{SecretError, SigningSecret};
 use crate::domain::{FieldError, Severity, TenantId};
 
@@ -16,8 +17,7 @@ pub const EVENT_TYPES: [&str; 4] = [
 ];
 /// The type of the message `POST /webhooks/{id}/test` sends; always delivered.
 pub const TEST_EVENT: &str = "webhook.test";
-/// How long a rotated-out secret keeps signing alongside the new one.
-pub const ROTATION_OVERLAP_HOURS: i64 = 24;
+pub use super::secret_ring::{ROTATION_OVERLAP_HOURS, StoredSecret};
 /// An endpoint failing this long without a success is disabled.
 pub const FAILING_DAYS_BEFORE_DISABLE: i64 = 5;
 const MAX_URL: usize = 2_048;
@@ -167,15 +167,6 @@ impl EndpointSpec {
 
 pub use crate::domain::merge_patch::merge_patch;
 
-/// A signing secret as stored: sealed, with the time it stops signing (rotated out).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredSecret {
-    pub sealed: Sealed,
-    pub created_at: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum EndpointSecretError {
     #[error(transparent)]
@@ -190,8 +181,8 @@ pub struct Endpoint {
     pub tenant: TenantId,
     #[serde(flatten)]
     pub spec: EndpointSpec,
-    /// Newest first; at most two (the current one and, for a day, the previous one).
-    pub secrets: Vec<StoredSecret>,
+    /// The signing secret and, for a day after a rotation, the previous one.
+    pub secrets: SecretRing,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Start of the current run of failed attempts.
@@ -220,18 +211,13 @@ impl Endpoint {
         now: DateTime<Utc>,
     ) -> Result<(Self, SigningSecret), EndpointSecretError> {
         let id = new_endpoint_id();
-        let secret = SigningSecret::generate()?;
-        let sealed = key.seal(secret.expose().as_bytes(), &aad(tenant, &id))?;
+        let (secrets, secret) = SecretRing::create(key, &aad(tenant, &id), now)?;
         Ok((
             Self {
                 id,
                 tenant: tenant.clone(),
                 spec,
-                secrets: vec![StoredSecret {
-                    sealed,
-                    created_at: now,
-                    expires_at: None,
-                }],
+                secrets,
                 created_at: now,
                 updated_at: now,
                 failing_since: None,
@@ -247,26 +233,9 @@ impl Endpoint {
         key: &SecretKey,
         now: DateTime<Utc>,
     ) -> Result<SigningSecret, EndpointSecretError> {
-        let secret = SigningSecret::generate()?;
-        let sealed = key.seal(secret.expose().as_bytes(), &aad(&self.tenant, &self.id))?;
-        let overlap_end = now + Duration::hours(ROTATION_OVERLAP_HOURS);
-        let mut old: Vec<StoredSecret> = self
+        let secret = self
             .secrets
-            .drain(..)
-            .filter(|s| s.expires_at.is_none_or(|e| e > now))
-            .map(|mut s| {
-                s.expires_at = Some(s.expires_at.map_or(overlap_end, |e| e.min(overlap_end)));
-                s
-            })
-            .collect();
-        // Only the most recent previous secret overlaps.
-        old.truncate(1);
-        self.secrets = vec![StoredSecret {
-            sealed,
-            created_at: now,
-            expires_at: None,
-        }];
-        self.secrets.extend(old);
+            .rotate(key, &aad(&self.tenant, &self.id), now)?;
         self.updated_at = now;
         Ok(secret)
     }
@@ -277,16 +246,7 @@ impl Endpoint {
         key: &SecretKey,
         now: DateTime<Utc>,
     ) -> Result<Vec<SigningSecret>, EndpointSecretError> {
-        let aad = aad(&self.tenant, &self.id);
-        self.secrets
-            .iter()
-            .filter(|s| s.expires_at.is_none_or(|e| e > now))
-            .map(|s| {
-                let plain = key.open(&s.sealed, &aad)?;
-                let text = String::from_utf8(plain).map_err(|_| CipherError::Malformed)?;
-                Ok(SigningSecret::parse(&text)?)
-            })
-            .collect()
+        self.secrets.active(key, &aad(&self.tenant, &self.id), now)
     }
 
     /// Whether an event of this type and severity goes to this endpoint.
@@ -322,7 +282,7 @@ impl Endpoint {
             m.insert("disabled_reason".into(), json!(self.disabled_reason));
             m.insert(
                 "secret_rotation_ends_at".into(),
-                json!(self.secrets.iter().filter_map(|s| s.expires_at).max()),
+                json!(self.secrets.rotation_ends_at()),
             );
         }
         v
@@ -332,6 +292,7 @@ impl Endpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Duration;
 
     fn t() -> TenantId {
         TenantId::parse("acme").unwrap()

@@ -5,6 +5,7 @@ pub mod delivery;
 pub mod endpoint;
 pub mod fanout;
 pub mod retry;
+pub mod secret_ring;
 pub mod signing;
 pub mod ssrf;
 

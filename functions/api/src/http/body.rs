@@ -131,3 +131,16 @@ impl FromRequest<AppState> for OptionalLargeJsonBody {
         Ok(OptionalLargeJsonBody(bytes))
     }
 }
+
+/// A body of any type, read whole under the same size limit and timeout (source
+/// pushes: NDJSON streams, gzip log files; the handler checks what it accepts).
+#[derive(Debug, Clone)]
+pub struct RawBody(pub Bytes);
+
+impl FromRequest<AppState> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        read(req, state).await.map(RawBody)
+    }
+}

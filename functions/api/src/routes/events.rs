@@ -40,6 +40,38 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> 
     }
 }
 
+/// Puts accepted events on the durable ingest queue: the one path of `POST /events` and
+/// every source push. The whole batch travels as one message (more only past the
+/// queue's size limit).
+pub(crate) async fn enqueue(
+    state: &AppState,
+    tenant: &vigil_shared::domain::TenantId,
+    batch: &[Event],
+    request_id: &RequestId,
+) -> Result<(), ApiError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    // Ingestion has its own budget, counted in events, whichever way they arrive; a
+    // replayed request was answered from its record before it got here.
+    let budget = state
+        .limits
+        .charge_ingest(tenant, batch.len() as u64, state.clock.now())
+        .await?;
+    if !budget.allowed {
+        telemetry::count(metric::RATE_LIMITED, 1);
+        return Err(ApiError::RateLimited(budget));
+    }
+    let messages = EventMessage::bodies(tenant, batch, Some(&request_id.0))
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .into_iter()
+        .map(OutMessage::new)
+        .collect();
+    state.queue.send(QueueName::Ingest, messages).await?;
+    telemetry::count(metric::EVENTS_ACCEPTED, batch.len());
+    Ok(())
+}
+
 /// Accepts events: once this answers 202 they are on the durable ingest queue.
 #[utoipa::path(
     post,
@@ -96,23 +128,7 @@ pub async fn post(
         max_age: state.event_max_age,
     };
     let batch = parse_batch(&value, &caller.tenant, ids, bounds).map_err(ApiError::Invalid)?;
-    // Ingestion has its own budget, in events: a replay above was not charged again.
-    let budget = state
-        .limits
-        .charge_ingest(&caller.tenant, batch.len() as u64, now)
-        .await?;
-    if !budget.allowed {
-        telemetry::count(metric::RATE_LIMITED, 1);
-        return Err(ApiError::RateLimited(budget));
-    }
-    // The whole request travels as one message (more only past the queue's size limit).
-    let messages = EventMessage::bodies(&caller.tenant, &batch, Some(&request_id.0))
-        .map_err(|e| ApiError::Internal(e.into()))?
-        .into_iter()
-        .map(OutMessage::new)
-        .collect();
-    state.queue.send(QueueName::Ingest, messages).await?;
-    telemetry::count(metric::EVENTS_ACCEPTED, batch.len());
+    enqueue(&state, &caller.tenant, &batch, &request_id).await?;
     let ids: Vec<&str> = batch.iter().map(|e| e.id.as_str()).collect();
     let answer = json!({"accepted": ids.len(), "ids": ids});
     if let Some(k) = &key {

@@ -8,6 +8,7 @@ pub mod findings;
 pub mod notifications;
 pub mod reclassify;
 pub mod resilience;
+pub mod sources;
 pub mod stats;
 pub mod webhooks;
 

@@ -240,7 +240,7 @@ pub async fn rotate_secret(
         state.clock.now(),
     )
     .await?;
-    let previous_expires = e.secrets.iter().filter_map(|s| s.expires_at).max();
+    let previous_expires = e.secrets.rotation_ends_at();
     Ok(Json(json!({
         "id": e.id,
         "secret": secret.expose(),

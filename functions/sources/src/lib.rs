@@ -1,0 +1,290 @@
+//! The sources stage. A producer that already has records on AWS sends them to Vigil's
+//! sources queue, one message each (up to SQS's 256 KiB), as a signed envelope:
+//!
+//! ```json
+//! {"source_id": "src_acme_...", "signature": "sha256=<hex HMAC-SHA256 of body>",
+//!  "body": "<native event JSON, or CloudTrail/Okta/GitHub audit records, as text>"}
+//! ```
+//!
+//! The tenant is the source's, never the body's: the source id names it and the
+//! signature (keyed with that source's secret, GitHub's scheme) proves the sender holds
+//! the secret, so no producer can write into another tenant's events even though the
+//! queue is shared. CloudTrail management events the deployment's own EventBridge rule
+//! delivers (`detail-type: ... via CloudTrail`) carry no signature: only the rule can
+//! send them (the queue policy says so), and they belong to the configured
+//! `VIGIL_CLOUDTRAIL_SOURCE_ID`.
+//!
+//! A message that cannot be used goes to the dead-letter queue with its reason, recorded
+//! against its source (when it names one that exists) for `GET /sources/{id}`.
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::Value;
+use vigil_shared::config::Config;
+use vigil_shared::domain::event::{IdSource, TimeBounds, parse_batch};
+use vigil_shared::domain::{Event, FieldError};
+use vigil_shared::messages::EventMessage;
+use vigil_shared::ports::{Clock, ItemStore, OutMessage, Queue, QueueName};
+use vigil_shared::repo::sources::{self as repo, DeadLetter};
+use vigil_shared::runtime::{
+    BuildError, Disposition, HandlerError, MessageMeta, Stage, StageMessage, StagePorts,
+    StageResult,
+};
+use vigil_shared::sources::source::tenant_of;
+use vigil_shared::sources::{self, Source, SourceKind, cloudtrail};
+use vigil_shared::webhooks::SecretKey;
+
+/// First bytes of a dead-lettered body kept beside its reason.
+const EXCERPT_BYTES: usize = 512;
+
+/// A message of the sources queue, as received.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct SourceMessage(pub Value);
+
+impl StageMessage for SourceMessage {
+    fn tenant(&self) -> Option<&str> {
+        self.0
+            .get("source_id")?
+            .as_str()?
+            .strip_prefix("src_")?
+            .rsplit_once('_')
+            .map(|(t, _)| t)
+    }
+
+    fn request_id(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// What a message holds once its shape is known.
+enum Envelope<'a> {
+    Signed {
+        source_id: &'a str,
+        signature: &'a str,
+        body: &'a str,
+    },
+    /// A CloudTrail event from the deployment's own EventBridge rule.
+    Rule(&'a Value),
+}
+
+fn envelope(v: &Value) -> Result<Envelope<'_>, String> {
+    let s = |k: &str| v.get(k).and_then(Value::as_str);
+    match (s("source_id"), s("signature"), s("body")) {
+        (Some(source_id), Some(signature), Some(body)) => Ok(Envelope::Signed {
+            source_id,
+            signature,
+            body,
+        }),
+        _ if s("detail-type").is_some_and(|t| t.ends_with("via CloudTrail")) => {
+            Ok(Envelope::Rule(v))
+        }
+        _ => Err("not a source envelope: needs string fields source_id, signature and body".into()),
+    }
+}
+
+pub struct SourcesStage {
+    pub store: Arc<dyn ItemStore>,
+    pub queue: Arc<dyn Queue>,
+    pub clock: Arc<dyn Clock>,
+    pub secret_key: Option<SecretKey>,
+    pub cloudtrail_source_id: Option<String>,
+    pub max_age: chrono::Duration,
+}
+
+/// The sources stage over `ports`, for the Lambda function and local mode alike.
+pub fn stage(ports: &StagePorts, config: &Config) -> Result<SourcesStage, BuildError> {
+    Ok(SourcesStage {
+        store: ports.store.clone(),
+        queue: ports.queue.clone(),
+        clock: ports.clock.clone(),
+        secret_key: config.webhooks.secret_key.clone(),
+        cloudtrail_source_id: config.cloudtrail_source_id.clone(),
+        max_age: config.event_max_age,
+    })
+}
+
+fn reason_of(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|f| match f.index {
+            Some(i) => format!("[{i}].{}: {}", f.field, f.message),
+            None => format!("{}: {}", f.field, f.message),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn excerpt(s: &str) -> String {
+    let mut cut = s.len().min(EXCERPT_BYTES);
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    s[..cut].to_string()
+}
+
+impl SourcesStage {
+    async fn source(&self, id: &str) -> Result<Option<Source>, HandlerError> {
+        let Some(tenant) = tenant_of(id) else {
+            return Ok(None);
+        };
+        Ok(repo::get(self.store.as_ref(), &tenant, id)
+            .await?
+            .map(|v| v.value))
+    }
+
+    /// Dead-letters the message, recording why against its source.
+    async fn dead(
+        &self,
+        source: &Source,
+        meta: &MessageMeta,
+        reason: String,
+        body: &str,
+    ) -> StageResult {
+        let d = DeadLetter {
+            message_id: meta.message_id.clone(),
+            at: self.clock.now(),
+            reason: reason.clone(),
+            excerpt: excerpt(body),
+        };
+        repo::record_dead_letter(self.store.as_ref(), &source.tenant, &source.id, &d).await?;
+        Ok(Disposition::DeadLetter { reason })
+    }
+
+    fn events(
+        &self,
+        source: &Source,
+        body: &Value,
+        meta: &MessageMeta,
+    ) -> Result<Vec<Event>, Vec<FieldError>> {
+        let bounds = TimeBounds {
+            now: self.clock.now(),
+            max_age: self.max_age,
+        };
+        match source.spec.kind {
+            // Ids of events without one derive from the message id, which a redelivery
+            // keeps.
+            SourceKind::Native => parse_batch(
+                body,
+                &source.tenant,
+                IdSource::Idempotency(&meta.message_id),
+                bounds,
+            ),
+            SourceKind::Cloudtrail => {
+                sources::normalize_cloudtrail(body, source, bounds).map(|n| n.events)
+            }
+            SourceKind::Okta => sources::normalize_okta(body, source, bounds).map(|n| n.events),
+            SourceKind::Github => {
+                let records = match body {
+                    Value::Array(a) => a.clone(),
+                    one => vec![one.clone()],
+                };
+                sources::normalize_github_audit(&records, source, bounds).map(|n| n.events)
+            }
+        }
+    }
+
+    async fn forward(&self, source: &Source, events: &[Event]) -> Result<(), HandlerError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let bodies = EventMessage::bodies(&source.tenant, events, None)?;
+        self.queue
+            .send(
+                QueueName::Ingest,
+                bodies.into_iter().map(OutMessage::new).collect(),
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Stage for SourcesStage {
+    const NAME: &'static str = "sources";
+    type Message = SourceMessage;
+
+    async fn handle(&self, msg: SourceMessage, meta: &MessageMeta) -> StageResult {
+        let env = match envelope(&msg.0) {
+            Ok(e) => e,
+            Err(reason) => return Ok(Disposition::DeadLetter { reason }),
+        };
+        let source_id = match &env {
+            Envelope::Signed { source_id, .. } => Some(*source_id),
+            Envelope::Rule(_) => self.cloudtrail_source_id.as_deref(),
+        };
+        let Some(source_id) = source_id else {
+            return Ok(Disposition::DeadLetter {
+                reason: "a CloudTrail rule event, but VIGIL_CLOUDTRAIL_SOURCE_ID is not set".into(),
+            });
+        };
+        let Some(source) = self.source(source_id).await? else {
+            return Ok(Disposition::DeadLetter {
+                reason: format!("no source {source_id}"),
+            });
+        };
+        let (body_text, body): (String, Value) = match env {
+            Envelope::Signed {
+                signature,
+                body: text,
+                ..
+            } => {
+                let Some(key) = &self.secret_key else {
+                    return Err(HandlerError::Other {
+                        context: "VIGIL_SECRET_KEY is not configured",
+                        source: "signed source messages cannot be checked".into(),
+                    });
+                };
+                let ok = source
+                    .verifies_hub_signature(key, signature, text.as_bytes(), self.clock.now())
+                    .map_err(|e| HandlerError::other("cannot open the source secret", e))?;
+                if !ok {
+                    return self
+                        .dead(
+                            &source,
+                            meta,
+                            "the signature does not match the source's secret".into(),
+                            text,
+                        )
+                        .await;
+                }
+                match serde_json::from_str(text) {
+                    Ok(v) => (text.to_string(), v),
+                    Err(e) => {
+                        return self
+                            .dead(&source, meta, format!("body: is not JSON: {e}"), text)
+                            .await;
+                    }
+                }
+            }
+            Envelope::Rule(v) => {
+                if source.spec.kind != SourceKind::Cloudtrail {
+                    return Ok(Disposition::DeadLetter {
+                        reason: format!("{source_id} is not a cloudtrail source"),
+                    });
+                }
+                (v.to_string(), cloudtrail::unwrap_eventbridge(v).clone())
+            }
+        };
+        match self.events(&source, &body, meta) {
+            Ok(events) => {
+                self.forward(&source, &events).await?;
+                Ok(Disposition::Done)
+            }
+            Err(errors) => {
+                self.dead(&source, meta, reason_of(&errors), &body_text)
+                    .await
+            }
+        }
+    }
+}
+
+/// The envelope a producer sends for `body` (tests and the README's example use it).
+pub fn signed_envelope(source_id: &str, secret: &str, body: &str) -> Value {
+    serde_json::json!({
+        "source_id": source_id,
+        "signature": sources::source::hub_signature(secret.as_bytes(), body.as_bytes()),
+        "body": body,
+    })
+}

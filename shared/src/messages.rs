@@ -187,3 +187,39 @@ mod tests {
         assert_eq!(m.events, vec![events[0].clone()]);
     }
 }
+
+/// On the drift queue: a scheduled check of one model for one schedule slot, or the
+/// alert of a finished check. Both are idempotent: the slot's check id is derived from
+/// it, and an alert is raised once per check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DriftMessage {
+    Run {
+        tenant: TenantId,
+        model_id: String,
+        model_uid: String,
+        slot: chrono::DateTime<chrono::Utc>,
+    },
+    Alert {
+        tenant: TenantId,
+        check_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+    },
+}
+
+impl StageMessage for DriftMessage {
+    fn tenant(&self) -> Option<&str> {
+        match self {
+            DriftMessage::Run { tenant, .. } | DriftMessage::Alert { tenant, .. } => {
+                Some(tenant.as_str())
+            }
+        }
+    }
+    fn request_id(&self) -> Option<&str> {
+        match self {
+            DriftMessage::Run { .. } => None,
+            DriftMessage::Alert { request_id, .. } => request_id.as_deref(),
+        }
+    }
+}

@@ -141,6 +141,7 @@ macro_rules! family {
                 store_count,
                 store_put_all,
                 store_skip,
+                store_drift_mapping,
                 rate_window_shared,
                 breaker_shared,
                 store_governance_gate_and_failures
@@ -1086,6 +1087,124 @@ async fn bus_publish(bus: &dyn EventBus, _env: &Env) {
     bus.publish(&[]).await.unwrap();
     // Re-publishing the same events is accepted.
     bus.publish(&events[..1]).await.unwrap();
+}
+
+/// The model drift repo on each adapter: a model and its due schedule, a frozen
+/// baseline with its samples, a fold whose redelivery fails on its marker (op 1) and
+/// adds nothing, and a check found by id and in the model's history.
+async fn store_drift_mapping(store: &dyn ItemStore, env: &Env) {
+    use vigil_shared::domain::TenantId;
+    use vigil_shared::drift::check::{ExecutionStatus, Trigger};
+    use vigil_shared::drift::model::ModelSpec;
+    use vigil_shared::repo::drift as repo;
+    use vigil_shared::service::Origin;
+    use vigil_shared::service::drift::{self as service, CheckInput, CheckRun};
+
+    let tenant = TenantId::parse(&format!(
+        "t{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..20]
+    ))
+    .unwrap();
+    let origin = Origin::key(tenant.clone(), "k1", None);
+    let now = env.clock.now();
+    let spec = ModelSpec::from_json(&json!({
+        "model_id": "m", "model_version": "1", "schedule_interval": "hourly",
+        "features": [{"name": "x", "type": "numeric"}, {"name": "c", "type": "categorical"}],
+    }))
+    .unwrap();
+    service::create_model(store, &origin, spec, now)
+        .await
+        .unwrap();
+    let got = repo::get_model(store, &tenant, "m").await.unwrap().unwrap();
+    assert_eq!(got.version, 1);
+    assert_eq!(got.model.spec.features.len(), 2);
+    let sched = repo::get_schedule(store, &tenant, "m")
+        .await
+        .unwrap()
+        .unwrap();
+    let next = sched.state.next_run.unwrap();
+    // Due once its time has come, across tenants.
+    let due = store
+        .query(&repo::due_query(next))
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .filter(|i| i.pk == sched_pk(&tenant))
+        .count();
+    assert_eq!(due, 1);
+
+    let values: Vec<f64> = (0..200).map(f64::from).collect();
+    let cats: Vec<&str> = (0..200)
+        .map(|i| if i % 3 == 0 { "a" } else { "b" })
+        .collect();
+    let (_, b) = service::put_baseline(
+        store,
+        &origin,
+        "m",
+        &json!({"baseline_data": {"x": values, "c": cats}}),
+        now,
+    )
+    .await
+    .unwrap();
+    let stored = repo::get_baseline(store, &tenant, &got.model.uid, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, b);
+    let samples = repo::get_samples(store, &tenant, &got.model.uid, &b)
+        .await
+        .unwrap();
+    assert_eq!(samples["x"].len(), 200);
+
+    let rows: Vec<serde_json::Value> = (0..50)
+        // One slot: a single transaction per request (moto's concurrent transactions are
+        // not isolated from each other; DynamoDB's are).
+        .map(|i| json!({"observation_id": format!("o{i}"), "features": {"x": i * 2}}))
+        .collect();
+    let body = json!({"rows": rows});
+    let first = service::observe(store, &tenant, "m", &body, "batch1", now, 100)
+        .await
+        .unwrap();
+    assert_eq!(first.folded, 1);
+    let again = service::observe(store, &tenant, "m", &body, "batch1", now, 100)
+        .await
+        .unwrap();
+    assert_eq!(again.folded, 0, "a redelivery folds nothing");
+
+    let run = CheckRun {
+        origin: &origin,
+        check_id: "dc_contract".into(),
+        trigger: Trigger::Manual,
+        input: CheckInput::Observations {
+            from: None,
+            to: None,
+        },
+        final_attempt: true,
+        reservoir_cap: 100,
+    };
+    let model = repo::get_model(store, &tenant, "m").await.unwrap().unwrap();
+    let c = service::run_check(store, &model, &run, now).await.unwrap();
+    assert_eq!(c.status, ExecutionStatus::Completed);
+    assert_eq!(c.metrics["features"]["x"]["n_cur"], 50);
+    assert_eq!(c.metrics["features"]["c"]["n_cur"], 0);
+    let by_id = repo::get_check(store, &tenant, "dc_contract")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_id.check, c);
+    let hist = store
+        .query(&repo::checks_query(&tenant, &model.model.uid, None, None))
+        .await
+        .unwrap();
+    assert_eq!(hist.items.len(), 1);
+    // Running the same check id again answers the stored record.
+    let twice = service::run_check(store, &model, &run, now).await.unwrap();
+    assert_eq!(twice, c);
+}
+
+fn sched_pk(t: &vigil_shared::domain::TenantId) -> String {
+    vigil_shared::repo::storage_keys::drift::model_pk(t, "m")
 }
 
 // ---------------------------------------------------------------------------------------

@@ -213,6 +213,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Secret(_) => ApiError::Internal(e.into()),
             ServiceError::Store(s) => s.into(),
             ServiceError::Queue(q) => q.into(),
+            ServiceError::Bus(b) => ApiError::Unavailable(b.into()),
         }
     }
 }

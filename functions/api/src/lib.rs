@@ -51,6 +51,7 @@ fn operations() -> (Router<AppState>, serde_json::Value) {
         .merge(routes::audit::routes())
         .merge(routes::ai_systems::routes())
         .merge(routes::reclassify::routes())
+        .merge(routes::drift::routes())
         .merge(routes::notifications::routes())
         .merge(routes::resilience::routes())
         .merge(routes::sources::routes())

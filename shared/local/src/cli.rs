@@ -64,6 +64,17 @@ pub enum Command {
         #[arg(long)]
         data: Option<PathBuf>,
     },
+    /// Time model drift ingest and checks locally and price the ingest on AWS.
+    BenchDrift {
+        /// Observations in the big window.
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+        #[arg(long, default_value_t = 50)]
+        features: usize,
+        /// Where the benchmark database goes (a fresh temporary directory by default).
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
     /// Measure the local pipeline end to end through the HTTP API.
     Bench {
         #[arg(long, default_value_t = 10_000)]

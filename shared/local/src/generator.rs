@@ -1768,3 +1768,93 @@ mod tests {
         );
     }
 }
+
+/// One demo model: its registration, baseline and observations.
+#[derive(Debug, Clone)]
+pub struct DemoModel {
+    pub spec: Value,
+    pub baseline: Value,
+    /// `{"rows": [...]}` bodies, in API-sized batches.
+    pub observations: Vec<Value>,
+}
+
+/// A normal draw (Box-Muller).
+fn normal(rng: &mut StdRng, mean: f64, sd: f64) -> f64 {
+    let u1: f64 = rng.r#gen::<f64>().max(f64::MIN_POSITIVE);
+    let u2: f64 = rng.r#gen();
+    mean + sd * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}
+
+/// Two monitored models for the demo tenant, deterministic in `seed`: `credit-scorer`,
+/// whose incomes have shifted and whose approvals now favour one group (it alerts), and
+/// `churn-predictor`, whose traffic matches its baseline. Observations span the six
+/// hours before `end`.
+pub fn drift_demo(seed: u64, end: DateTime<Utc>) -> Vec<DemoModel> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let regions = ["north", "south", "east", "west"];
+    let mut models = Vec::new();
+    for (id, drifted) in [("credit-scorer", true), ("churn-predictor", false)] {
+        let spec = serde_json::json!({
+            "model_id": id,
+            "model_version": "2.1.0",
+            "features": [
+                {"name": "income", "type": "numeric"},
+                {"name": "age", "type": "numeric"},
+                {"name": "region", "type": "categorical"},
+            ],
+            "schedule_interval": "hourly",
+        });
+        let n = 5_000;
+        let income: Vec<f64> = (0..n)
+            .map(|_| normal(&mut rng, 52_000.0, 12_000.0).round())
+            .collect();
+        let age: Vec<f64> = (0..n)
+            .map(|_| normal(&mut rng, 41.0, 11.0).round().clamp(18.0, 90.0))
+            .collect();
+        let region: Vec<&str> = (0..n)
+            .map(|_| regions[rng.gen_range(0..regions.len())])
+            .collect();
+        let preds: Vec<f64> = (0..n).map(|_| rng.r#gen::<f64>()).collect();
+        let baseline = serde_json::json!({
+            "baseline_data": {"income": income, "age": age, "region": region},
+            "reference_predictions": preds,
+        });
+        let mut rows = Vec::new();
+        for i in 0..6_000 {
+            let at = end - chrono::Duration::seconds(i64::from(i) * 3_600 * 6 / 6_000);
+            let shift = if drifted { 9_000.0 } else { 0.0 };
+            let sex = if rng.gen_bool(0.5) { "f" } else { "m" };
+            let p_approve = match (drifted, sex) {
+                (true, "f") => 0.35,
+                _ => 0.55,
+            };
+            let region = if drifted && rng.gen_bool(0.3) {
+                "north"
+            } else {
+                regions[rng.gen_range(0..regions.len())]
+            };
+            rows.push(serde_json::json!({
+                "observation_id": format!("{id}-{seed}-{i}"),
+                "timestamp": at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                "features": {
+                    "income": (normal(&mut rng, 52_000.0, 12_000.0) + shift).round(),
+                    "age": normal(&mut rng, 41.0, 11.0).round().clamp(18.0, 90.0),
+                    "region": region,
+                },
+                "prediction": rng.gen_bool(p_approve),
+                "label": rng.gen_bool(0.5),
+                "groups": {"sex": sex},
+            }));
+        }
+        let observations = rows
+            .chunks(2_000)
+            .map(|c| serde_json::json!({"rows": c}))
+            .collect();
+        models.push(DemoModel {
+            spec,
+            baseline,
+            observations,
+        });
+    }
+    models
+}

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod aws_bench;
 pub mod bench;
 pub mod cli;
+pub mod drift;
 pub mod generator;
 pub mod http_server;
 pub mod pricing;
@@ -56,6 +57,7 @@ pub struct Stages {
     pub rules: Arc<vigil_rules::RulesStage>,
     pub enrich: Arc<vigil_enrich::EnrichStage>,
     pub reclassify: Arc<vigil_reclassify::ReclassifyStage>,
+    pub drift: Arc<vigil_drift::DriftStage>,
     pub webhook: Arc<WebhookStage>,
     pub sources: Arc<vigil_sources::SourcesStage>,
 }
@@ -71,6 +73,7 @@ impl Stages {
             rules: Arc::new(vigil_rules::stage(ports, config)?),
             enrich: Arc::new(vigil_enrich::stage(ports, config, enricher)?),
             reclassify: Arc::new(vigil_reclassify::stage(ports, config)?),
+            drift: Arc::new(vigil_drift::stage(ports, config)?),
             webhook: Arc::new(vigil_webhook::stage(ports, config)?),
             sources: Arc::new(vigil_sources::stage(ports, config)?),
         })
@@ -172,6 +175,7 @@ impl LocalSystem {
             QueueName::Rules => self.stages.rules.clone(),
             QueueName::Enrich => self.stages.enrich.clone(),
             QueueName::Reclassify => self.stages.reclassify.clone(),
+            QueueName::Drift => self.stages.drift.clone(),
             QueueName::Webhook => self.stages.webhook.clone(),
             QueueName::Sources => self.stages.sources.clone(),
         }
@@ -197,6 +201,11 @@ impl LocalSystem {
         self.stages.reclassify.0.clone()
     }
 
+    /// The drift stage: its schedule sweep and checks.
+    pub fn drift(&self) -> vigil_drift::DriftStage {
+        (*self.stages.drift).clone()
+    }
+
     /// A worker for every stage, in stage order (the webhook fan-out pump runs apart).
     pub fn workers(&self) -> Vec<Worker> {
         [
@@ -205,6 +214,7 @@ impl LocalSystem {
             QueueName::Rules,
             QueueName::Enrich,
             QueueName::Reclassify,
+            QueueName::Drift,
             QueueName::Webhook,
         ]
         .into_iter()

@@ -143,6 +143,18 @@ async fn run(cli: Cli, config: Config) -> Result<(), Failure> {
                 vigil_local::audit::bench(entries, writers, data).await?
             );
         }
+        Command::BenchDrift {
+            rows,
+            features,
+            data,
+        } => {
+            println!(
+                "{}",
+                vigil_local::drift::bench(rows, features, data)
+                    .await
+                    .map_err(std::io::Error::other)?
+            );
+        }
         Command::BenchReclassify { systems, data } => {
             println!("{}", reclassify::bench(systems, data).await?);
         }

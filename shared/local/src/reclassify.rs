@@ -53,14 +53,14 @@ pub async fn scheduler(system: LocalSystem, mut stop: watch::Receiver<bool>) {
 /// Counts what the AWS adapters would be billed for: DynamoDB read and write request
 /// units by item size, transactional writes at twice the rate, published events.
 #[derive(Default)]
-struct Meter {
-    gets: AtomicU64,
-    queries: AtomicU64,
-    writes: AtomicU64,
-    transactions: AtomicU64,
-    rru_x2: AtomicU64,
-    wru: AtomicU64,
-    events: AtomicU64,
+pub(crate) struct Meter {
+    pub(crate) gets: AtomicU64,
+    pub(crate) queries: AtomicU64,
+    pub(crate) writes: AtomicU64,
+    pub(crate) transactions: AtomicU64,
+    pub(crate) rru_x2: AtomicU64,
+    pub(crate) wru: AtomicU64,
+    pub(crate) events: AtomicU64,
 }
 
 fn size_of(item: &Item) -> u64 {
@@ -73,9 +73,9 @@ fn size_of(item: &Item) -> u64 {
     (keys + gsi + item.data.to_string().len()) as u64
 }
 
-struct MeteredStore {
-    inner: Arc<dyn ItemStore>,
-    meter: Arc<Meter>,
+pub(crate) struct MeteredStore {
+    pub(crate) inner: Arc<dyn ItemStore>,
+    pub(crate) meter: Arc<Meter>,
 }
 
 #[async_trait]

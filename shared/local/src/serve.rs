@@ -84,6 +84,12 @@ async fn load_demo(system: &LocalSystem) -> Result<String, ServeError> {
         .await
         .map_err(ServeError::Demo)?;
     eprintln!("demo: queued {n} generated events for tenant 'demo' (the workers process them now)");
+    let checks = super::drift::load_demo(system, &tenant)
+        .await
+        .map_err(ServeError::Demo)?;
+    eprintln!(
+        "demo: {checks} monitored models with baselines and six hours of observations; see /models and /models/credit-scorer/checks"
+    );
     Ok(key)
 }
 
@@ -146,6 +152,7 @@ pub async fn run(
         system.clone(),
         stop_rx.clone(),
     ));
+    workers.spawn(super::drift::scheduler(system.clone(), stop_rx.clone()));
     workers.spawn(system.webhooks().pump.run(stop_rx.clone()));
     let purger = {
         let store = system.store.clone();

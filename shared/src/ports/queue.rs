@@ -14,18 +14,20 @@ pub enum QueueName {
     Enrich,
     Webhook,
     Reclassify,
+    Drift,
     /// Records producers send straight to Vigil (issue 16), and CloudTrail management
     /// events from the EventBridge rule.
     Sources,
 }
 
 impl QueueName {
-    pub const ALL: [QueueName; 6] = [
+    pub const ALL: [QueueName; 7] = [
         QueueName::Ingest,
         QueueName::Rules,
         QueueName::Enrich,
         QueueName::Webhook,
         QueueName::Reclassify,
+        QueueName::Drift,
         QueueName::Sources,
     ];
 
@@ -36,6 +38,7 @@ impl QueueName {
             QueueName::Enrich => "enrich",
             QueueName::Webhook => "webhook",
             QueueName::Reclassify => "reclassify",
+            QueueName::Drift => "drift",
             QueueName::Sources => "sources",
         }
     }

@@ -301,6 +301,80 @@ pub mod ai_systems {
     }
 }
 
+/// Keys of model drift monitoring (issue 12). A model's baselines, windows and checks
+/// are keyed by its `uid`, so a model registered again under a deleted one's id starts
+/// clean.
+pub mod drift {
+    use chrono::{DateTime, Utc};
+
+    use crate::domain::TenantId;
+    use crate::domain::event::time_key;
+
+    pub fn model_pk(t: &TenantId, id: &str) -> String {
+        format!("{t}#DMODEL#{id}")
+    }
+    pub const MODEL_SK: &str = "MODEL";
+    /// The model's schedule state (next run), apart so checks never move the model's ETag.
+    pub const SCHEDULE_SK: &str = "SCHED";
+    /// GSI1: every model of a tenant, by id.
+    pub fn models(t: &TenantId) -> String {
+        format!("{t}#DMODELS")
+    }
+    /// GSI2: the enabled ones.
+    pub fn enabled_models(t: &TenantId) -> String {
+        format!("{t}#DMODELSON")
+    }
+    /// GSI1 of schedule items: every tenant's enabled models by next run. Holds only
+    /// tenant and model ids. `_` cannot start a tenant id, so no tenant partition collides.
+    pub const DUE_INDEX: &str = "_vigil#DRIFT_DUE";
+    pub fn due_sk(next: DateTime<Utc>, t: &TenantId, id: &str) -> String {
+        format!("{}#{t}#{id}", time_key(next))
+    }
+    /// Baseline headers (`V#{version}`) and reference samples (`S#{baseline uid}#{feature}`).
+    pub fn baseline_pk(t: &TenantId, model_uid: &str) -> String {
+        format!("{t}#DBASE#{model_uid}")
+    }
+    pub fn baseline_sk(version: u64) -> String {
+        format!("V#{version:010}")
+    }
+    pub fn sample_sk(baseline_uid: &str, feature: &str) -> String {
+        format!("S#{baseline_uid}#{feature}")
+    }
+    /// Windows of one baseline version: sort key `{slot}#{window start}`.
+    pub fn windows_pk(t: &TenantId, model_uid: &str, baseline_version: u64) -> String {
+        format!("{t}#DWIN#{model_uid}#{baseline_version}")
+    }
+    pub fn window_sk(slot: &str, window: DateTime<Utc>) -> String {
+        format!("{slot}#{}", time_key(window))
+    }
+    /// Which request folded into which window and slot, so a redelivery adds nothing.
+    pub fn fold_marker_pk(t: &TenantId, model_uid: &str) -> String {
+        format!("{t}#DFOLD#{model_uid}")
+    }
+    pub fn fold_marker_sk(batch: &str, window_sk: &str, baseline_version: u64) -> String {
+        format!("{batch}#{baseline_version}#{window_sk}")
+    }
+    pub fn check_pk(t: &TenantId, check_id: &str) -> String {
+        format!("{t}#DCHECK#{check_id}")
+    }
+    pub const CHECK_SK: &str = "CHECK";
+    /// GSI1: a model incarnation's checks by time.
+    pub fn checks(t: &TenantId, model_uid: &str) -> String {
+        format!("{t}#DCHECKS#{model_uid}")
+    }
+    /// Execution counters (`GET /drift/stats`).
+    pub fn stats_pk(t: &TenantId) -> String {
+        format!("{t}#DSTATS")
+    }
+    pub mod counter {
+        pub const EXECUTIONS: &str = "executions";
+        pub const COMPLETED: &str = "completed";
+        pub const FAILED: &str = "failed";
+        pub const SKIPPED: &str = "skipped";
+        pub const ALERTS: &str = "alerts";
+    }
+}
+
 /// Keys of log sources (issue 16).
 pub mod sources {
     use crate::domain::TenantId;

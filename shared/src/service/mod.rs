@@ -4,6 +4,7 @@
 //! result; the repo layer below only maps domain values to stored items and back.
 pub mod ai_systems;
 pub mod api_keys;
+pub mod drift;
 pub mod findings;
 pub mod governance;
 pub mod reclassify_runs;
@@ -97,6 +98,8 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    #[error(transparent)]
+    Bus(#[from] crate::ports::BusError),
 }
 
 impl ServiceError {

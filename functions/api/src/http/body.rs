@@ -46,17 +46,35 @@ fn declared_len(headers: &HeaderMap) -> Option<usize> {
         .ok()
 }
 
+/// Largest body of the bulk drift endpoints (baselines, observations, inline checks):
+/// 10,000 rows of a few dozen features. Under Lambda it stays below the 6 MB invocation
+/// payload limit.
+pub const LARGE_BODY: usize = 5 * 1024 * 1024;
+
+/// A JSON body of up to [`LARGE_BODY`] bytes, for the bulk drift endpoints; otherwise
+/// as [`JsonBody`].
+#[derive(Debug, Clone)]
+pub struct LargeJsonBody(pub Bytes);
+
+/// A [`LargeJsonBody`] that may be absent, as [`OptionalJsonBody`].
+#[derive(Debug, Clone)]
+pub struct OptionalLargeJsonBody(pub Bytes);
+
 async fn read(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
-    if declared_len(req.headers()).is_some_and(|n| n > MAX_BODY) {
-        return Err(ApiError::TooLarge { limit: MAX_BODY });
+    read_up_to(req, state, MAX_BODY).await
+}
+
+async fn read_up_to(req: Request, state: &AppState, limit: usize) -> Result<Bytes, ApiError> {
+    if declared_len(req.headers()).is_some_and(|n| n > limit) {
+        return Err(ApiError::TooLarge { limit });
     }
-    let read = to_bytes(req.into_body(), MAX_BODY);
+    let read = to_bytes(req.into_body(), limit);
     match tokio::time::timeout(state.http.body_read_timeout, read).await {
         Err(_) => Err(ApiError::RequestTimeout),
         Ok(Ok(bytes)) => Ok(bytes),
         // The only failure that is the client's doing at this size is the limit; a
         // broken connection has nobody left to answer.
-        Ok(Err(_)) => Err(ApiError::TooLarge { limit: MAX_BODY }),
+        Ok(Err(_)) => Err(ApiError::TooLarge { limit }),
     }
 }
 
@@ -84,6 +102,33 @@ impl FromRequest<AppState> for OptionalJsonBody {
             return Err(ApiError::UnsupportedMediaType);
         }
         Ok(OptionalJsonBody(bytes))
+    }
+}
+
+impl FromRequest<AppState> for LargeJsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        read_up_to(req, state, LARGE_BODY).await.map(LargeJsonBody)
+    }
+}
+
+impl FromRequest<AppState> for OptionalLargeJsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let has_type = req.headers().contains_key(header::CONTENT_TYPE);
+        if has_type && !is_json(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = read_up_to(req, state, LARGE_BODY).await?;
+        if !bytes.is_empty() && !has_type {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        Ok(OptionalLargeJsonBody(bytes))
     }
 }
 

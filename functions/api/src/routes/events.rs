@@ -27,7 +27,7 @@ use utoipa_axum::routes;
 pub const MAX_BODY: usize = 1024 * 1024;
 const IDEMPOTENCY_SCOPE: &str = "POST /events";
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     match headers.get("idempotency-key") {
         None => Ok(None),
         Some(v) => match v.to_str() {

@@ -319,19 +319,10 @@ impl Breakers {
     ) -> Result<Vec<Breaker>, StoreError> {
         let mut out = Vec::new();
         for pk in [SHARED_PK.to_string(), format!("{tenant}#BREAKER")] {
-            let mut q = Query::new(crate::ports::Index::Primary, pk)
+            let q = Query::new(crate::ports::Index::Primary, pk)
                 .range(KeyRange::All)
                 .limit(1000);
-            loop {
-                let page = store.query(&q).await?;
-                for item in &page.items {
-                    out.push(decode::<Breaker>(item)?);
-                }
-                match page.next {
-                    Some(n) => q.after = Some(n),
-                    None => break,
-                }
-            }
+            out.extend(crate::repo::page::collect_all(store, q, decode::<Breaker>).await?);
         }
         Ok(out)
     }

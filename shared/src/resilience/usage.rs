@@ -105,36 +105,29 @@ pub async fn daily(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<Usage>, StoreError> {
-    let mut q = Query::new(Index::Primary, pk(tenant))
+    let q = Query::new(Index::Primary, pk(tenant))
         .range(KeyRange::Between(
             format!("{from}#"),
             format!("{to}#\u{10FFFF}"),
         ))
         .limit(1000);
     let mut rows: BTreeMap<(NaiveDate, String, String), [u64; 4]> = BTreeMap::new();
-    loop {
-        let page = store.query(&q).await?;
-        for item in &page.items {
-            let mut parts = item.sk.splitn(4, '#');
-            let (Some(day), Some(model), Some(purpose), Some(metric)) =
-                (parts.next(), parts.next(), parts.next(), parts.next())
-            else {
-                return Err(StoreError::Malformed(format!("usage key {}", item.sk)));
-            };
-            let day: NaiveDate = day
-                .parse()
-                .map_err(|_| StoreError::Malformed(format!("usage key {}", item.sk)))?;
-            let Some(i) = METRICS.iter().position(|m| *m == metric) else {
-                continue;
-            };
+    crate::repo::page::for_each_item(store, q, |item| {
+        let malformed = || StoreError::Malformed(format!("usage key {}", item.sk));
+        let mut parts = item.sk.splitn(4, '#');
+        let (Some(day), Some(model), Some(purpose), Some(metric)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(malformed());
+        };
+        let day: NaiveDate = day.parse().map_err(|_| malformed())?;
+        if let Some(i) = METRICS.iter().position(|m| *m == metric) {
             rows.entry((day, model.to_string(), purpose.to_string()))
                 .or_default()[i] = u64::try_from(item.count).unwrap_or(0);
         }
-        match page.next {
-            Some(n) => q.after = Some(n),
-            None => break,
-        }
-    }
+        Ok(())
+    })
+    .await?;
     Ok(rows
         .into_iter()
         .map(|((day, model, purpose), v)| Usage {

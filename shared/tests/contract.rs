@@ -137,6 +137,7 @@ macro_rules! family {
                 store_query_ranges,
                 store_pagination,
                 store_ttl,
+                store_ttl_conditions,
                 store_exist,
                 store_count,
                 store_put_all,
@@ -706,6 +707,66 @@ async fn store_ttl(store: &dyn ItemStore, env: &Env) {
     assert!(store.get("T#1", "S#50").await.unwrap().is_some());
     env.pass(Duration::from_secs(3)).await;
     assert_eq!(store.get("T#1", "S#50").await.unwrap(), None);
+}
+
+/// Conditions see what reads see: an expired item the sweeper has not yet deleted (moto
+/// never sweeps, DynamoDB can take days, the embedded store purges on a timer) is absent.
+async fn store_ttl_conditions(store: &dyn ItemStore, env: &Env) {
+    let now = env.now();
+    let stale = |sk: &str| {
+        let mut i = Item::new("T#t", sk, json!({"old": true}));
+        i.ttl = Some(now - 3600);
+        i
+    };
+    store
+        .put_all(vec![stale("gone-1"), stale("gone-2"), stale("gone-3")])
+        .await
+        .unwrap();
+    assert_eq!(store.get("T#t", "gone-1").await.unwrap(), None);
+
+    // Exists and a version read before expiry do not hold on it.
+    assert_condition_failed(put(store, stale("gone-1"), Condition::Exists).await, 0);
+    assert_condition_failed(put(store, stale("gone-1"), Condition::Version(1)).await, 0);
+    assert_condition_failed(
+        store
+            .write(vec![delete("T#t", "gone-1", Condition::Exists)])
+            .await,
+        0,
+    );
+
+    // Not-exists holds, alone and inside a transaction, and the new item replaces it.
+    let fresh = |sk: &str| Item::new("T#t", sk, json!({"new": true}));
+    put(store, fresh("gone-1"), Condition::NotExists)
+        .await
+        .unwrap();
+    let got = store.get("T#t", "gone-1").await.unwrap().unwrap();
+    assert_eq!((got.data, got.ttl), (json!({"new": true}), None));
+    store
+        .write(vec![
+            WriteOp::put(fresh("gone-2"), Condition::NotExists),
+            WriteOp::put(fresh("other"), Condition::NotExists),
+        ])
+        .await
+        .unwrap();
+    assert!(store.get("T#t", "gone-2").await.unwrap().is_some());
+
+    // A live item with a ttl is still there for every condition.
+    let mut live = Item::new("T#t", "live", json!({}));
+    live.ttl = Some(now + 3600);
+    put(store, live.clone(), Condition::NotExists)
+        .await
+        .unwrap();
+    assert_condition_failed(put(store, live.clone(), Condition::NotExists).await, 0);
+    live.version = 2;
+    put(store, live, Condition::Version(1)).await.unwrap();
+    store
+        .write(vec![
+            delete("T#t", "live", Condition::Exists),
+            delete("T#t", "gone-3", Condition::None),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(store.get("T#t", "live").await.unwrap(), None);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -69,7 +69,8 @@ impl Item {
     }
 }
 
-/// Precondition on the stored item for a write.
+/// Precondition on the stored item for a write. Conditions see the store as reads do:
+/// an item past its `ttl` is absent even while it awaits deletion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Condition {
     None,

@@ -48,8 +48,8 @@ pub(super) fn index_attrs(index: Index) -> Option<(&'static str, &'static str, &
 /// `$builder` (a single-item write or a transaction's part) guarded by `$condition`:
 /// the condition expression with the attribute names and values it uses.
 macro_rules! conditioned {
-    ($builder:expr, $condition:expr) => {{
-        let cond = ConditionParts::of($condition);
+    ($builder:expr, $condition:expr, $now:expr) => {{
+        let cond = ConditionParts::of($condition, $now);
         $builder
             .set_condition_expression(cond.expression)
             .set_expression_attribute_names(cond.names)
@@ -87,6 +87,7 @@ impl DynamoStore {
 
     async fn write_one(&self, op: WriteOp) -> Result<(), StoreError> {
         let table = self.table.as_str();
+        let now = self.clock.now().timestamp();
         match op {
             WriteOp::Put { item, condition } => {
                 let put = self
@@ -94,7 +95,7 @@ impl DynamoStore {
                     .put_item()
                     .table_name(table)
                     .set_item(Some(item_to_attrs(&item)?));
-                conditioned!(put, condition)
+                conditioned!(put, condition, now)
                     .send()
                     .await
                     .map_err(|e| single_write_error("PutItem", table, &e))?;
@@ -105,7 +106,7 @@ impl DynamoStore {
                     .delete_item()
                     .table_name(table)
                     .set_key(Some(key_attrs(&pk, &sk)));
-                conditioned!(delete, condition)
+                conditioned!(delete, condition, now)
                     .send()
                     .await
                     .map_err(|e| single_write_error("DeleteItem", table, &e))?;
@@ -129,9 +130,10 @@ impl DynamoStore {
 
     async fn write_many(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         let table = self.table.as_str();
+        let now = self.clock.now().timestamp();
         let mut items = Vec::with_capacity(ops.len());
         for op in ops {
-            items.push(transact_item(table, op)?);
+            items.push(transact_item(table, op, now)?);
         }
         match self
             .client
@@ -571,8 +573,22 @@ struct ConditionParts {
 }
 
 impl ConditionParts {
-    fn of(condition: Condition) -> Self {
-        let names = |name: &str, attr: &str| Some(HashMap::from([(name.into(), attr.into())]));
+    /// Conditions hold on the *live* item: one whose `ttl` has passed is absent, as
+    /// reads treat it, even while DynamoDB's sweeper has not yet deleted it (that can
+    /// take days). Without this a not-exists put would fail against an item no read
+    /// can see, and a version or exists condition could hold on one.
+    fn of(condition: Condition, now: i64) -> Self {
+        const LIVE: &str = "(attribute_not_exists(#ttl) OR #ttl > :now)";
+        let live_values =
+            || HashMap::from([(":now".to_string(), AttributeValue::N(now.to_string()))]);
+        let names = |pairs: &[(&str, &str)]| {
+            Some(
+                pairs
+                    .iter()
+                    .map(|(n, a)| ((*n).to_string(), (*a).to_string()))
+                    .collect::<HashMap<_, _>>(),
+            )
+        };
         match condition {
             Condition::None => Self {
                 expression: None,
@@ -580,23 +596,24 @@ impl ConditionParts {
                 values: None,
             },
             Condition::NotExists => Self {
-                expression: Some("attribute_not_exists(#pk)".into()),
-                names: names("#pk", PK),
-                values: None,
+                expression: Some("attribute_not_exists(#pk) OR #ttl <= :now".into()),
+                names: names(&[("#pk", PK), ("#ttl", TTL)]),
+                values: Some(live_values()),
             },
             Condition::Exists => Self {
-                expression: Some("attribute_exists(#pk)".into()),
-                names: names("#pk", PK),
-                values: None,
+                expression: Some(format!("attribute_exists(#pk) AND {LIVE}")),
+                names: names(&[("#pk", PK), ("#ttl", TTL)]),
+                values: Some(live_values()),
             },
-            Condition::Version(v) => Self {
-                expression: Some("#v = :expected_v".into()),
-                names: names("#v", VERSION),
-                values: Some(HashMap::from([(
-                    ":expected_v".into(),
-                    AttributeValue::N(v.to_string()),
-                )])),
-            },
+            Condition::Version(v) => {
+                let mut values = live_values();
+                values.insert(":expected_v".into(), AttributeValue::N(v.to_string()));
+                Self {
+                    expression: Some(format!("#v = :expected_v AND {LIVE}")),
+                    names: names(&[("#v", VERSION), ("#ttl", TTL)]),
+                    values: Some(values),
+                }
+            }
         }
     }
 }
@@ -630,13 +647,13 @@ fn build_error(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::InvalidBatch(format!("cannot build {what}: {e}"))
 }
 
-fn transact_item(table: &str, op: WriteOp) -> Result<TransactWriteItem, StoreError> {
+fn transact_item(table: &str, op: WriteOp, now: i64) -> Result<TransactWriteItem, StoreError> {
     Ok(match op {
         WriteOp::Put { item, condition } => {
             let put = Put::builder()
                 .table_name(table)
                 .set_item(Some(item_to_attrs(&item)?));
-            let put = conditioned!(put, condition)
+            let put = conditioned!(put, condition, now)
                 .build()
                 .map_err(|e| build_error("Put", e))?;
             TransactWriteItem::builder().put(put).build()
@@ -645,7 +662,7 @@ fn transact_item(table: &str, op: WriteOp) -> Result<TransactWriteItem, StoreErr
             let delete = Delete::builder()
                 .table_name(table)
                 .set_key(Some(key_attrs(&pk, &sk)));
-            let delete = conditioned!(delete, condition)
+            let delete = conditioned!(delete, condition, now)
                 .build()
                 .map_err(|e| build_error("Delete", e))?;
             TransactWriteItem::builder().delete(delete).build()

@@ -88,10 +88,15 @@ fn finish(raw: (Item, String)) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-fn stored_version(c: &Connection, pk: &str, sk: &str) -> rusqlite::Result<Option<i64>> {
-    c.prepare_cached("SELECT version FROM items WHERE pk = ?1 AND sk = ?2")?
-        .query_row(params![pk, sk], |r| r.get(0))
-        .optional()
+/// The version of the live item at the key: an expired item not yet purged is absent,
+/// to conditions as to reads (DynamoDB's sweeper is lazy too, and the DynamoDB adapter
+/// writes its conditions the same way).
+fn stored_version(c: &Connection, pk: &str, sk: &str, now: i64) -> rusqlite::Result<Option<i64>> {
+    c.prepare_cached(
+        "SELECT version FROM items WHERE pk = ?1 AND sk = ?2 AND (ttl IS NULL OR ttl > ?3)",
+    )?
+    .query_row(params![pk, sk, now], |r| r.get(0))
+    .optional()
 }
 
 fn holds(condition: Condition, stored: Option<i64>) -> bool {
@@ -150,12 +155,12 @@ fn condition_of(op: &WriteOp) -> Condition {
 }
 
 /// Applies `ops` on the writer, whose savepoint makes them all-or-nothing.
-fn write_all(tx: &Connection, ops: &[WriteOp]) -> Result<(), StoreError> {
+fn write_all(tx: &Connection, ops: &[WriteOp], now: i64) -> Result<(), StoreError> {
     for (i, op) in ops.iter().enumerate() {
         let condition = condition_of(op);
         if condition != Condition::None {
             let (pk, sk) = op.key();
-            let stored = stored_version(tx, pk, sk).map_err(sql_err)?;
+            let stored = stored_version(tx, pk, sk, now).map_err(sql_err)?;
             if !holds(condition, stored) {
                 return Err(StoreError::ConditionFailed { op: i });
             }
@@ -289,7 +294,8 @@ impl ItemStore for EmbeddedStore {
 
     async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         validate_batch(&ops)?;
-        self.db.write(move |c| write_all(c, &ops)).await
+        let now = self.db.clock.now().timestamp();
+        self.db.write(move |c| write_all(c, &ops, now)).await
     }
 
     async fn exist(&self, keys: &[(String, String)]) -> Result<Vec<bool>, StoreError> {
@@ -354,7 +360,8 @@ impl ItemStore for EmbeddedStore {
             .map(|i| WriteOp::put(i, Condition::None))
             .collect();
         // One savepoint for every item: no condition to check, so no size limit either.
-        self.db.write(move |c| write_all(c, &ops)).await
+        let now = self.db.clock.now().timestamp();
+        self.db.write(move |c| write_all(c, &ops, now)).await
     }
 }
 

@@ -1,0 +1,125 @@
+use super::*;
+
+fn clean(level: RiskLevel) -> Retrieved {
+    Retrieved {
+        level: Some(level),
+        obligations: Vec::new(),
+        human_oversight: Some(true),
+        findings: OpenFindings::default(),
+        drift: DriftLevel::None,
+        model_state: Some(RegistryState::Approved),
+        prompt_state: Some(RegistryState::Approved),
+    }
+}
+
+#[test]
+fn transitions_follow_the_lifecycle_and_refuse_the_rest() {
+    use Status::*;
+    let mut s = Received;
+    for m in [
+        Move::Validate,
+        Move::Start,
+        Move::Conclude(Outcome::NeedsHuman),
+    ] {
+        s = transition(s, m).unwrap();
+    }
+    assert_eq!(s, RequiresApproval);
+    assert_eq!(transition(s, Move::HumanApprove), Ok(Approved));
+    assert_eq!(transition(s, Move::HumanReject), Ok(Rejected));
+    // Humans decide only what waits for them; final states never move.
+    assert!(transition(Processing, Move::HumanApprove).is_err());
+    for f in [Approved, Rejected, Failed] {
+        assert!(f.is_final());
+        for m in [Move::Validate, Move::Start, Move::Fail, Move::HumanReject] {
+            assert!(transition(f, m).is_err(), "{f:?} {m:?}");
+        }
+    }
+    assert!(transition(Received, Move::Start).is_err());
+    for st in Status::ALL {
+        assert_eq!(Status::parse(st.as_str()), Some(st));
+    }
+}
+
+#[test]
+fn resume_starts_at_the_first_unfinished_step() {
+    assert_eq!(StepName::first_unfinished(&[]), Some(StepName::Retrieval));
+    assert_eq!(
+        StepName::first_unfinished(&[StepName::Retrieval, StepName::Policy]),
+        Some(StepName::Scoring)
+    );
+    assert_eq!(StepName::first_unfinished(&StepName::ORDER), None);
+}
+
+#[test]
+fn policy_refuses_prohibited_unapproved_and_unsupervised_high_risk() {
+    assert!(policy(&clean(RiskLevel::High)).is_empty());
+    assert_eq!(
+        policy(&clean(RiskLevel::Unacceptable)),
+        vec![Refusal::ProhibitedSystem]
+    );
+    let mut r = clean(RiskLevel::Minimal);
+    r.model_state = Some(RegistryState::Retired);
+    r.prompt_state = None;
+    let got = policy(&r);
+    assert_eq!(
+        got,
+        vec![Refusal::ModelNotApproved, Refusal::PromptNotApproved]
+    );
+    assert!(got.iter().all(|x| x.is_governance()));
+    let mut h = clean(RiskLevel::High);
+    h.human_oversight = None;
+    assert_eq!(policy(&h), vec![Refusal::NoHumanOversight]);
+    // Oversight matters only for high-risk systems.
+    let mut l = clean(RiskLevel::Limited);
+    l.human_oversight = Some(false);
+    assert!(policy(&l).is_empty());
+}
+
+#[test]
+fn score_adds_level_findings_and_drift_with_caps() {
+    assert_eq!(score(&clean(RiskLevel::Minimal)), 0);
+    assert_eq!(score(&clean(RiskLevel::Limited)), 20);
+    let mut r = clean(RiskLevel::High);
+    r.findings = OpenFindings {
+        low: 2,
+        medium: 1,
+        high: 1,
+        critical: 0,
+    };
+    assert_eq!(score(&r), 50 + 2 + 3 + 8);
+    r.findings.critical = 10;
+    assert_eq!(score(&r), 90, "findings capped at 40");
+    r.drift = DriftLevel::Raised;
+    assert_eq!(score(&r), 100, "total capped at 100");
+    let mut u = clean(RiskLevel::Minimal);
+    u.level = None;
+    u.drift = DriftLevel::Pending;
+    assert_eq!(score(&u), 60, "unclassified scores as high");
+}
+
+#[test]
+fn guardrails_route_scores_and_validate() {
+    let g = Guardrails::default();
+    assert_eq!(g.decide(60), Outcome::Approve);
+    assert_eq!(g.decide(61), Outcome::NeedsHuman);
+    assert_eq!(g.decide(91), Outcome::Reject);
+    assert_eq!(Guardrails::new(70, 50), Err(GuardrailsError::Inverted));
+    assert_eq!(
+        Guardrails::new(101, 101),
+        Err(GuardrailsError::OutOfRange("review_above"))
+    );
+    assert!(Guardrails::new(0, 100).is_ok());
+}
+
+#[test]
+fn conclude_rejects_on_refusal_before_scoring() {
+    let g = Guardrails::default();
+    let (o, refusals, s) = conclude(&clean(RiskLevel::Unacceptable), &g);
+    assert_eq!((o, s), (Outcome::Reject, None));
+    assert_eq!(refusals, vec![Refusal::ProhibitedSystem]);
+    let (o, _, s) = conclude(&clean(RiskLevel::Limited), &g);
+    assert_eq!((o, s), (Outcome::Approve, Some(20)));
+    let mut r = clean(RiskLevel::High);
+    r.drift = DriftLevel::Raised;
+    assert_eq!(conclude(&r, &g).0, Outcome::NeedsHuman);
+}

@@ -5,6 +5,9 @@
 //! here reads a store or a clock.
 use serde::{Deserialize, Serialize};
 
+pub mod request;
+pub use request::{Ask, Decision, Review, StepError, StepRecord};
+
 use crate::classifier::RiskLevel;
 use crate::governance::State as RegistryState;
 

@@ -123,3 +123,66 @@ fn conclude_rejects_on_refusal_before_scoring() {
     r.drift = DriftLevel::Raised;
     assert_eq!(conclude(&r, &g).0, Outcome::NeedsHuman);
 }
+
+fn body() -> serde_json::Value {
+    serde_json::json!({
+        "ai_system_id": "sys_1", "model_id": "mdl_1", "prompt_id": "prm_1",
+        "purpose": "credit scoring", "decision": "loan approval",
+        "data_categories": ["financial", "financial", "identity"]
+    })
+}
+
+#[test]
+fn ask_parses_and_names_every_bad_field() {
+    let a = Ask::parse(DecisionKind::Risk, &body()).unwrap();
+    assert_eq!(a.data_categories, vec!["financial", "identity"]);
+    assert_eq!(a.regulation, None);
+    // Compliance needs its two extra fields; risk refuses them.
+    let errs = Ask::parse(DecisionKind::Compliance, &body()).unwrap_err();
+    let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, vec!["regulation", "compliance_type"]);
+    let mut b = body();
+    b["regulation"] = "EU AI Act Art. 26".into();
+    b["model_id"] = serde_json::Value::from(7);
+    b["data_categories"] = serde_json::json!([""]);
+    let errs = Ask::parse(DecisionKind::Risk, &b).unwrap_err();
+    let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, vec!["regulation", "model_id", "data_categories"]);
+    b["compliance_type"] = "deployer".into();
+    b["model_id"] = "mdl_1".into();
+    b["data_categories"] = serde_json::json!([]);
+    let c = Ask::parse(DecisionKind::Compliance, &b).unwrap();
+    assert_eq!(c.regulation.as_deref(), Some("EU AI Act Art. 26"));
+}
+
+#[test]
+fn steps_are_recorded_once_in_order_while_processing() {
+    let at = chrono::DateTime::UNIX_EPOCH;
+    let ask = Ask::parse(DecisionKind::Risk, &body()).unwrap();
+    let mut d = Decision::new("dec_1".into(), ask, "req_1".into(), "key:a".into(), at);
+    let rec = |step| StepRecord {
+        step,
+        inputs: serde_json::json!({}),
+        outputs: serde_json::json!({}),
+        at,
+    };
+    assert_eq!(
+        d.record_step(rec(StepName::Retrieval)),
+        Err(StepError::NotProcessing(Status::Received))
+    );
+    d.apply(Move::Validate, at).unwrap();
+    d.apply(Move::Start, at).unwrap();
+    d.record_step(rec(StepName::Retrieval)).unwrap();
+    assert_eq!(
+        d.record_step(rec(StepName::Retrieval)),
+        Err(StepError::AlreadyDone(StepName::Retrieval))
+    );
+    assert!(matches!(
+        d.record_step(rec(StepName::Scoring)),
+        Err(StepError::OutOfTurn { .. })
+    ));
+    assert_eq!(d.next_step(), Some(StepName::Policy));
+    let round: Decision = serde_json::from_value(serde_json::to_value(&d).unwrap()).unwrap();
+    assert_eq!(round, d);
+    assert!(d.apply(Move::HumanApprove, at).is_err());
+}

@@ -6,7 +6,9 @@
 use serde::{Deserialize, Serialize};
 
 pub mod request;
+pub mod workflow;
 pub use request::{Ask, Decision, Review, StepError, StepRecord};
+pub use workflow::{AdvanceError, Advanced, ReviewError, advance, review};
 
 use crate::classifier::RiskLevel;
 use crate::governance::State as RegistryState;

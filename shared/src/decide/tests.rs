@@ -186,3 +186,119 @@ fn steps_are_recorded_once_in_order_while_processing() {
     assert_eq!(round, d);
     assert!(d.apply(Move::HumanApprove, at).is_err());
 }
+
+fn fresh() -> Decision {
+    let ask = Ask::parse(DecisionKind::Risk, &body()).unwrap();
+    Decision::new(
+        "dec_1".into(),
+        ask,
+        "req_1".into(),
+        "key:requester".into(),
+        chrono::DateTime::UNIX_EPOCH,
+    )
+}
+
+/// Advances until the request leaves PROCESSING; returns it and what each call did.
+fn run(mut d: Decision, r: &Retrieved, g: &Guardrails) -> (Decision, Vec<Advanced>) {
+    let at = chrono::DateTime::UNIX_EPOCH;
+    let mut did = Vec::new();
+    while matches!(
+        d.status,
+        Status::Received | Status::Validated | Status::Processing
+    ) {
+        let (next, a) = advance(&d, Some(r), g, at).unwrap();
+        d = next;
+        did.push(a);
+    }
+    (d, did)
+}
+
+#[test]
+fn workflow_reaches_each_outcome() {
+    let g = Guardrails::default();
+    let (d, did) = run(fresh(), &clean(RiskLevel::Limited), &g);
+    assert_eq!(d.status, Status::Approved);
+    assert_eq!(did.len(), 2 + 5);
+    assert_eq!(d.done(), StepName::ORDER.to_vec());
+    assert_eq!(d.step(StepName::Scoring).unwrap().outputs["score"], 20);
+    assert_eq!(workflow::failure_class(&d), None);
+
+    let mut refused = clean(RiskLevel::Minimal);
+    refused.model_state = Some(RegistryState::Rejected);
+    let (d, _) = run(fresh(), &refused, &g);
+    assert_eq!(d.status, Status::Rejected);
+    assert_eq!(
+        d.step(StepName::Policy).unwrap().outputs["refusals"][0],
+        "model_not_approved"
+    );
+    assert_eq!(
+        workflow::failure_class(&d),
+        Some(crate::governance::FailureClass::PolicyViolation)
+    );
+
+    let mut risky = clean(RiskLevel::High);
+    risky.drift = DriftLevel::Raised;
+    let (d, _) = run(fresh(), &risky, &g);
+    assert_eq!(d.status, Status::RequiresApproval);
+    assert_eq!(
+        workflow::failure_class(&d),
+        Some(crate::governance::FailureClass::HighRisk)
+    );
+    let at = chrono::DateTime::UNIX_EPOCH;
+    assert_eq!(
+        review(&d, "key:requester", true, None, at),
+        Err(ReviewError::FourEyes)
+    );
+    assert_eq!(
+        review(&d, "key:approver", false, Some("  ".into()), at),
+        Err(ReviewError::ReasonRequired)
+    );
+    let approved = review(&d, "key:approver", true, None, at).unwrap();
+    assert_eq!(approved.status, Status::Approved);
+    assert_eq!(approved.review.as_ref().unwrap().actor, "key:approver");
+    assert_eq!(workflow::failure_class(&approved), None);
+    // Decided once: a second decision is an invalid transition.
+    assert!(matches!(
+        review(&approved, "key:other", false, Some("late".into()), at),
+        Err(ReviewError::Transition(_))
+    ));
+    assert!(matches!(
+        advance(&approved, None, &g, at),
+        Err(AdvanceError::Finished("APPROVED"))
+    ));
+}
+
+#[test]
+fn a_crash_between_steps_resumes_without_redoing_one() {
+    let g = Guardrails::default();
+    let at = chrono::DateTime::UNIX_EPOCH;
+    let first = clean(RiskLevel::Limited);
+    // Each write is what the store keeps; a crash loses only the work after the last.
+    let mut stored = fresh();
+    for _ in 0..3 {
+        stored = advance(&stored, Some(&first), &g, at).unwrap().0;
+    }
+    assert_eq!(stored.done(), vec![StepName::Retrieval]);
+    // The redelivered message sees a changed world: retrieval is not redone, so the
+    // rest of the workflow reads what the finished step recorded.
+    let later = clean(RiskLevel::Unacceptable);
+    let (d, did) = run(stored, &later, &g);
+    assert_eq!(
+        did,
+        vec![
+            Advanced::Step(StepName::Policy),
+            Advanced::Step(StepName::Scoring),
+            Advanced::Step(StepName::Guardrails),
+            Advanced::Concluded(Outcome::Approve),
+        ]
+    );
+    for s in StepName::ORDER {
+        assert_eq!(d.steps.iter().filter(|r| r.step == s).count(), 1, "{s:?}");
+    }
+    assert_eq!(d.status, Status::Approved);
+    // Retrieval needs the worker's reads; later steps do not.
+    let mut p = fresh();
+    p.apply(Move::Validate, at).unwrap();
+    p.apply(Move::Start, at).unwrap();
+    assert_eq!(advance(&p, None, &g, at), Err(AdvanceError::NeedsRetrieval));
+}

@@ -3,6 +3,7 @@ pub mod adapters;
 pub mod audit;
 pub mod classifier;
 pub mod config;
+pub mod decide;
 pub mod domain;
 pub mod drift;
 pub mod enrich;

@@ -3,6 +3,7 @@
 pub mod ai_systems;
 pub mod apikeys;
 pub mod audit;
+pub mod decisions;
 pub mod drift;
 pub mod drift_events;
 pub mod events;

@@ -451,3 +451,26 @@ pub mod governance {
         format!("{t}#FAILMSG")
     }
 }
+
+pub mod decide {
+    use crate::domain::TenantId;
+
+    /// One risk or compliance request: its own partition, so reads by id are one get.
+    pub fn decision_pk(t: &TenantId, id: &str) -> String {
+        format!("{t}#DEC#{id}")
+    }
+    pub const DECISION_SK: &str = "DECISION";
+    /// GSI1: every request, by id (ids are time-ordered).
+    pub fn all(t: &TenantId) -> String {
+        format!("{t}#DECL")
+    }
+    /// GSI2: the requests in one status, by id.
+    pub fn by_status(t: &TenantId, status: &str) -> String {
+        format!("{t}#DECS#{status}")
+    }
+    /// The tenant's guardrails (`GET/PUT /risk/policy`).
+    pub fn guardrails_pk(t: &TenantId) -> String {
+        format!("{t}#DECPOLICY")
+    }
+    pub const GUARDRAILS_SK: &str = "GUARDRAILS";
+}

@@ -1,6 +1,7 @@
 //! Vigil's HTTP API. The same router serves API Gateway (through `lambda_http`) and the
 //! local `vigil serve` (crate vigil-local).
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod http;
 pub mod openapi;
@@ -73,6 +74,8 @@ pub fn router(state: AppState) -> Router {
         .route("/docs", get(openapi::docs))
         .route("/docs/rapidoc-min.js", get(openapi::rapidoc))
         .route("/metrics", get(metrics))
+        .route("/", get(dashboard::index))
+        .route("/ui/{file}", get(dashboard::asset))
         .fallback(not_found)
         .layer(middleware::from_fn(http::rate_limit::headers))
         .layer(middleware::from_fn_with_state(limits, limits::enforce))

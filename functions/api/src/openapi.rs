@@ -245,6 +245,9 @@ pub struct AiSystemIn {
     pub description: Option<String>,
     pub purpose: Option<String>,
     pub owner: Option<String>,
+    /// Whether human oversight is in place (Art. 14, 26(2)); a high-risk system without
+    /// it is refused by `POST /risk`. `null` or absent: not declared.
+    pub human_oversight: Option<bool>,
     /// Questionnaire answers: JSON booleans, `null` for unknown.
     pub answers: Option<Object>,
     pub monitoring: Option<Object>,

@@ -348,6 +348,7 @@ pub async fn bench(systems: usize, data: Option<PathBuf>) -> Result<String, Benc
             description: String::new(),
             purpose: "benchmark".into(),
             owner: "bench".into(),
+            human_oversight: None,
             answers: Some(answers),
             classification: Some(c),
             monitoring: Monitoring::default(),

@@ -159,16 +159,15 @@ impl StepName {
     }
 }
 
-/// The drift alert level of the models linked to the system: the worst latest check.
+/// The drift alert level of the models linked to the system: the worst alert level of
+/// their latest completed checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DriftLevel {
-    /// No linked model, or every latest check within its thresholds.
+    /// No linked model, no completed check, or every latest check normal.
     None,
-    /// A latest check raised an alert still pending notification.
-    Pending,
-    /// A latest check raised an alert.
-    Raised,
+    Warning,
+    Critical,
 }
 
 /// Open findings on the system, by severity.
@@ -240,7 +239,7 @@ pub fn policy(r: &Retrieved) -> Vec<Refusal> {
 /// `min(100, level + findings + drift)` where
 /// - level: minimal 0, limited 20, high 50, unacceptable 100, unclassified 50;
 /// - findings: 15 per open critical, 8 per high, 3 per medium, 1 per low, at most 40;
-/// - drift: none 0, pending 10, raised 20.
+/// - drift: none 0, warning 10, critical 20.
 pub fn score(r: &Retrieved) -> u8 {
     let level: u32 = match r.level {
         Some(RiskLevel::Minimal) => 0,
@@ -256,8 +255,8 @@ pub fn score(r: &Retrieved) -> u8 {
         .min(40);
     let drift = match r.drift {
         DriftLevel::None => 0,
-        DriftLevel::Pending => 10,
-        DriftLevel::Raised => 20,
+        DriftLevel::Warning => 10,
+        DriftLevel::Critical => 20,
     };
     u8::try_from((level + findings + drift).min(100)).unwrap_or(100)
 }

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::{DecisionKind, InvalidTransition, Move, Status, StepName, transition};
 use crate::domain::FieldError;
-use crate::domain::validation::has_control;
+use crate::domain::validation::{has_control, text_field};
 
 const MAX_TEXT: usize = 1000;
 const MAX_ID: usize = 100;
@@ -33,25 +33,13 @@ pub struct Ask {
     pub compliance_type: Option<String>,
 }
 
+/// A required single-line string field.
 fn text(obj: &Map<String, Value>, key: &str, max: usize, errors: &mut Vec<FieldError>) -> String {
-    match obj.get(key) {
-        Some(Value::String(s))
-            if !s.trim().is_empty() && s.chars().count() <= max && !has_control(s) =>
-        {
-            s.trim().to_string()
-        }
-        None | Some(Value::Null) => {
-            errors.push(FieldError::new(key, "is required"));
-            String::new()
-        }
-        _ => {
-            errors.push(FieldError::new(
-                key,
-                format!("must be a non-empty string of at most {max} characters"),
-            ));
-            String::new()
-        }
+    let s = text_field(obj, key, max, true, errors);
+    if has_control(&s) {
+        errors.push(FieldError::new(key, "must not contain control characters"));
     }
+    s
 }
 
 impl Ask {

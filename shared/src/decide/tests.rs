@@ -89,11 +89,11 @@ fn score_adds_level_findings_and_drift_with_caps() {
     assert_eq!(score(&r), 50 + 2 + 3 + 8);
     r.findings.critical = 10;
     assert_eq!(score(&r), 90, "findings capped at 40");
-    r.drift = DriftLevel::Raised;
+    r.drift = DriftLevel::Critical;
     assert_eq!(score(&r), 100, "total capped at 100");
     let mut u = clean(RiskLevel::Minimal);
     u.level = None;
-    u.drift = DriftLevel::Pending;
+    u.drift = DriftLevel::Warning;
     assert_eq!(score(&u), 60, "unclassified scores as high");
 }
 
@@ -120,7 +120,7 @@ fn conclude_rejects_on_refusal_before_scoring() {
     let (o, _, s) = conclude(&clean(RiskLevel::Limited), &g);
     assert_eq!((o, s), (Outcome::Approve, Some(20)));
     let mut r = clean(RiskLevel::High);
-    r.drift = DriftLevel::Raised;
+    r.drift = DriftLevel::Critical;
     assert_eq!(conclude(&r, &g).0, Outcome::NeedsHuman);
 }
 
@@ -237,7 +237,7 @@ fn workflow_reaches_each_outcome() {
     );
 
     let mut risky = clean(RiskLevel::High);
-    risky.drift = DriftLevel::Raised;
+    risky.drift = DriftLevel::Critical;
     let (d, _) = run(fresh(), &risky, &g);
     assert_eq!(d.status, Status::RequiresApproval);
     assert_eq!(

@@ -70,6 +70,10 @@ pub struct AiSystem {
     pub purpose: String,
     #[serde(default)]
     pub owner: String,
+    /// Whether the deployer declares human oversight in place (Art. 14, 26(2)): a
+    /// high-risk system without it is refused at runtime. None: not declared.
+    #[serde(default)]
+    pub human_oversight: Option<bool>,
     /// None when no questionnaire was given: such a system is never classified.
     pub answers: Option<Answers>,
     pub classification: Option<Classification>,

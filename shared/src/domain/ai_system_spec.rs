@@ -7,13 +7,15 @@ use serde_json::{Map, Value, json};
 use super::FieldError;
 use super::ai_system::{AiSystem, DriftType, MAX_NAME, MAX_TEXT, Monitoring};
 use super::merge_patch::merge_patch;
+use super::validation::text_field as text;
 use crate::classifier::{Answers, classify};
 
-const FIELDS: [&str; 6] = [
+const FIELDS: [&str; 7] = [
     "name",
     "description",
     "purpose",
     "owner",
+    "human_oversight",
     "answers",
     "monitoring",
 ];
@@ -25,36 +27,11 @@ pub struct AiSystemSpec {
     pub description: String,
     pub purpose: String,
     pub owner: String,
+    /// None: not declared.
+    pub human_oversight: Option<bool>,
     pub answers: Option<Answers>,
     /// None keeps the current settings (or the defaults on create).
     pub monitoring: Option<Monitoring>,
-}
-
-fn text(
-    obj: &Map<String, Value>,
-    key: &str,
-    max: usize,
-    required: bool,
-    errors: &mut Vec<FieldError>,
-) -> String {
-    match obj.get(key) {
-        Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= max => {
-            s.trim().to_string()
-        }
-        Some(Value::String(s)) if s.trim().is_empty() && !required => String::new(),
-        None | Some(Value::Null) if !required => String::new(),
-        None | Some(Value::Null) => {
-            errors.push(FieldError::new(key, "is required"));
-            String::new()
-        }
-        _ => {
-            errors.push(FieldError::new(
-                key,
-                format!("must be a non-empty string of at most {max} characters"),
-            ));
-            String::new()
-        }
-    }
 }
 
 impl Monitoring {
@@ -134,6 +111,17 @@ impl AiSystemSpec {
                 errors.push(FieldError::new(key, "must not contain control characters"));
             }
         }
+        let human_oversight = match obj.get("human_oversight") {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => {
+                errors.push(FieldError::new(
+                    "human_oversight",
+                    "must be a JSON boolean or null",
+                ));
+                None
+            }
+        };
         let answers = match obj.get("answers") {
             None | Some(Value::Null) => None,
             Some(v) => match Answers::parse(v, "answers", answer_base) {
@@ -155,6 +143,7 @@ impl AiSystemSpec {
             description,
             purpose,
             owner,
+            human_oversight,
             answers,
             monitoring,
         })
@@ -187,6 +176,7 @@ fn editable(s: &AiSystem) -> Value {
         "description": s.description,
         "purpose": s.purpose,
         "owner": s.owner,
+        "human_oversight": s.human_oversight,
         "answers": s.answers.as_ref().map(Answers::to_json),
     })
 }
@@ -201,6 +191,7 @@ impl AiSystem {
             description: String::new(),
             purpose: String::new(),
             owner: String::new(),
+            human_oversight: None,
             answers: None,
             classification: None,
             monitoring: Monitoring::default(),
@@ -219,6 +210,7 @@ impl AiSystem {
         self.description = spec.description;
         self.purpose = spec.purpose;
         self.owner = spec.owner;
+        self.human_oversight = spec.human_oversight;
         if let Some(m) = spec.monitoring {
             self.monitoring = m;
         }

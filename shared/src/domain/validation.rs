@@ -30,3 +30,34 @@ impl FieldError {
 pub fn has_control(s: &str) -> bool {
     s.chars().any(char::is_control)
 }
+
+/// A trimmed string field of a JSON object, at most `max` characters. An absent, null
+/// or (when not `required`) blank value is the empty string; anything else in error is
+/// pushed onto `errors` under `key`.
+pub fn text_field(
+    obj: &serde_json::Map<String, serde_json::Value>,
+    key: &str,
+    max: usize,
+    required: bool,
+    errors: &mut Vec<FieldError>,
+) -> String {
+    use serde_json::Value;
+    match obj.get(key) {
+        Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= max => {
+            s.trim().to_string()
+        }
+        Some(Value::String(s)) if s.trim().is_empty() && !required => String::new(),
+        None | Some(Value::Null) if !required => String::new(),
+        None | Some(Value::Null) => {
+            errors.push(FieldError::new(key, "is required"));
+            String::new()
+        }
+        _ => {
+            errors.push(FieldError::new(
+                key,
+                format!("must be a non-empty string of at most {max} characters"),
+            ));
+            String::new()
+        }
+    }
+}

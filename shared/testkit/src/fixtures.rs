@@ -15,6 +15,7 @@ pub fn ai_system(tenant: &TenantId, name: &str, answers: Answers) -> AiSystem {
         description: String::new(),
         purpose: String::new(),
         owner: String::new(),
+        human_oversight: None,
         classification: Some(classify(&answers, now.date_naive())),
         answers: Some(answers),
         monitoring: Monitoring::default(),

@@ -57,6 +57,7 @@ fn operations() -> (Router<AppState>, serde_json::Value) {
         .merge(routes::resilience::routes())
         .merge(routes::sources::routes())
         .merge(routes::governance::routes())
+        .merge(routes::decisions::routes())
         .split_for_parts();
     (router, openapi::document(doc))
 }

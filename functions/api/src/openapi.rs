@@ -522,6 +522,116 @@ pub struct FailureCounts {
     pub total: i64,
 }
 
+/// `POST /risk`: an AI use to decide on.
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "ai_system_id": "ais_0190f0c2a8b34c7e9d1f2a3b4c5d6e7f", "model_id": "gm_...", "prompt_id": "gp_...",
+    "purpose": "rank job applications", "decision": "shortlist for interview",
+    "data_categories": ["cv", "employment_history"]
+}))]
+pub struct RiskIn {
+    /// An AI system of the tenant.
+    pub ai_system_id: String,
+    /// The governance registry's model version id the use would call.
+    pub model_id: String,
+    /// The registry's prompt version id.
+    pub prompt_id: String,
+    /// At most 1000 characters.
+    pub purpose: String,
+    /// The decision the AI use feeds; at most 1000 characters.
+    pub decision: String,
+    /// At most 50 names of personal-data categories.
+    pub data_categories: Vec<String>,
+}
+
+/// `POST /compliance`: `RiskIn`'s fields and the regulatory check asked for.
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "ai_system_id": "ais_0190f0c2a8b34c7e9d1f2a3b4c5d6e7f", "model_id": "gm_...", "prompt_id": "gp_...",
+    "purpose": "rank job applications", "decision": "shortlist for interview",
+    "data_categories": ["cv"], "regulation": "EU AI Act Art. 26", "compliance_type": "deployer_obligations"
+}))]
+pub struct ComplianceIn {
+    pub ai_system_id: String,
+    pub model_id: String,
+    pub prompt_id: String,
+    pub purpose: String,
+    pub decision: String,
+    pub data_categories: Vec<String>,
+    /// E.g. "EU AI Act Art. 26"; at most 1000 characters.
+    pub regulation: String,
+    /// At most 100 characters.
+    pub compliance_type: String,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DecisionStatus {
+    Received,
+    Validated,
+    Processing,
+    Approved,
+    Rejected,
+    RequiresApproval,
+    Failed,
+}
+
+/// The 202 of `POST /risk` and `POST /compliance` (`Location: /risk/{id}`).
+#[derive(ToSchema)]
+pub struct DecisionAccepted {
+    pub id: String,
+    /// risk or compliance.
+    pub kind: String,
+    pub status: DecisionStatus,
+    /// The `request_id` every audit entry of the request carries.
+    pub correlation_id: String,
+}
+
+/// One finished workflow step.
+#[derive(ToSchema)]
+pub struct DecisionStep {
+    /// retrieval, policy, scoring, guardrails or decision.
+    pub step: String,
+    pub inputs: Object,
+    pub outputs: Object,
+    #[schema(format = DateTime)]
+    pub at: String,
+}
+
+/// A stored risk or compliance request.
+#[derive(ToSchema)]
+pub struct DecisionOut {
+    pub id: String,
+    /// The body as submitted, with its `kind`.
+    pub ask: Object,
+    pub status: DecisionStatus,
+    pub correlation_id: String,
+    /// `key:<id>` of the requester (never its approver).
+    pub requested_by: String,
+    /// The scoring step's 0–100, once it ran.
+    pub score: Option<u8>,
+    pub steps: Vec<DecisionStep>,
+    /// An approver's decision: `approved`, `actor`, `at`, `reason`.
+    pub review: Option<Object>,
+    /// Why a FAILED request failed.
+    pub failure: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+    pub item_version: u64,
+}
+
+/// A tenant's guardrails.
+#[derive(ToSchema)]
+#[schema(example = json!({"review_above": 60, "reject_above": 90}))]
+pub struct GuardrailsIo {
+    /// 0–100: a score above it needs an approver.
+    pub review_above: u8,
+    /// 0–100, at least `review_above`: a score above it is rejected.
+    pub reject_above: u8,
+}
+
 /// `If-Match` (RFC 9110): `*` or a list of the strong ETags this API issued; weak tags
 /// never match; no match is 412.
 #[derive(IntoParams)]

@@ -60,6 +60,7 @@ pub struct Stages {
     pub drift: Arc<vigil_drift::DriftStage>,
     pub webhook: Arc<WebhookStage>,
     pub sources: Arc<vigil_sources::SourcesStage>,
+    pub decide: Arc<vigil_decide::DecideStage>,
 }
 
 impl Stages {
@@ -76,6 +77,7 @@ impl Stages {
             drift: Arc::new(vigil_drift::stage(ports, config)?),
             webhook: Arc::new(vigil_webhook::stage(ports, config)?),
             sources: Arc::new(vigil_sources::stage(ports, config)?),
+            decide: Arc::new(vigil_decide::stage(ports)?),
         })
     }
 }
@@ -178,6 +180,7 @@ impl LocalSystem {
             QueueName::Drift => self.stages.drift.clone(),
             QueueName::Webhook => self.stages.webhook.clone(),
             QueueName::Sources => self.stages.sources.clone(),
+            QueueName::Decide => self.stages.decide.clone(),
         }
     }
 
@@ -215,6 +218,7 @@ impl LocalSystem {
             QueueName::Enrich,
             QueueName::Reclassify,
             QueueName::Drift,
+            QueueName::Decide,
             QueueName::Webhook,
         ]
         .into_iter()

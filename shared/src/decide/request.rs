@@ -164,6 +164,12 @@ pub struct Decision {
     pub steps: Vec<StepRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<Review>,
+    /// Digest of the submitted body: an Idempotency-Key reused with another is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_hash: Option<String>,
+    /// Why a FAILED request failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -201,6 +207,8 @@ impl Decision {
             updated_at: at,
             steps: Vec::new(),
             review: None,
+            request_hash: None,
+            failure: None,
         }
     }
 

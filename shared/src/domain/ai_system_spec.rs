@@ -2,7 +2,7 @@
 //! replace body ([`AiSystemSpec::from_json`]), a merge patch over the stored system
 //! ([`AiSystemSpec::patched`]) and monitoring settings ([`Monitoring::patched`]).
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::FieldError;
 use super::ai_system::{AiSystem, DriftType, MAX_NAME, MAX_TEXT, Monitoring};

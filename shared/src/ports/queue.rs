@@ -18,10 +18,12 @@ pub enum QueueName {
     /// Records producers send straight to Vigil (issue 16), and CloudTrail management
     /// events from the EventBridge rule.
     Sources,
+    /// Risk and compliance requests (`POST /risk`, `POST /compliance`) to decide.
+    Decide,
 }
 
 impl QueueName {
-    pub const ALL: [QueueName; 7] = [
+    pub const ALL: [QueueName; 8] = [
         QueueName::Ingest,
         QueueName::Rules,
         QueueName::Enrich,
@@ -29,6 +31,7 @@ impl QueueName {
         QueueName::Reclassify,
         QueueName::Drift,
         QueueName::Sources,
+        QueueName::Decide,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +43,7 @@ impl QueueName {
             QueueName::Reclassify => "reclassify",
             QueueName::Drift => "drift",
             QueueName::Sources => "sources",
+            QueueName::Decide => "decide",
         }
     }
 

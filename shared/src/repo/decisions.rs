@@ -43,6 +43,10 @@ pub async fn get(
     .await
 }
 
+pub fn from_item(item: &Item) -> Result<Decision, StoreError> {
+    decode(item)
+}
+
 /// The op storing a new request (version 1).
 pub fn create_op(tenant: &TenantId, d: &Decision) -> Result<WriteOp, StoreError> {
     Ok(WriteOp::put(to_item(tenant, d, 1)?, Condition::NotExists))
@@ -74,6 +78,15 @@ pub async fn replace(
     write_if(store, ops).await
 }
 
+/// The index range [`list`] reads (newest first).
+pub fn list_query(tenant: &TenantId, status: Option<Status>) -> Query {
+    match status {
+        Some(s) => Query::new(Index::Gsi2, k::by_status(tenant, s.as_str())),
+        None => Query::new(Index::Gsi1, k::all(tenant)),
+    }
+    .newest_first()
+}
+
 /// Requests newest first, optionally of one status and one kind.
 pub async fn list(
     store: &dyn ItemStore,
@@ -83,12 +96,7 @@ pub async fn list(
     limit: usize,
     after: Option<Cursor>,
 ) -> Result<Filtered, StoreError> {
-    let query = match status {
-        Some(s) => Query::new(Index::Gsi2, k::by_status(tenant, s.as_str())),
-        None => Query::new(Index::Gsi1, k::all(tenant)),
-    }
-    .newest_first()
-    .after(after);
+    let query = list_query(tenant, status).after(after);
     let wanted = kind.map(DecisionKind::as_str);
     query_filtered(store, query, limit, 1000, |item| {
         wanted.is_none_or(|w| {

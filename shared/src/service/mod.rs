@@ -4,6 +4,7 @@
 //! result; the repo layer below only maps domain values to stored items and back.
 pub mod ai_systems;
 pub mod api_keys;
+pub mod decisions;
 pub mod drift;
 pub mod findings;
 pub mod governance;

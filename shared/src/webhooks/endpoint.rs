@@ -9,11 +9,12 @@ use super::signing::{SecretError, SigningSecret};
 use crate::domain::{FieldError, Severity, TenantId};
 
 /// Event types a tenant can subscribe to.
-pub const EVENT_TYPES: [&str; 4] = [
+pub const EVENT_TYPES: [&str; 5] = [
     "finding.created",
     "finding.escalated",
     "ai_system.drift_detected",
     "model.drift_detected",
+    "risk.decided",
 ];
 /// The type of the message `POST /webhooks/{id}/test` sends; always delivered.
 pub const TEST_EVENT: &str = "webhook.test";

@@ -234,6 +234,21 @@ pub async fn get_prompt(
     get(state, caller, &id, Kind::Prompt).await
 }
 
+/// The optional `{"reason": "..."}` body of a move or review.
+pub(crate) fn reason_of(body: &[u8]) -> Result<Option<String>, ApiError> {
+    if body.is_empty() {
+        return Ok(None);
+    }
+    match parse_json(body)? {
+        Value::Object(o) => match o.get("reason") {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(ApiError::field("reason", "must be a string")),
+        },
+        _ => Err(ApiError::field("body", "must be a JSON object")),
+    }
+}
+
 async fn act(
     state: AppState,
     caller: Caller,
@@ -245,19 +260,7 @@ async fn act(
 ) -> Result<Json<Value>, ApiError> {
     let action = Action::parse(action).ok_or(ApiError::NotFound("route"))?;
     caller.require(service::required_role(action))?;
-    let reason = if body.is_empty() {
-        None
-    } else {
-        match parse_json(body)? {
-            Value::Object(o) => match o.get("reason") {
-                None | Some(Value::Null) => None,
-                Some(Value::String(s)) => Some(s.clone()),
-                Some(_) => return Err(ApiError::field("reason", "must be a string")),
-            },
-            _ => return Err(ApiError::field("body", "must be a JSON object")),
-        }
-    };
-    let reason = service::parse_reason(action, reason.as_deref())?;
+    let reason = service::parse_reason(action, reason_of(body)?.as_deref())?;
     let v = service::act(
         state.store.as_ref(),
         &caller.origin(&request_id),

@@ -2,6 +2,7 @@
 pub mod ai_systems;
 pub mod api_keys;
 pub mod audit;
+pub mod decisions;
 pub mod drift;
 pub mod events;
 pub mod findings;

@@ -49,7 +49,8 @@ impl Stage for DecideStage {
                 }
                 Err(other) => return Err(HandlerError::other("decide", other)),
             };
-        let decided = d.status.is_final() || d.status == vigil_shared::decide::Status::RequiresApproval;
+        let decided =
+            d.status.is_final() || d.status == vigil_shared::decide::Status::RequiresApproval;
         if decided && (concluded || msg.announce || meta.receive_count > 1) {
             self.bus
                 .publish(&[decisions::decided_event(&msg.tenant, &d, now)])

@@ -120,13 +120,7 @@ pub async fn submit(
     }
     let id = decision_id(tenant, ask.kind, key);
     let correlation = origin.request_id.clone().unwrap_or_else(|| id.clone());
-    let mut fresh = Decision::new(
-        id.clone(),
-        ask,
-        correlation,
-        origin.actor.to_string(),
-        now,
-    );
+    let mut fresh = Decision::new(id.clone(), ask, correlation, origin.actor.to_string(), now);
     fresh.request_hash = Some(request_hash);
     let fresh = &fresh;
     let submitted = on_conflict(move || async move {
@@ -145,7 +139,14 @@ pub async fn submit(
         let draft = origin
             .draft("decision.received", RESOURCE, &fresh.id)
             .after(fresh);
-        commit(store, tenant, &draft, vec![repo::create_op(tenant, fresh)?], now).await?;
+        commit(
+            store,
+            tenant,
+            &draft,
+            vec![repo::create_op(tenant, fresh)?],
+            now,
+        )
+        .await?;
         Ok(Submitted {
             decision: fresh.clone(),
             replayed: false,
@@ -224,8 +225,8 @@ async fn open_findings(
             status: Some(status),
             ..FindingFilter::default()
         };
-        let page = crate::repo::findings::list(store, tenant, &filter, MAX_FINDINGS_READ, None)
-            .await?;
+        let page =
+            crate::repo::findings::list(store, tenant, &filter, MAX_FINDINGS_READ, None).await?;
         for item in &page.items {
             let f = crate::repo::findings::from_item(item)?;
             if !subjects.contains(&f.subject) {
@@ -248,8 +249,7 @@ pub async fn retrieve(
     tenant: &TenantId,
     ask: &Ask,
 ) -> Result<Option<Retrieved>, ServiceError> {
-    let Some(system) = crate::repo::ai_systems::get(store, tenant, &ask.ai_system_id).await?
-    else {
+    let Some(system) = crate::repo::ai_systems::get(store, tenant, &ask.ai_system_id).await? else {
         return Ok(None);
     };
     let system = system.system;
@@ -349,7 +349,16 @@ pub async fn step(
         let retrieved = match next_step {
             Some(StepName::Retrieval) => match retrieve(store, tenant, &d.ask).await? {
                 Some(r) => Some(r),
-                None => return fail(store, &origin, &current, "the AI system no longer exists", now).await,
+                None => {
+                    return fail(
+                        store,
+                        &origin,
+                        &current,
+                        "the AI system no longer exists",
+                        now,
+                    )
+                    .await;
+                }
             },
             _ => None,
         };
@@ -474,7 +483,13 @@ pub async fn decide(
             .draft(&format!("decision.review.{verb}"), RESOURCE, id)
             .request_id(Some(current.record.correlation_id.clone()))
             .before(&current.record);
-        let next = match review(&current.record, origin.actor.as_str(), approve, reason.clone(), now) {
+        let next = match review(
+            &current.record,
+            origin.actor.as_str(),
+            approve,
+            reason.clone(),
+            now,
+        ) {
             Ok(n) => n,
             Err(ReviewError::FourEyes) => {
                 let denied = draft.outcome(AuditOutcome::Denied);
@@ -490,8 +505,14 @@ pub async fn decide(
             Err(ReviewError::Transition(e)) => return Err(ServiceError::Conflict(e.to_string())),
         };
         let draft = draft.after(&next);
-        commit(store, tenant, &draft, vec![repo::replace_op(tenant, &current, &next)?], now)
-            .await?;
+        commit(
+            store,
+            tenant,
+            &draft,
+            vec![repo::replace_op(tenant, &current, &next)?],
+            now,
+        )
+        .await?;
         Ok(next)
     })
     .await?;
@@ -515,7 +536,6 @@ pub async fn set_guardrails(
         .before(&before)
         .after(&g);
     let ops: Vec<WriteOp> = vec![repo::guardrails_op(tenant, &g)?];
-    on_conflict(|| async { commit(store, tenant, &draft, ops.clone(), now).await })
-        .await?;
+    on_conflict(|| async { commit(store, tenant, &draft, ops.clone(), now).await }).await?;
     Ok(g)
 }

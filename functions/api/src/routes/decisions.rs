@@ -90,7 +90,15 @@ pub async fn submit_risk(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    submit(state, caller, request_id, &headers, &body, DecisionKind::Risk).await
+    submit(
+        state,
+        caller,
+        request_id,
+        &headers,
+        &body,
+        DecisionKind::Risk,
+    )
+    .await
 }
 
 /// Audited as `decision.received`, as `POST /risk`.

@@ -6,9 +6,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use vigil_shared::decide::{Ask, DecisionKind, Guardrails, GuardrailsError, Status};
+use vigil_shared::decide::{Ask, Decision, DecisionKind, Guardrails, GuardrailsError, Status};
 use vigil_shared::domain::Role;
-use vigil_shared::repo::decisions::{self as repo, Versioned};
+use vigil_shared::repo::decisions as repo;
 use vigil_shared::repo::idempotency;
 use vigil_shared::service::decisions as service;
 
@@ -24,13 +24,13 @@ use crate::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-fn view(v: &Versioned) -> Value {
-    let mut out = serde_json::to_value(&v.record).unwrap_or(Value::Null);
+fn view(d: &Decision, version: u64) -> Value {
+    let mut out = serde_json::to_value(d).unwrap_or(Value::Null);
     if let Some(o) = out.as_object_mut() {
         // The body digest is the idempotency check's, not the client's business.
         o.remove("request_hash");
-        o.insert("item_version".into(), json!(v.version));
-        o.insert("score".into(), json!(service::score_of(&v.record)));
+        o.insert("item_version".into(), json!(version));
+        o.insert("score".into(), json!(service::score_of(d)));
     }
     out
 }
@@ -148,7 +148,7 @@ pub async fn get(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
     let v = service::get(state.store.as_ref(), &caller.tenant, &id).await?;
-    Ok(Json(view(&v)))
+    Ok(Json(view(&v.record, v.version)))
 }
 
 #[utoipa::path(
@@ -190,14 +190,7 @@ pub async fn list(
     let items = page
         .items
         .iter()
-        .map(|i| {
-            repo::from_item(i).map(|record| {
-                view(&Versioned {
-                    record,
-                    version: i.version,
-                })
-            })
-        })
+        .map(|i| repo::from_item(i).map(|d| view(&d, i.version)))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(page_json(items, Some(limit), page.next.as_ref()))
 }
@@ -240,7 +233,7 @@ pub async fn review(
     )
     .await?;
     let v = service::get(store, &caller.tenant, &id).await?;
-    Ok(Json(view(&v)))
+    Ok(Json(view(&v.record, v.version)))
 }
 
 #[utoipa::path(

@@ -223,6 +223,15 @@ pub struct KeyIn {
     pub name: Option<String>,
 }
 
+/// The key a request was signed with: who the caller is and what it may do.
+#[derive(ToSchema)]
+#[schema(example = json!({"tenant": "demo", "key_id": "a5ebD2wSQzGs", "role": "viewer"}))]
+pub struct WhoAmI {
+    pub tenant: String,
+    pub key_id: String,
+    pub role: RoleName,
+}
+
 #[derive(ToSchema)]
 pub struct KeyCreated {
     pub id: String,

@@ -135,7 +135,7 @@ export function barChart(entries, label) {
  * cls}], `bands`: horizontal reference lines [{y, name, cls}].
  */
 export function lineChart(labels, series, { label, bands = [], yMax } = {}) {
-  const W = 640, H = 220, L = 48, R = 12, T = 12, B = 36;
+  const W = 640, H = 220, L = 48, R = 28, T = 12, B = 36;
   const all = series.flatMap((s) => s.values).concat(bands.map((b) => b.y)).filter((v) => Number.isFinite(v));
   const max = yMax ?? Math.max(1e-9, ...all) * 1.1;
   const x = (i) => L + (labels.length <= 1 ? (W - L - R) / 2 : (i * (W - L - R)) / (labels.length - 1));

@@ -136,6 +136,20 @@ def browser():
     return webdriver.Chrome(options=opts, service=service)
 
 
+class OperationsTest(unittest.TestCase):
+    """The request check itself: what it lets through and what it refuses."""
+
+    def test_matches_method_template_and_query_names(self):
+        ops = Operations(json.loads(OPENAPI.read_text()))
+        b = "http://127.0.0.1:1"
+        for method, url in [("GET", f"{b}/"), ("GET", f"{b}/ui/app.js"), ("GET", f"{b}/findings?severity=high&limit=20"),
+                            ("PATCH", f"{b}/findings/fd_1"), ("POST", f"{b}/governance/models/mdl_1/approve")]:
+            self.assertIsNone(ops.problem(method, url), url)
+        for method, url in [("GET", f"{b}/nope"), ("DELETE", f"{b}/findings/fd_1"), ("GET", f"{b}/findings?sev=high"),
+                            ("POST", f"{b}/ui/app.js"), ("GET", f"{b}/findings/fd_1/extra")]:
+            self.assertIsNotNone(ops.problem(method, url), url)
+
+
 class DashboardTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -289,6 +303,7 @@ class DashboardTest(unittest.TestCase):
             self.assertIn(name, text)
         self.assertIn("Article 50(1)", text)
         self.assertIn("Compliance drift on Support chatbot", text)
+        self.assertIn("unread", text)
         self.shot("ai-systems")
         d.find_element(By.LINK_TEXT, "Support chatbot").click()
         self.wait(EC.text_to_be_present_in_element((By.ID, "view"), "Drift events"))

@@ -186,6 +186,13 @@ export async function aiSystems(view) {
   const n = await api("/notifications?limit=10");
   notes.append(table(["When", "Title", "Details", "Read"], n.items.map((x) =>
     row(fmtTime(x.created_at), x.title, x.body, x.read ? "read" : "unread")), "Notifications"));
+  if (n.items.some((x) => !x.read)) {
+    notes.append(button("Mark all read", async () => {
+      await api("/notifications/read-all", { method: "POST" });
+      flash("Notifications marked read.");
+      await aiSystems(view);
+    }, { id: "read-all" }));
+  }
 }
 
 export async function aiSystem(view, id) {
@@ -372,7 +379,7 @@ export async function webhook(view, id) {
     const d = await api(`/webhooks/${enc(id)}/deliveries?${q}`);
     body.replaceChildren(table(["Created", "Event", "Status", "Attempts", "Last error", ""], d.items.map((m) => {
       const act = el("td", {});
-      if (can("admin") && ["failed", "delivered", "dead", "exhausted"].includes(m.status)) {
+      if (can("admin") && ["failed", "delivered", "dead"].includes(m.status)) {
         act.append(button("Redeliver", async () => {
           await api(`/webhooks/${enc(id)}/deliveries/${enc(m.id)}/redeliver`, { method: "POST" });
           flash(`Delivery ${m.id} queued again.`);

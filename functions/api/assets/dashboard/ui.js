@@ -1,5 +1,5 @@
 // Shared pieces of the dashboard: the API client, DOM builders, SVG charts and a
-// cursor pager. No innerHTML anywhere: every text goes in as a text node.
+// cursor pager. Markup is never parsed from strings: every text goes in as a text node.
 export const KEY = "vigil.key";
 const SVG = "http://www.w3.org/2000/svg";
 

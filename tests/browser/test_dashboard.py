@@ -238,10 +238,13 @@ class DashboardTest(unittest.TestCase):
         cards = {e.get_attribute("data-card"): e.text for e in self.css("[data-card]")}
         self.assertEqual(cards["total_events"], str(summary["total_events"]))
         self.assertEqual(cards["total_findings"], str(summary["total_findings"]))
-        self.assertEqual(cards["critical_high"], str(sev.get("critical", 0) + sev.get("high", 0)))
-        today = time.strftime("%Y-%m-%d", time.gmtime())
-        self.assertEqual(cards["events_today"],
-                         str(sum(x["count"] for x in summary["events_over_time"] if x["date"] == today)))
+        opened = summary["open_findings_by_severity"]
+        self.assertEqual(cards["open_critical_high"], str(opened["critical"] + opened["high"]))
+        self.assertEqual(cards["events_24h"], str(summary["events_last_24h"]))
+        self.assertGreater(summary["events_last_24h"], 0)
+        bars = d.find_element(By.CSS_SELECTOR, "svg.chart title").get_attribute("textContent")
+        for name in ("critical", "high", "medium", "low"):
+            self.assertIn(f"{name} {sev[name]}", bars)
         self.assertEqual(len(self.css("svg.chart polyline.series")), 1, "events-over-time line")
         self.assertIn(summary["top_users_by_findings"][0]["key"], d.find_element(By.ID, "view").text)
         self.assertEqual(d.find_element(By.ID, "who").text, "demo · admin")

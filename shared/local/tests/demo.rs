@@ -50,7 +50,10 @@ async fn demo_registry_fills_every_page_once() {
     }
     let hooks = app.get_json(&key, "/webhooks").await;
     assert_eq!(hooks["items"].as_array().unwrap().len(), 1);
-    assert_eq!(hooks["items"][0]["url"], vigil_local::demo::DEMO_WEBHOOK_URL);
+    assert_eq!(
+        hooks["items"][0]["url"],
+        vigil_local::demo::DEMO_WEBHOOK_URL
+    );
 }
 
 #[tokio::test]
@@ -60,7 +63,13 @@ async fn whoami_names_the_calling_key() {
     let me = app.get_json(&viewer, "/whoami").await;
     assert_eq!(me["tenant"], "acme");
     assert_eq!(me["role"], "viewer");
-    assert_eq!(me["key_id"].as_str().unwrap(), viewer.split('_').nth(2).unwrap());
+    assert_eq!(
+        me["key_id"].as_str().unwrap(),
+        viewer.split('_').nth(2).unwrap()
+    );
     assert_eq!(app.get(&app.admin, "/whoami").await.status(), 200);
-    assert_eq!(app.get("vk_acme_nokey_secret", "/whoami").await.status(), 401);
+    assert_eq!(
+        app.get("vk_acme_nokey_secret", "/whoami").await.status(),
+        401
+    );
 }

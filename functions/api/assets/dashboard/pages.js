@@ -29,8 +29,7 @@ export async function overview(view) {
   const s = await api("/stats/summary");
   const sev = s.findings_by_severity || {};
   const days = s.events_over_time || [];
-  const today = new Date().toISOString().slice(0, 10);
-  const last24 = (days.find((d) => d.date === today) || { count: 0 }).count;
+  const open = s.open_findings_by_severity || {};
   const card = (label, value, id) => el("div", { class: "card" }, el("div", { class: "label" }, label),
     el("div", { class: "value", "data-card": id }, String(value)));
   const ranked = (items) => items.length
@@ -41,8 +40,8 @@ export async function overview(view) {
     el("div", { class: "cards" },
       card("Total events", s.total_events, "total_events"),
       card("Total findings", s.total_findings, "total_findings"),
-      card("Critical + high findings", (sev.critical || 0) + (sev.high || 0), "critical_high"),
-      card("Events today (UTC)", last24, "events_today")),
+      card("Open critical + high", (open.critical || 0) + (open.high || 0), "open_critical_high"),
+      card("Events in the last 24 h", s.events_last_24h ?? 0, "events_24h")),
     el("div", { class: "grid2" },
       el("section", {}, el("h3", {}, "Findings by severity"),
         barChart(SEVERITIES.map((k) => [k, sev[k] || 0]), "Findings by severity")),

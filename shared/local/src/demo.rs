@@ -7,7 +7,8 @@ use vigil_shared::domain::ai_system::{AiSystem, RunTrigger};
 use vigil_shared::domain::{AiSystemSpec, TenantId};
 use vigil_shared::governance::registry::{ModelSpec, PromptSpec, Spec};
 use vigil_shared::repo::ai_systems;
-use vigil_shared::service::{Origin, ai_systems as systems, governance, webhooks};
+use vigil_shared::retry::on_conflict;
+use vigil_shared::service::{Origin, ServiceError, ai_systems as systems, governance, webhooks};
 use vigil_shared::webhooks::endpoint::EndpointSpec;
 
 use super::LocalSystem;
@@ -105,12 +106,15 @@ pub async fn load_registry(system: &LocalSystem, tenant: &TenantId) -> Result<()
         let draft = origin
             .draft("ai_system.create", "ai_system", &s.id)
             .after(&ai_systems::snapshot(&s, 1));
-        let ledger = vigil_shared::audit::prepare(store, tenant, &draft, now)
-            .await
-            .map_err(err)?;
-        ai_systems::create_with(store, &s, ledger.ops)
-            .await
-            .map_err(err)?;
+        let (s, draft) = (&s, &draft);
+        // The workers append to the ledger meanwhile: a lost race reads the head again.
+        on_conflict(move || async move {
+            let ledger = vigil_shared::audit::prepare(store, tenant, draft, now).await?;
+            ai_systems::create_with(store, s, ledger.ops).await?;
+            Ok::<(), ServiceError>(())
+        })
+        .await
+        .map_err(err)?;
     }
     for (body, submit) in [
         (

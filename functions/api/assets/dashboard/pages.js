@@ -268,7 +268,7 @@ export async function governance(view) {
     const pending = await api(`/governance/${kind}?state=pending_approval&limit=50`);
     const rest = await api(`/governance/${kind}?limit=20`);
     const rows = pending.items.map((v) => {
-      const acts = el("td", { class: "actions" });
+      const acts = el("div", { class: "actions" });
       if (can("approver")) {
         acts.append(
           button("Approve", async () => {
@@ -286,7 +286,7 @@ export async function governance(view) {
       } else {
         acts.append("approver role needed");
       }
-      return row(v.name, v.version, v.provider ?? v.purpose, v.submitted_by ?? v.created_by, fmtTime(v.created_at), acts);
+      return row(v.name, v.version, v.provider ?? v.purpose, v.submitted_by ?? v.created_by, fmtTime(v.created_at), el("td", {}, acts));
     });
     sections.push(el("h3", {}, `${label} pending approval`),
       table(["Name", "Version", kind === "models" ? "Provider" : "Purpose", "Submitted by", "Registered", "Decision"], rows, `${label} pending`),

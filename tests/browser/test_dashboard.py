@@ -298,6 +298,31 @@ class DashboardTest(unittest.TestCase):
         self.assertTrue(0 < len(rows) <= 20, "one page of at most 20")
         self.assertTrue(self.css("#enrich-all"), "an admin may enrich all")
         self.shot("findings")
+        d.set_window_size(390, 844)
+        time.sleep(0.3)
+        self.shot("findings-phone")
+        self.assertLessEqual(d.execute_script("return document.documentElement.scrollWidth"),
+                             d.execute_script("return window.innerWidth") + 1, "the table scrolls, not the page")
+        d.set_window_size(1280, 900)
+        # User and date range (of first sighting, the last column) too: Enter submits.
+        user = summary["top_users_by_findings"][0]["key"]
+        Select(d.find_element(By.ID, "f-severity")).select_by_value("")
+        self.wait(lambda d: {b.text for b in self.css("tbody tr td:first-child .badge")} != {"high"})
+        d.find_element(By.ID, "f-user").send_keys(user, Keys.ENTER)
+        self.wait(lambda d: self.css("tbody tr td:nth-child(4)") and
+                  all(c.text == user for c in self.css("tbody tr td:nth-child(4)")))
+        day = summary["events_over_time"][-2]["date"]
+        for box in ("f-from", "f-to"):
+            d.execute_script("arguments[0].value = arguments[1]", d.find_element(By.ID, box), day)
+        d.find_element(By.ID, "f-user").send_keys(Keys.ENTER)
+        self.wait(lambda d: all(c.text.startswith(day) or c.text == "Nothing to show."
+                                for c in self.css("tbody tr td:last-child")))
+        for box in ("f-from", "f-to"):
+            d.execute_script("arguments[0].value = ''", d.find_element(By.ID, box))
+        d.find_element(By.ID, "f-user").clear()
+        Select(d.find_element(By.ID, "f-severity")).select_by_value("high")
+        self.wait(lambda d: self.css("tbody tr a") and
+                  all(b.text == "high" for b in self.css("tbody tr td:first-child .badge")))
         link = self.css("tbody tr a")[0]
         fid = urllib.parse.unquote(link.get_attribute("href").split("#finding/")[1])
         link.click()

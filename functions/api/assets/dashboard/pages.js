@@ -84,12 +84,12 @@ export async function findings(view) {
     for (const [k, v] of Object.entries(f)) if (v) q.set(k, v);
     if (cursor) q.set("cursor", cursor);
     const p = await api(`/findings?${q}`);
-    body.replaceChildren(table(["Severity", "Title", "Rule", "User", "Status", "Risk", "AI", "Last seen"],
+    body.replaceChildren(table(["Severity", "Title", "Rule", "User", "Status", "Risk", "AI", "First seen"],
       p.items.map((x) => row(
         badge(x.severity), link(`#finding/${enc(x.id)}`, x.title || x.id), x.rule_id, x.user ?? x.subject ?? "",
         badge(x.status, "st"), x.risk_score == null ? "—" : String(Math.round(x.risk_score)),
         x.enriched_by ? el("span", { class: "tag" }, `Enriched (${x.enriched_by})`) : "Not enriched",
-        fmtTime(x.last_seen))), "Findings"));
+        fmtTime(x.first_seen))), "Findings"));
     return p.next_cursor;
   }, "findings");
   const apply = el("form", { class: "filters", id: "finding-filters" },

@@ -78,7 +78,7 @@ export async function findings(view) {
   const user = el("input", { id: "f-user", type: "text", value: f.user, placeholder: "user@example.com" });
   const from = el("input", { id: "f-from", type: "date", value: f.from_date });
   const to = el("input", { id: "f-to", type: "date", value: f.to_date });
-  const body = el("div", {});
+  const body = el("div", { class: "findings-list" });
   const page = pager(async (cursor) => {
     const q = new URLSearchParams({ limit: "20" });
     for (const [k, v] of Object.entries(f)) if (v) q.set(k, v);

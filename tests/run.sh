@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every Vigil test on a fresh machine: installs the Python tools (moto, cfn-lint,
-# SAM CLI, standardwebhooks) into .venv, starts a moto server on 127.0.0.1, lints the
-# SAM template, then runs the whole Rust workspace's tests (unit, contract against the
-# embedded adapters and against moto, black-box API tests).
+# SAM CLI, standardwebhooks, selenium) into .venv, starts a moto server on 127.0.0.1, lints the
+# SAM template, fuzzes the API, drives the dashboard in headless Chromium (installing
+# Debian's chromium and chromium-driver when missing), then runs the whole Rust
+# workspace's tests (unit, contract against the embedded adapters and against moto,
+# black-box API tests).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -50,6 +52,17 @@ done
 
 echo "==> schemathesis against vigil serve"
 tests/fuzz_api.sh 2>&1 | tee target/fuzz-output.log | tail -n 25
+
+echo "==> dashboard in headless Chromium"
+# Debian's chromium and chromium-driver; a fresh CI machine runs as root without sudo.
+if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/chromedriver ]]; then
+  as_root=()
+  if [[ "$(id -u)" -ne 0 ]] && command -v sudo >/dev/null; then as_root=(sudo); fi
+  "${as_root[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+# tests/fuzz_api.sh built target/debug/vigil; the test starts `vigil serve --demo` itself.
+"${venv}/bin/python" tests/browser/test_dashboard.py 2>&1 | tee target/browser-output.log | tail -n 5
 
 echo "==> cargo test"
 log="target/test-output.log"

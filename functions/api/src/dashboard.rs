@@ -23,6 +23,16 @@ pub const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../assets/dashboard/app.js"),
     ),
     (
+        "ui.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/dashboard/ui.js"),
+    ),
+    (
+        "pages.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/dashboard/pages.js"),
+    ),
+    (
         "style.css",
         "text/css; charset=utf-8",
         include_bytes!("../assets/dashboard/style.css"),

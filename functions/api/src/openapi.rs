@@ -223,6 +223,51 @@ pub struct KeyIn {
     pub name: Option<String>,
 }
 
+/// Events on one UTC day.
+#[derive(ToSchema)]
+pub struct DayCount {
+    /// `YYYY-MM-DD`
+    pub date: String,
+    pub count: i64,
+}
+
+/// A ranked key (a rule id or a user) and its count.
+#[derive(ToSchema)]
+pub struct RankedCount {
+    pub key: String,
+    pub count: i64,
+}
+
+/// `GET /stats/summary`: dashboard numbers from counters kept on write.
+#[derive(ToSchema)]
+pub struct StatsSummary {
+    pub total_events: i64,
+    pub total_findings: i64,
+    /// Every live finding by severity (`critical`, `high`, `medium`, `low`).
+    pub findings_by_severity: std::collections::BTreeMap<String, i64>,
+    /// Open and acknowledged findings by severity.
+    pub open_findings_by_severity: std::collections::BTreeMap<String, i64>,
+    /// Events whose time is in the 24 hours up to now.
+    pub events_last_24h: i64,
+    /// Events per UTC day, oldest first.
+    pub events_over_time: Vec<DayCount>,
+    /// Open findings per rule, most first (at most 50).
+    pub open_findings_by_rule: Vec<RankedCount>,
+    /// Users with the most findings (at most 10).
+    pub top_users_by_findings: Vec<RankedCount>,
+    /// Users with the most events (at most 10).
+    pub top_users_by_events: Vec<RankedCount>,
+}
+
+/// The key a request was signed with: who the caller is and what it may do.
+#[derive(ToSchema)]
+#[schema(example = json!({"tenant": "demo", "key_id": "a5ebD2wSQzGs", "role": "viewer"}))]
+pub struct WhoAmI {
+    pub tenant: String,
+    pub key_id: String,
+    pub role: RoleName,
+}
+
 #[derive(ToSchema)]
 pub struct KeyCreated {
     pub id: String,

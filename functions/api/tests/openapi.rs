@@ -29,7 +29,7 @@ fn every_operation_names_its_role_and_problem_answers() {
             assert!(problem.is_object(), "{what} documents no 401 problem");
         }
     }
-    assert_eq!(n, 91);
+    assert_eq!(n, 92);
     let links = &doc["paths"]["/ai-systems"]["post"]["responses"]["201"]["links"];
     assert_eq!(links["GetAiSystem"]["operationId"], "ai_systems_get");
 }

@@ -71,12 +71,31 @@ pub async fn load_demo(system: &LocalSystem, tenant: &TenantId) -> Result<usize,
             .await
             .map_err(|e| e.to_string())?
             .ok_or("the demo model vanished")?;
+        // A history: one check per hour of what was observed, as the hourly schedule
+        // would have run them, then the check over all six hours.
+        let first = window_of(now) - WINDOW * 6;
+        for h in 0..6 {
+            let from = first + WINDOW * h;
+            let hourly = CheckRun {
+                origin: &origin,
+                check_id: check::manual_check_id(),
+                trigger: Trigger::Manual,
+                input: CheckInput::Observations {
+                    from: Some(from),
+                    to: Some(from + WINDOW),
+                },
+                final_attempt: true,
+                reservoir_cap: DEFAULT_CAPACITY,
+            };
+            // An hour without observations fails its check; the history just has a gap.
+            let _ = service::run_check(store, &model, &hourly, (from + WINDOW).min(now)).await;
+        }
         let run = CheckRun {
             origin: &origin,
             check_id: check::manual_check_id(),
             trigger: Trigger::Manual,
             input: CheckInput::Observations {
-                from: None,
+                from: Some(first),
                 to: None,
             },
             final_attempt: true,

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod aws_bench;
 pub mod bench;
 pub mod cli;
+pub mod demo;
 pub mod drift;
 pub mod generator;
 pub mod http_server;

@@ -72,6 +72,9 @@ pub async fn enqueue_generated(
 async fn load_demo(system: &LocalSystem) -> Result<String, ServeError> {
     let tenant = TenantId::parse("demo").map_err(|e| ServeError::Demo(e.to_string()))?;
     let key = admin_key(system, &tenant, "demo admin").await?;
+    super::demo::load_webhook(system, &tenant)
+        .await
+        .map_err(ServeError::Demo)?;
     // Stop a minute short of now so no event is judged to be in the future.
     let end = system.clock.now() - ChronoDuration::minutes(1);
     let events = generate_events(&GeneratorOptions {
@@ -87,6 +90,12 @@ async fn load_demo(system: &LocalSystem) -> Result<String, ServeError> {
     let checks = super::drift::load_demo(system, &tenant)
         .await
         .map_err(ServeError::Demo)?;
+    super::demo::load_registry(system, &tenant)
+        .await
+        .map_err(ServeError::Demo)?;
+    eprintln!(
+        "demo: AI systems, pending model and prompt approvals, a webhook endpoint and a re-classification run"
+    );
     eprintln!(
         "demo: {checks} monitored models with baselines and six hours of observations; see /models and /models/credit-scorer/checks"
     );

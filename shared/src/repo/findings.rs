@@ -137,6 +137,7 @@ fn tally(f: &Finding) -> Vec<String> {
     ];
     if f.status.is_active() {
         keys.push(counter::open_by_rule(rule));
+        keys.push(counter::open_by_severity(f.severity.as_str()));
     }
     keys
 }

@@ -23,6 +23,10 @@ pub struct Summary {
     pub total_events: i64,
     pub total_findings: i64,
     pub findings_by_severity: std::collections::BTreeMap<String, i64>,
+    /// Active (open or acknowledged) findings by severity.
+    pub open_findings_by_severity: std::collections::BTreeMap<String, i64>,
+    /// Events whose time is in the 24 hours up to now (from the per-minute counters).
+    pub events_last_24h: i64,
     pub events_over_time: Vec<DayCount>,
     pub open_findings_by_rule: Vec<Ranked>,
     pub top_users_by_findings: Vec<Ranked>,
@@ -65,15 +69,36 @@ pub async fn total_findings(store: &dyn ItemStore, tenant: &TenantId) -> Result<
     single(store, tenant, counter::FINDINGS).await
 }
 
-pub async fn summary(store: &dyn ItemStore, tenant: &TenantId) -> Result<Summary, StoreError> {
-    let by_sev = prefix(store, tenant, "findings_sev#").await?;
-    let mut findings_by_severity: std::collections::BTreeMap<String, i64> = Severity::ALL
+/// Every severity, with the counters under `p` (0 where a counter never moved).
+async fn by_severity(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    p: &str,
+) -> Result<std::collections::BTreeMap<String, i64>, StoreError> {
+    let mut out: std::collections::BTreeMap<String, i64> = Severity::ALL
         .iter()
         .map(|s| (s.as_str().to_string(), 0))
         .collect();
-    for (k, v) in by_sev {
-        findings_by_severity.insert(k, v);
+    for (k, v) in prefix(store, tenant, p).await? {
+        out.insert(k, v);
     }
+    Ok(out)
+}
+
+/// The summary as of `now` (which decides the last 24 hours).
+pub async fn summary(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Summary, StoreError> {
+    let findings_by_severity = by_severity(store, tenant, "findings_sev#").await?;
+    let open_findings_by_severity = by_severity(store, tenant, "open_sev#").await?;
+    let to = crate::rules::volume::minute_of(now);
+    let events_last_24h = super::events::minute_counts(store, tenant, to - 24 * 60 + 1, to)
+        .await?
+        .values()
+        .map(|c| i64::try_from(*c).unwrap_or(i64::MAX))
+        .fold(0_i64, i64::saturating_add);
     let events_over_time = prefix(store, tenant, "events_day#")
         .await?
         .into_iter()
@@ -83,6 +108,8 @@ pub async fn summary(store: &dyn ItemStore, tenant: &TenantId) -> Result<Summary
         total_events: single(store, tenant, counter::EVENTS).await?,
         total_findings: single(store, tenant, counter::FINDINGS).await?,
         findings_by_severity,
+        open_findings_by_severity,
+        events_last_24h,
         events_over_time,
         open_findings_by_rule: top(prefix(store, tenant, "open_rule#").await?, 50),
         top_users_by_findings: top(prefix(store, tenant, "user_findings#").await?, 10),

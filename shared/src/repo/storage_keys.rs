@@ -128,6 +128,11 @@ pub mod counter {
     pub fn open_by_rule(rule: &str) -> String {
         format!("open_rule#{rule}")
     }
+    /// Active (open or acknowledged) findings by severity; counted from the version that
+    /// added it on, so findings stored before it are not in it.
+    pub fn open_by_severity(sev: &str) -> String {
+        format!("open_sev#{sev}")
+    }
     pub fn findings_status(status: &str) -> String {
         format!("findings_st#{status}")
     }

@@ -1,114 +1,76 @@
-// Vigil dashboard: framework-free ES module; every number comes from the public API,
+// Vigil dashboard: framework-free ES modules; every number comes from the public API,
 // the key lives in sessionStorage only and travels as `Authorization: Bearer`.
-const KEY = "vigil.key";
+import { KEY, api, el, session } from "./ui.js";
+import * as pages from "./pages.js";
+
 const view = document.getElementById("view");
 const nav = document.getElementById("nav");
 const form = document.getElementById("signin");
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  for (const c of children) node.append(c instanceof Node ? c : String(c));
-  return node;
+const ROUTES = {
+  overview: pages.overview,
+  findings: pages.findings,
+  finding: pages.finding,
+  "ai-systems": pages.aiSystems,
+  "ai-system": pages.aiSystem,
+  models: pages.models,
+  model: pages.model,
+  governance: pages.governance,
+  audit: pages.audit,
+  webhooks: pages.webhooks,
+  webhook: pages.webhook,
+};
+
+function current() {
+  const [name, ...rest] = location.hash.replace(/^#/, "").split("/");
+  return { name: ROUTES[name] ? name : "overview", arg: rest.length ? decodeURIComponent(rest.join("/")) : undefined };
 }
 
-async function api(path) {
-  const res = await fetch(path, {
-    headers: { Authorization: `Bearer ${sessionStorage.getItem(KEY)}` },
-  });
-  if (!res.ok) throw new Error(`${res.status} ${path}`);
-  return res.json();
+async function whoami() {
+  const me = await api("/whoami");
+  Object.assign(session, { role: me.role, tenant: me.tenant, keyId: me.key_id });
+  document.getElementById("who").textContent = `${me.tenant} · ${me.role}`;
 }
 
-function card(label, value) {
-  return el("div", { class: "card" }, el("div", {}, label), el("div", { class: "value", "data-card": label }, value));
-}
-
-function bars(counts) {
-  const ns = "http://www.w3.org/2000/svg";
-  const svg = document.createElementNS(ns, "svg");
-  const entries = Object.entries(counts);
-  const max = Math.max(1, ...entries.map(([, v]) => v));
-  svg.setAttribute("viewBox", `0 0 300 ${entries.length * 24}`);
-  svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", "Findings by severity");
-  entries.forEach(([name, v], i) => {
-    const r = document.createElementNS(ns, "rect");
-    r.setAttribute("x", "80"); r.setAttribute("y", String(i * 24 + 4));
-    r.setAttribute("height", "16"); r.setAttribute("width", String((200 * v) / max));
-    r.setAttribute("class", "bar");
-    const t = document.createElementNS(ns, "text");
-    t.setAttribute("x", "0"); t.setAttribute("y", String(i * 24 + 17));
-    t.textContent = `${name} ${v}`;
-    svg.append(r, t);
-  });
-  return svg;
-}
-
-async function overview() {
-  const s = await api("/stats/summary");
-  const sev = s.findings_by_severity || {};
-  const day = (s.events_over_time || []).at(-1);
-  view.replaceChildren(
-    el("h2", {}, "Overview"),
-    el("div", { class: "cards" },
-      card("Total events", s.total_events),
-      card("Total findings", s.total_findings),
-      card("Critical + high", (sev.critical || 0) + (sev.high || 0)),
-      card("Events (latest day)", day ? day.count : 0)),
-    el("h3", {}, "Findings by severity"), bars(sev),
-    el("h3", {}, "Top rules"),
-    el("ul", {}, ...(s.open_findings_by_rule || []).map((r) => el("li", {}, `${r.name ?? r.key ?? r.id}: ${r.count}`))),
-  );
-}
-
-async function findings(cursor = null, severity = "") {
-  const q = new URLSearchParams({ limit: "20" });
-  if (severity) q.set("severity", severity);
-  if (cursor) q.set("cursor", cursor);
-  const page = await api(`/findings?${q}`);
-  const select = el("select", { id: "severity" });
-  for (const s of ["", "low", "medium", "high", "critical"]) {
-    const o = el("option", { value: s }, s || "any severity");
-    if (s === severity) o.selected = true;
-    select.append(o);
-  }
-  select.addEventListener("change", () => findings(null, select.value));
-  const rows = page.items.map((f) => el("tr", {},
-    el("td", {}, el("span", { class: `badge sev-${f.severity}` }, f.severity)),
-    el("td", {}, f.rule_id ?? ""), el("td", {}, f.user ?? ""),
-    el("td", { class: "hide-narrow" }, f.status ?? ""), el("td", { class: "hide-narrow" }, f.risk_score ?? "")));
-  const next = el("button", { type: "button" }, "Next page");
-  next.disabled = !page.next_cursor;
-  next.addEventListener("click", () => findings(page.next_cursor, severity));
-  view.replaceChildren(
-    el("h2", {}, "Findings"),
-    el("div", { class: "filters" }, el("label", { for: "severity" }, "Severity"), select),
-    el("table", {}, el("thead", {}, el("tr", {}, ...["Severity", "Rule", "User", "Status", "Risk"].map((h, i) =>
-      el("th", i > 2 ? { class: "hide-narrow" } : {}, h)))), el("tbody", {}, ...rows)),
-    next,
-  );
-}
-
+let drawing = 0;
 async function route() {
   if (!sessionStorage.getItem(KEY)) { form.hidden = false; nav.hidden = true; view.hidden = true; return; }
   form.hidden = true; nav.hidden = false; view.hidden = false;
+  const { name, arg } = current();
+  for (const a of nav.querySelectorAll("a")) {
+    const on = a.getAttribute("href") === `#${name}` || a.getAttribute("href") === `#${name}s`;
+    if (on) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  }
+  const mine = ++drawing;
+  view.setAttribute("aria-busy", "true");
+  view.dataset.page = name;
   try {
-    if (location.hash === "#findings") await findings(); else await overview();
+    if (!session.tenant) await whoami();
+    await ROUTES[name](view, arg);
   } catch (e) {
-    view.replaceChildren(el("p", { role: "alert" }, `Could not load: ${e.message}`));
+    if (mine === drawing) view.replaceChildren(el("p", { role: "alert", class: "bad" }, `Could not load: ${e.message}`));
+    if (e.status === 401) { sessionStorage.removeItem(KEY); session.tenant = ""; route(); }
+  } finally {
+    if (mine === drawing) { view.setAttribute("aria-busy", "false"); view.dataset.loaded = name; }
   }
 }
 
 form.addEventListener("submit", async (e) => {
   e.preventDefault();
   sessionStorage.setItem(KEY, document.getElementById("key").value);
-  try { await api("/stats/summary"); route(); } catch {
+  document.getElementById("key").value = "";
+  try { await whoami(); route(); } catch {
     sessionStorage.removeItem(KEY);
     document.getElementById("signin-error").textContent = "That key was refused.";
   }
 });
-document.getElementById("signout").addEventListener("click", () => { sessionStorage.removeItem(KEY); route(); });
-window.addEventListener("hashchange", route);
-setInterval(() => { if (location.hash !== "#findings" && sessionStorage.getItem(KEY)) route(); }, 30000);
+document.getElementById("signout").addEventListener("click", () => {
+  sessionStorage.removeItem(KEY);
+  session.tenant = "";
+  session.role = "viewer";
+  route();
+});
+window.addEventListener("hashchange", () => { document.getElementById("flash").replaceChildren(); route(); });
+// The overview refreshes by itself; other pages keep their place (filters, page).
+setInterval(() => { if (current().name === "overview" && sessionStorage.getItem(KEY) && !document.hidden) route(); }, 30000);
 route();

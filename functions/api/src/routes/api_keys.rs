@@ -1,4 +1,4 @@
-//! API key management (admin only). A new key's secret is in the create answer only.
+//! API key management (admin only) and `GET /whoami` (any key: its own role). A new key's secret is in the create answer only.
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -121,9 +121,27 @@ pub async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/whoami",
+    tag = "keys",
+    operation_id = "keys_whoami",
+    summary = "The calling key: its tenant, id and role",
+    description = "Role: viewer. What the dashboard asks to decide which buttons to show; never the secret.",
+    responses((status = 200, description = "The calling key", body = crate::openapi::WhoAmI), crate::openapi::ReadErrors),
+)]
+pub async fn whoami(caller: Caller) -> Json<Value> {
+    Json(json!({
+        "tenant": caller.tenant,
+        "key_id": caller.key_id,
+        "role": caller.role,
+    }))
+}
+
 /// This module's routes, each with its OpenAPI operation.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
         .routes(routes!(revoke))
+        .routes(routes!(whoami))
 }

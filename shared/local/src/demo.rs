@@ -5,10 +5,13 @@
 use serde_json::{Value, json};
 use vigil_shared::domain::ai_system::{AiSystem, RunTrigger};
 use vigil_shared::domain::{AiSystemSpec, TenantId};
-use vigil_shared::governance::registry::{ModelSpec, PromptSpec, Spec};
+use vigil_shared::decide::{Ask, DecisionKind};
+use vigil_shared::governance::registry::{Action, ModelSpec, PromptSpec, Spec};
 use vigil_shared::repo::ai_systems;
 use vigil_shared::retry::on_conflict;
-use vigil_shared::service::{Origin, ServiceError, ai_systems as systems, governance, webhooks};
+use vigil_shared::service::{
+    Origin, ServiceError, ai_systems as systems, decisions, governance, webhooks,
+};
 use vigil_shared::webhooks::endpoint::EndpointSpec;
 
 use super::LocalSystem;
@@ -61,6 +64,7 @@ fn systems_seed() -> Vec<(Value, bool)> {
         (
             json!({"name": "CV screener", "owner": "hr", "purpose": "rank job applications",
                    "description": "Scores and filters incoming CVs for recruiters",
+                   "human_oversight": true,
                    "answers": {"employment_recruitment": true, "role_deployer": true}}),
             false,
         ),
@@ -90,12 +94,14 @@ pub async fn load_registry(system: &LocalSystem, tenant: &TenantId) -> Result<()
     if !existing.items.is_empty() {
         return Ok(());
     }
+    let mut ids = Vec::new();
     for (body, earlier) in systems_seed() {
         let spec = AiSystemSpec::from_json(&body).map_err(err)?;
         if !earlier {
-            systems::create(store, &origin, spec, now)
+            let v = systems::create(store, &origin, spec, now)
                 .await
                 .map_err(err)?;
+            ids.push(v.system.id);
             continue;
         }
         // As if classified before the current classifier shipped.
@@ -115,6 +121,7 @@ pub async fn load_registry(system: &LocalSystem, tenant: &TenantId) -> Result<()
         })
         .await
         .map_err(err)?;
+        ids.push(s.id.clone());
     }
     for (body, submit) in [
         (
@@ -139,13 +146,77 @@ pub async fn load_registry(system: &LocalSystem, tenant: &TenantId) -> Result<()
                         "system": "You are a careful security analyst.",
                         "template": "Score this finding 0-100 as JSON {\"risk_score\", \"explanation\"}: {{finding}}"});
     let spec = Spec::Prompt(PromptSpec::from_json(&prompt).map_err(err)?);
-    governance::register(store, &origin, spec, true, now)
+    let pending_prompt = governance::register(store, &origin, spec, true, now)
         .await
         .map_err(err)?;
+    load_decisions(system, tenant, &ids, &pending_prompt.record.id).await?;
     system
         .reclassifier()
         .start_run(tenant, RunTrigger::Api, None)
         .await
         .map_err(err)?;
+    Ok(())
+}
+
+/// An approved model and prompt for screening, stricter guardrails (a score above 40
+/// needs an approver) and one risk request per system, plus one naming a prompt still
+/// pending approval: the workers decide them (the CV screener's waits for an approver,
+/// the pending prompt's is refused), so the governance page has both lists filled.
+async fn load_decisions(
+    system: &LocalSystem,
+    tenant: &TenantId,
+    systems: &[String],
+    pending_prompt: &str,
+) -> Result<(), String> {
+    let store = system.store.as_ref();
+    let now = system.clock.now();
+    let requester = Origin::system(tenant.clone(), "demo");
+    let approver = Origin::system(tenant.clone(), "demo-approver");
+    let mut approved = Vec::new();
+    for spec in [
+        Spec::Model(
+            ModelSpec::from_json(&json!({"provider": "openai", "name": "gpt-4o-mini", "version": "screening-1",
+                "endpoint": "https://api.openai.com/v1/chat/completions", "purpose": "screening"}))
+            .map_err(err)?,
+        ),
+        Spec::Prompt(
+            PromptSpec::from_json(&json!({"name": "cv-screen", "version": "1", "purpose": "screening",
+                "template": "Summarise the candidate's fit for the role: {{finding}}"}))
+            .map_err(err)?,
+        ),
+    ] {
+        let kind = spec.kind();
+        let v = governance::register(store, &requester, spec, true, now)
+            .await
+            .map_err(err)?;
+        governance::act(store, &approver, kind, &v.record.id, Action::Approve, None, now)
+            .await
+            .map_err(err)?;
+        approved.push(v.record.id);
+    }
+    let guardrails = vigil_shared::decide::Guardrails::new(40, 90).map_err(err)?;
+    decisions::set_guardrails(store, &requester, guardrails, now)
+        .await
+        .map_err(err)?;
+    let mut asks: Vec<(String, String)> = systems
+        .iter()
+        .map(|s| (s.clone(), approved[1].clone()))
+        .collect();
+    if let Some(first) = systems.first() {
+        asks.push((first.clone(), pending_prompt.to_string()));
+    }
+    for (i, (ai_system, prompt)) in asks.iter().enumerate() {
+        let ask = Ask::parse(
+            DecisionKind::Risk,
+            &json!({"ai_system_id": ai_system, "model_id": approved[0], "prompt_id": prompt,
+                    "purpose": "screen applicants", "decision": "shortlist for interview",
+                    "data_categories": ["cv", "employment_history"]}),
+        )
+        .map_err(err)?;
+        let key = format!("demo-{i}");
+        decisions::submit(store, system.queue.as_ref(), &requester, ask, Some(&key), key.clone(), now)
+            .await
+            .map_err(err)?;
+    }
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! What `vigil serve --demo` adds for the dashboard's pages (AI systems with a drift
-//! event and a notification, pending approvals, a webhook endpoint), loaded twice to show
+//! event and a notification, pending approvals, risk requests, a webhook endpoint), loaded twice to show
 //! a restart adds nothing; and `GET /whoami`, which the dashboard asks for the key's role.
 mod common;
 
@@ -48,6 +48,20 @@ async fn demo_registry_fills_every_page_once() {
             .await;
         assert_eq!(pending["items"].as_array().unwrap().len(), 1, "{kind}");
     }
+    // One risk request per system and one naming the pending prompt, each decided once.
+    let decided = app.get_json(&key, "/risk?limit=100").await;
+    let mut statuses: Vec<&str> = decided["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["status"].as_str().unwrap())
+        .collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        ["APPROVED", "APPROVED", "REJECTED", "REQUIRES_APPROVAL"],
+        "{decided}"
+    );
     let hooks = app.get_json(&key, "/webhooks").await;
     assert_eq!(hooks["items"].as_array().unwrap().len(), 1);
     assert_eq!(

@@ -294,7 +294,44 @@ export async function governance(view) {
       table(["Name", "Version", "State", "Registered by"], rest.items.map((v) =>
         row(v.name, v.version, badge(v.state, "st"), v.created_by)), label));
   }
+  sections.push(...await riskDecisions(view));
   view.replaceChildren(el("h2", {}, "Governance"), ...sections);
+}
+
+/** Risk and compliance requests: those waiting for an approver, then the latest. */
+async function riskDecisions(view) {
+  const waiting = await api("/risk?status=REQUIRES_APPROVAL&limit=50");
+  const latest = await api("/risk?limit=20");
+  const reasons = (d) => (d.steps?.find((s) => s.step === "policy")?.outputs?.refusals ?? []).join(", ").replace(/_/g, " ");
+  const rows = waiting.items.map((d) => {
+    const acts = el("div", { class: "actions" });
+    if (can("approver")) {
+      acts.append(
+        button("Approve", async () => {
+          await api(`/risk/${enc(d.id)}/approve`, { method: "POST" });
+          flash(`Request ${d.id} approved.`);
+          await governance(view);
+        }, { "aria-label": `Approve request ${d.id}` }),
+        button("Reject", async () => {
+          const reason = window.prompt(`Why reject request ${d.id}?`);
+          if (!reason) return;
+          await api(`/risk/${enc(d.id)}/reject`, { method: "POST", body: { reason } });
+          flash(`Request ${d.id} rejected.`);
+          await governance(view);
+        }, { "aria-label": `Reject request ${d.id}` }));
+    } else {
+      acts.append("approver role needed");
+    }
+    return row(d.id, d.ask.kind, d.ask.ai_system_id, d.ask.purpose, String(d.score ?? "—"), d.requested_by, el("td", {}, acts));
+  });
+  return [
+    el("h3", {}, "Risk and compliance requests awaiting approval"),
+    table(["Request", "Kind", "AI system", "Purpose", "Score", "Requested by", "Decision"], rows, "Requests awaiting approval"),
+    el("h3", {}, "Latest risk and compliance requests"),
+    table(["Request", "Kind", "AI system", "Status", "Score", "Refused for", "Updated"], latest.items.map((d) =>
+      row(d.id, d.ask.kind, d.ask.ai_system_id, badge(d.status, "st"), String(d.score ?? "—"), reasons(d) || "—", fmtTime(d.updated_at))),
+    "Latest requests"),
+  ];
 }
 
 // ------------------------------------------------------------------ audit

@@ -382,8 +382,17 @@ class DashboardTest(unittest.TestCase):
         # Governance: pending approvals with decisions for an admin; approve the prompt.
         self.loaded("#governance")
         approve = [b for b in self.css("button") if b.text == "Approve"]
-        self.assertEqual(len(approve), 2, "a pending model and a pending prompt")
+        self.assertEqual(len(approve), 3, "a pending model, a pending prompt and a risk request")
+        self.assertIn("REQUIRES APPROVAL", d.find_element(By.ID, "view").text)
+        self.assertIn("prompt not approved", d.find_element(By.ID, "view").text)
         self.shot("governance")
+        risk = [b for b in approve if (b.get_attribute("aria-label") or "").startswith("Approve request")]
+        self.assertEqual(len(risk), 1, "the CV screener's request waits for an approver")
+        risk[0].click()
+        self.flash("approved")
+        # The page redraws itself after a decision: the request has left the list.
+        self.wait(lambda d: len([b for b in self.css("button") if b.text == "Approve"]) == 2)
+        approve = [b for b in self.css("button") if b.text == "Approve"]
         approve[-1].click()
         self.flash("approved")
         self.drain()

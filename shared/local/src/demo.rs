@@ -3,9 +3,9 @@
 //! run the demo starts records a drift event and a notification for it), model and
 //! prompt versions waiting for approval, and a webhook endpoint for critical findings.
 use serde_json::{Value, json};
+use vigil_shared::decide::{Ask, DecisionKind};
 use vigil_shared::domain::ai_system::{AiSystem, RunTrigger};
 use vigil_shared::domain::{AiSystemSpec, TenantId};
-use vigil_shared::decide::{Ask, DecisionKind};
 use vigil_shared::governance::registry::{Action, ModelSpec, PromptSpec, Spec};
 use vigil_shared::repo::ai_systems;
 use vigil_shared::retry::on_conflict;
@@ -175,13 +175,17 @@ async fn load_decisions(
     let mut approved = Vec::new();
     for spec in [
         Spec::Model(
-            ModelSpec::from_json(&json!({"provider": "openai", "name": "gpt-4o-mini", "version": "screening-1",
-                "endpoint": "https://api.openai.com/v1/chat/completions", "purpose": "screening"}))
+            ModelSpec::from_json(
+                &json!({"provider": "openai", "name": "gpt-4o-mini", "version": "screening-1",
+                "endpoint": "https://api.openai.com/v1/chat/completions", "purpose": "screening"}),
+            )
             .map_err(err)?,
         ),
         Spec::Prompt(
-            PromptSpec::from_json(&json!({"name": "cv-screen", "version": "1", "purpose": "screening",
-                "template": "Summarise the candidate's fit for the role: {{finding}}"}))
+            PromptSpec::from_json(
+                &json!({"name": "cv-screen", "version": "1", "purpose": "screening",
+                "template": "Summarise the candidate's fit for the role: {{finding}}"}),
+            )
             .map_err(err)?,
         ),
     ] {
@@ -189,9 +193,17 @@ async fn load_decisions(
         let v = governance::register(store, &requester, spec, true, now)
             .await
             .map_err(err)?;
-        governance::act(store, &approver, kind, &v.record.id, Action::Approve, None, now)
-            .await
-            .map_err(err)?;
+        governance::act(
+            store,
+            &approver,
+            kind,
+            &v.record.id,
+            Action::Approve,
+            None,
+            now,
+        )
+        .await
+        .map_err(err)?;
         approved.push(v.record.id);
     }
     let guardrails = vigil_shared::decide::Guardrails::new(40, 90).map_err(err)?;
@@ -214,9 +226,17 @@ async fn load_decisions(
         )
         .map_err(err)?;
         let key = format!("demo-{i}");
-        decisions::submit(store, system.queue.as_ref(), &requester, ask, Some(&key), key.clone(), now)
-            .await
-            .map_err(err)?;
+        decisions::submit(
+            store,
+            system.queue.as_ref(),
+            &requester,
+            ask,
+            Some(&key),
+            key.clone(),
+            now,
+        )
+        .await
+        .map_err(err)?;
     }
     Ok(())
 }

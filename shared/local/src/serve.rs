@@ -94,7 +94,7 @@ async fn load_demo(system: &LocalSystem) -> Result<String, ServeError> {
         .await
         .map_err(ServeError::Demo)?;
     eprintln!(
-        "demo: AI systems, pending model and prompt approvals, a webhook endpoint and a re-classification run"
+        "demo: AI systems, pending model and prompt approvals, risk requests (one awaiting an approver), a webhook endpoint and a re-classification run"
     );
     eprintln!(
         "demo: {checks} monitored models with baselines and six hours of observations; see /models and /models/credit-scorer/checks"

@@ -157,7 +157,7 @@ impl SourcesStage {
         source: &Source,
         body: &Value,
         meta: &MessageMeta,
-    ) -> Result<Vec<Event>, Vec<FieldError>> {
+    ) -> Result<sources::Normalized, Vec<FieldError>> {
         let bounds = TimeBounds {
             now: self.clock.now(),
             max_age: self.max_age,
@@ -170,17 +170,19 @@ impl SourcesStage {
                 &source.tenant,
                 IdSource::Idempotency(&meta.message_id),
                 bounds,
-            ),
-            SourceKind::Cloudtrail => {
-                sources::normalize_cloudtrail(body, source, bounds).map(|n| n.events)
-            }
-            SourceKind::Okta => sources::normalize_okta(body, source, bounds).map(|n| n.events),
+            )
+            .map(|events| sources::Normalized {
+                events,
+                dropped: Vec::new(),
+            }),
+            SourceKind::Cloudtrail => sources::normalize_cloudtrail(body, source, bounds),
+            SourceKind::Okta => sources::normalize_okta(body, source, bounds),
             SourceKind::Github => {
                 let records = match body {
                     Value::Array(a) => a.clone(),
                     one => vec![one.clone()],
                 };
-                sources::normalize_github_audit(&records, source, bounds).map(|n| n.events)
+                sources::normalize_github_audit(&records, source, bounds)
             }
         }
     }
@@ -268,8 +270,17 @@ impl Stage for SourcesStage {
             }
         };
         match self.events(&source, &body, meta) {
-            Ok(events) => {
-                self.forward(&source, &events).await?;
+            Ok(n) => {
+                self.forward(&source, &n.events).await?;
+                // After the events are on the ingest queue; a redelivery counts none twice.
+                repo::count_dropped(
+                    self.store.as_ref(),
+                    &source.tenant,
+                    &source.id,
+                    &n.dropped,
+                    self.clock.now(),
+                )
+                .await?;
                 Ok(Disposition::Done)
             }
             Err(errors) => {

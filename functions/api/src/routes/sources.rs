@@ -162,7 +162,7 @@ pub async fn create(
         &state.webhooks,
         &caller.origin(&request_id),
         spec,
-        |_| None,
+        state.source_queues.as_ref(),
         state.clock.now(),
     )
     .await?;

@@ -78,6 +78,22 @@ impl AwsSourceQueues {
     }
 
     async fn map_onto_function(&self, queue_arn: &str) -> Result<(), QueueError> {
+        let existing = self
+            .lambda
+            .list_event_source_mappings()
+            .event_source_arn(queue_arn)
+            .function_name(&self.function)
+            .send()
+            .await
+            .map_err(|e| {
+                unavailable(
+                    "cannot list the source queue's mappings",
+                    aws_sdk_lambda::error::DisplayErrorContext(&e),
+                )
+            })?;
+        if !existing.event_source_mappings().is_empty() {
+            return Ok(());
+        }
         let sent = self
             .lambda
             .create_event_source_mapping()
@@ -90,7 +106,7 @@ impl AwsSourceQueues {
             .await;
         match sent {
             Ok(_) => Ok(()),
-            // The mapping exists already (a repeated create).
+            // Made meanwhile by a concurrent repeat of this create.
             Err(e) if e.code() == Some("ResourceConflictException") => Ok(()),
             Err(e) => Err(unavailable(
                 "cannot map the source queue onto the sources function",

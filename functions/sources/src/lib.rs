@@ -207,7 +207,7 @@ impl SourcesStage {
 
     /// A record of a source's own queue: the records as the producer sent them, for the
     /// source the queue belongs to.
-    async fn from_source_queue(
+    async fn handle_queued(
         &self,
         source_id: &str,
         body: &Value,
@@ -286,7 +286,7 @@ impl Stage for SourcesStage {
 
     async fn handle(&self, msg: SourceMessage, meta: &MessageMeta) -> StageResult {
         if let Some(source_id) = self.queue_source(meta) {
-            return self.from_source_queue(&source_id, &msg.0, meta).await;
+            return self.handle_queued(&source_id, &msg.0, meta).await;
         }
         let env = match envelope(&msg.0) {
             Ok(e) => e,

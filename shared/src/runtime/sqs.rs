@@ -92,7 +92,7 @@ impl SqsBatch {
                 let body = r.body.as_deref()?;
                 let id = r.message_id.clone().unwrap_or_default();
                 let meta =
-                    MessageMeta::new(id, receive_count(r)).from_queue(r.event_source_arn.clone());
+                    MessageMeta::new(id, receive_count(r)).on_queue(r.event_source_arn.clone());
                 Some((body, meta))
             })
             .collect();
@@ -130,7 +130,7 @@ impl SqsBatch {
             tracing::error!("SQS record without a body; it stays until the dead-letter queue");
             return true;
         };
-        let meta = MessageMeta::new(id, receive_count).from_queue(source_arn);
+        let meta = MessageMeta::new(id, receive_count).on_queue(source_arn);
         let disposition = match self.stage.handle_logged(&body, meta, &self.failures).await {
             Ok(d) => d,
             Err(e) => {

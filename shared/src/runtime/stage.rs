@@ -65,7 +65,7 @@ impl MessageMeta {
     }
 
     /// The metadata of a record from the queue `arn`.
-    pub fn from_queue(mut self, arn: Option<String>) -> Self {
+    pub fn on_queue(mut self, arn: Option<String>) -> Self {
         self.source_arn = arn;
         self
     }

@@ -145,7 +145,7 @@ async fn summary(state: &AppState, s: &Source) -> Result<Value, ApiError> {
     tag = "sources",
     operation_id = "sources_create",
     summary = "Create a log source (its secret is in this answer only)",
-    description = "Role: admin. `kind` is cloudtrail, github, okta or native; `principals` (AWS account ids or IAM ARNs) may send to the source's SQS queue on AWS; `drop_unmapped` drops records no mapping covers instead of storing them as `other`.",
+    description = "Role: admin. `kind` is cloudtrail, github, okta or native; `principals` (AWS account ids or IAM ARNs) may send to the source's own SQS queue, which on AWS is made with the source (`queue_url`, `queue_arn`, `dead_letter_queue_arn`; its records need no signature, the queue names the tenant); `drop_unmapped` drops records no mapping covers instead of storing them as `other` (counted as `dropped_unmapped`).",
     request_body(content = crate::openapi::SourceIn, content_type = "application/json"),
     responses((status = 201, description = "The source, its push path and its secret", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
@@ -181,7 +181,7 @@ pub async fn create(
     tag = "sources",
     operation_id = "sources_list",
     summary = "Sources, each with its last record received and counts by mapped type",
-    description = "Role: viewer.",
+    description = "Role: viewer. `counts` by mapped type, `total`, and `dropped_unmapped`: records dropped as unmapped, each counted once.",
     responses((status = 200, description = "Every source", body = crate::openapi::Page), crate::openapi::ReadErrors),
 )]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {

@@ -56,6 +56,13 @@ pub struct Config {
     /// EventBridge rule belong to (`VIGIL_CLOUDTRAIL_SOURCE_ID`); without it they are
     /// dead-lettered, as no message body may name its tenant.
     pub cloudtrail_source_id: Option<String>,
+    /// Names of per-source SQS queues begin with this (`VIGIL_SOURCE_QUEUE_PREFIX`, at
+    /// most 11 characters of A-Z, a-z, 0-9, `-` and `_`; default `vigil-src-`): the
+    /// sources stage takes a record's source from its queue's name.
+    pub source_queue_prefix: String,
+    /// The sources function (name or ARN) per-source queues are mapped onto
+    /// (`VIGIL_SOURCES_FUNCTION_ARN`); without it `POST /sources` makes no queue.
+    pub sources_function: Option<String>,
 }
 
 /// Rate-limit defaults (`VIGIL_RATE_LIMIT_*`; a tenant may have its own), the breakers
@@ -329,7 +336,21 @@ impl Config {
                 reason: "must be from 1 to 365000".into(),
             });
         }
+        let source_queue_prefix =
+            get("VIGIL_SOURCE_QUEUE_PREFIX").unwrap_or_else(|| "vigil-src-".into());
+        if source_queue_prefix.len() > crate::sources::source::MAX_QUEUE_PREFIX
+            || !source_queue_prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(ConfigError::Invalid {
+                name: "VIGIL_SOURCE_QUEUE_PREFIX",
+                reason: "must be at most 11 characters of A-Z, a-z, 0-9, '-' and '_'".into(),
+            });
+        }
         Ok(Self {
+            source_queue_prefix,
+            sources_function: get("VIGIL_SOURCES_FUNCTION_ARN"),
             resilience,
             http: HttpSettings::from_lookup(get)?,
             event_max_age: chrono::Duration::days(max_age_days),

@@ -2,7 +2,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::adapters::aws::{DynamoStore, EventBridgeBus, SqsQueue, sdk_config};
+use crate::adapters::aws::{AwsSourceQueues, DynamoStore, EventBridgeBus, SqsQueue, sdk_config};
 use crate::config::{Config, ConfigError};
 use crate::ports::QueueName;
 
@@ -10,6 +10,9 @@ pub struct AwsPorts {
     pub store: Arc<DynamoStore>,
     pub queue: Arc<SqsQueue>,
     pub bus: Option<Arc<EventBridgeBus>>,
+    /// Per-source queues, when the sources function is configured
+    /// (`VIGIL_SOURCES_FUNCTION_ARN`).
+    pub source_queues: Option<Arc<AwsSourceQueues>>,
 }
 
 impl AwsPorts {
@@ -41,6 +44,14 @@ pub async fn aws_ports(config: &Config) -> Result<AwsPorts, ConfigError> {
         })
         .collect();
     let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), urls);
+    let source_queues = config.sources_function.as_ref().map(|function| {
+        Arc::new(AwsSourceQueues::new(
+            aws_sdk_sqs::Client::new(&sdk),
+            aws_sdk_lambda::Client::new(&sdk),
+            &config.source_queue_prefix,
+            function,
+        ))
+    });
     let bus = config.event_bus.as_ref().map(|name| {
         Arc::new(EventBridgeBus::new(
             aws_sdk_eventbridge::Client::new(&sdk),
@@ -51,6 +62,7 @@ pub async fn aws_ports(config: &Config) -> Result<AwsPorts, ConfigError> {
         store: Arc::new(store),
         queue: Arc::new(queue),
         bus,
+        source_queues,
     })
 }
 

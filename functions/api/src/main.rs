@@ -12,12 +12,16 @@ async fn main() -> Result<(), lambda_http::Error> {
     wiring::resolve_keys(&mut config).await?;
     let aws = wiring::aws_ports(&config).await?;
     let enricher = wiring::enricher(&config).await?;
-    let app = router(AppState::new(
+    let mut state = AppState::new(
         aws.store,
         aws.queue,
         Arc::new(SystemClock),
         enricher,
         &config,
-    ));
+    );
+    if let Some(queues) = aws.source_queues {
+        state = state.with_source_queues(queues);
+    }
+    let app = router(state);
     lambda_http::run(app).await
 }

@@ -26,6 +26,8 @@ pub struct AppState {
     /// Renders the process's metrics in Prometheus text for `GET /metrics` (`vigil
     /// serve`); None under Lambda, where metrics leave as EMF log lines.
     pub metrics: Option<MetricsText>,
+    /// Makes a new source's own SQS queue (AWS); none otherwise.
+    pub source_queues: Arc<dyn vigil_shared::ports::SourceQueues>,
 }
 
 pub type MetricsText = Arc<dyn Fn() -> String + Send + Sync>;
@@ -57,7 +59,17 @@ impl AppState {
             )),
             store,
             metrics: None,
+            source_queues: Arc::new(vigil_shared::ports::NoSourceQueues),
         }
+    }
+
+    /// The state making per-source queues with `queues`.
+    pub fn with_source_queues(
+        mut self,
+        queues: Arc<dyn vigil_shared::ports::SourceQueues>,
+    ) -> Self {
+        self.source_queues = queues;
+        self
     }
 
     /// The state with `limits` in place of the store-shared ones (`vigil serve` keeps

@@ -14,6 +14,13 @@
 //! send them (the queue policy says so), and they belong to the configured
 //! `VIGIL_CLOUDTRAIL_SOURCE_ID`.
 //!
+//! On AWS a source may also have its own queue, made by `POST /sources` (named
+//! `<VIGIL_SOURCE_QUEUE_PREFIX><tenant>_<id>`, with its own dead-letter queue and a queue
+//! policy granting `sqs:SendMessage` to the principals the tenant named). Its messages
+//! are the records themselves, unsigned: the queue policy is the authentication, and the
+//! source (so the tenant) is taken from the record's `eventSourceARN`, never from the
+//! body.
+//!
 //! A message that cannot be used goes to the dead-letter queue with its reason, recorded
 //! against its source (when it names one that exists) for `GET /sources/{id}`.
 use std::sync::Arc;
@@ -31,7 +38,7 @@ use vigil_shared::runtime::{
     BuildError, Disposition, HandlerError, MessageMeta, Stage, StageMessage, StagePorts,
     StageResult,
 };
-use vigil_shared::sources::source::tenant_of;
+use vigil_shared::sources::source::{source_of_queue, tenant_of};
 use vigil_shared::sources::{self, Source, SourceKind, cloudtrail};
 use vigil_shared::webhooks::SecretKey;
 
@@ -44,7 +51,10 @@ const EXCERPT_BYTES: usize = 512;
 pub struct SourceMessage(pub Value);
 
 impl StageMessage for SourceMessage {
+    /// The tenant of a signed envelope's source, for logs and failure counts only (a
+    /// source queue's records name none: their tenant is the queue's).
     fn tenant(&self) -> Option<&str> {
+        envelope(&self.0).ok()?;
         self.0
             .get("source_id")?
             .as_str()?
@@ -91,6 +101,8 @@ pub struct SourcesStage {
     pub secret_key: Option<SecretKey>,
     pub cloudtrail_source_id: Option<String>,
     pub max_age: chrono::Duration,
+    /// Per-source queue names begin with this (`VIGIL_SOURCE_QUEUE_PREFIX`).
+    pub source_queue_prefix: String,
 }
 
 /// The sources stage over `ports`, for the Lambda function and local mode alike.
@@ -102,6 +114,7 @@ pub fn stage(ports: &StagePorts, config: &Config) -> Result<SourcesStage, BuildE
         secret_key: config.webhooks.secret_key.clone(),
         cloudtrail_source_id: config.cloudtrail_source_id.clone(),
         max_age: config.event_max_age,
+        source_queue_prefix: config.source_queue_prefix.clone(),
     })
 }
 
@@ -157,7 +170,7 @@ impl SourcesStage {
         source: &Source,
         body: &Value,
         meta: &MessageMeta,
-    ) -> Result<Vec<Event>, Vec<FieldError>> {
+    ) -> Result<sources::Normalized, Vec<FieldError>> {
         let bounds = TimeBounds {
             now: self.clock.now(),
             max_age: self.max_age,
@@ -170,18 +183,84 @@ impl SourcesStage {
                 &source.tenant,
                 IdSource::Idempotency(&meta.message_id),
                 bounds,
-            ),
-            SourceKind::Cloudtrail => {
-                sources::normalize_cloudtrail(body, source, bounds).map(|n| n.events)
-            }
-            SourceKind::Okta => sources::normalize_okta(body, source, bounds).map(|n| n.events),
+            )
+            .map(|events| sources::Normalized {
+                events,
+                dropped: Vec::new(),
+            }),
+            SourceKind::Cloudtrail => sources::normalize_cloudtrail(body, source, bounds),
+            SourceKind::Okta => sources::normalize_okta(body, source, bounds),
             SourceKind::Github => {
                 let records = match body {
                     Value::Array(a) => a.clone(),
                     one => vec![one.clone()],
                 };
-                sources::normalize_github_audit(&records, source, bounds).map(|n| n.events)
+                sources::normalize_github_audit(&records, source, bounds)
             }
+        }
+    }
+
+    /// The source whose own queue `meta` says the record came from, if it did.
+    fn queue_source(&self, meta: &MessageMeta) -> Option<String> {
+        source_of_queue(&self.source_queue_prefix, meta.source_arn.as_deref()?)
+    }
+
+    /// A record of a source's own queue: the records as the producer sent them, for the
+    /// source the queue belongs to.
+    async fn handle_queued(
+        &self,
+        source_id: &str,
+        body: &Value,
+        meta: &MessageMeta,
+    ) -> StageResult {
+        let arn = meta.source_arn.as_deref().unwrap_or_default();
+        let Some(source) = self.source(source_id).await? else {
+            return Ok(Disposition::DeadLetter {
+                reason: format!("{arn} is the queue of no source"),
+            });
+        };
+        // The stored source must name this very queue (not one of the same name in
+        // another account).
+        if source.queue.as_ref().is_none_or(|q| q.arn != arn) {
+            return self
+                .dead(
+                    &source,
+                    meta,
+                    format!("{arn} is not the source's queue"),
+                    &body.to_string(),
+                )
+                .await;
+        }
+        let body = match &source.spec.kind {
+            SourceKind::Cloudtrail => cloudtrail::unwrap_eventbridge(body).clone(),
+            _ => body.clone(),
+        };
+        self.normalize_and_forward(&source, &body, &body.to_string(), meta)
+            .await
+    }
+
+    async fn normalize_and_forward(
+        &self,
+        source: &Source,
+        body: &Value,
+        body_text: &str,
+        meta: &MessageMeta,
+    ) -> StageResult {
+        match self.events(source, body, meta) {
+            Ok(n) => {
+                self.forward(source, &n.events).await?;
+                // After the events are on the ingest queue; a redelivery counts none twice.
+                repo::count_dropped(
+                    self.store.as_ref(),
+                    &source.tenant,
+                    &source.id,
+                    &n.dropped,
+                    self.clock.now(),
+                )
+                .await?;
+                Ok(Disposition::Done)
+            }
+            Err(errors) => self.dead(source, meta, reason_of(&errors), body_text).await,
         }
     }
 
@@ -206,6 +285,9 @@ impl Stage for SourcesStage {
     type Message = SourceMessage;
 
     async fn handle(&self, msg: SourceMessage, meta: &MessageMeta) -> StageResult {
+        if let Some(source_id) = self.queue_source(meta) {
+            return self.handle_queued(&source_id, &msg.0, meta).await;
+        }
         let env = match envelope(&msg.0) {
             Ok(e) => e,
             Err(reason) => return Ok(Disposition::DeadLetter { reason }),
@@ -267,15 +349,39 @@ impl Stage for SourcesStage {
                 (v.to_string(), cloudtrail::unwrap_eventbridge(v).clone())
             }
         };
-        match self.events(&source, &body, meta) {
-            Ok(events) => {
-                self.forward(&source, &events).await?;
-                Ok(Disposition::Done)
+        self.normalize_and_forward(&source, &body, &body_text, meta)
+            .await
+    }
+
+    /// A source queue's record that is not JSON is recorded against its source (the
+    /// runner dead-letters it).
+    async fn malformed(&self, body: &str, meta: &MessageMeta, reason: &str) {
+        let Some(source_id) = self.queue_source(meta) else {
+            return;
+        };
+        let source = match self.source(&source_id).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    "cannot read the source of a malformed message"
+                );
+                return;
             }
-            Err(errors) => {
-                self.dead(&source, meta, reason_of(&errors), &body_text)
-                    .await
-            }
+        };
+        if source
+            .queue
+            .as_ref()
+            .is_none_or(|q| Some(q.arn.as_str()) != meta.source_arn.as_deref())
+        {
+            return;
+        }
+        if let Err(e) = self.dead(&source, meta, reason.to_string(), body).await {
+            tracing::warn!(
+                error = &e as &dyn std::error::Error,
+                "cannot record a malformed message"
+            );
         }
     }
 }

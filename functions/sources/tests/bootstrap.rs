@@ -1,6 +1,6 @@
 //! The `vigil-sources` bootstrap under the Lambda Runtime API emulator, over moto: the
-//! sample batch in `events/` (a signed native envelope and a CloudTrail rule event)
-//! succeeds and lands on the ingest queue under the sources' tenant; a payload that is
+//! sample batches in `events/` (a signed native envelope and a CloudTrail rule event;
+//! an unsigned record from a source's own queue) succeed and lands on the ingest queue under the sources' tenant; a payload that is
 //! no SQS event is answered with an invocation error. Needs `VIGIL_MOTO_URL`; skipped
 //! without it unless `VIGIL_REQUIRE_MOTO=1`.
 use serde_json::json;
@@ -8,6 +8,7 @@ use vigil_shared::domain::TenantId;
 use vigil_shared::messages::EventMessage;
 use vigil_shared::ports::{Clock, ItemStore, QueueName, SystemClock};
 use vigil_shared::repo::sources as repo;
+use vigil_shared::sources::source::SourceQueue;
 use vigil_shared::sources::{Source, SourceKind, SourceSpec};
 use vigil_shared::webhooks::SecretKey;
 use vigil_shared::webhooks::signing::SigningSecret;
@@ -18,6 +19,10 @@ const SEALING_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 const SAMPLE_SECRET: &str = "whsec_c291cmNlcy1zYW1wbGUtc2VjcmV0LTMyLWJ5dGVzISE=";
 const NATIVE: &str = "src_demo_0190f0c5a1b27c3d8e9f00112233aa01";
 const CLOUDTRAIL: &str = "src_demo_0190f0c5a1b27c3d8e9f00112233aa02";
+/// The source whose own queue the second sample's record came from.
+const QUEUED: &str = "src_demo_0190f0c5a1b27c3d8e9f00112233aa03";
+const QUEUED_ARN: &str =
+    "arn:aws:sqs:us-east-1:123456789012:vigil-src-demo_0190f0c5a1b27c3d8e9f00112233aa03";
 
 #[tokio::test]
 async fn bootstrap_answers_its_samples_and_survives_a_bad_payload() {
@@ -31,6 +36,7 @@ async fn bootstrap_answers_its_samples_and_survives_a_bad_payload() {
     for (id, kind) in [
         (NATIVE, SourceKind::Native),
         (CLOUDTRAIL, SourceKind::Cloudtrail),
+        (QUEUED, SourceKind::Native),
     ] {
         let spec = SourceSpec {
             kind,
@@ -38,8 +44,16 @@ async fn bootstrap_answers_its_samples_and_survives_a_bad_payload() {
             drop_unmapped: false,
             principals: vec![],
         };
-        let s = Source::with_id_and_secret(id, &tenant, spec, &key, &secret, SystemClock.now())
+        let mut s = Source::with_id_and_secret(id, &tenant, spec, &key, &secret, SystemClock.now())
             .unwrap();
+        if id == QUEUED {
+            s.queue = Some(SourceQueue {
+                url: "https://sqs.us-east-1.amazonaws.com/123456789012/q".into(),
+                arn: QUEUED_ARN.into(),
+                dlq_url: "https://sqs.us-east-1.amazonaws.com/123456789012/q-dlq".into(),
+                dlq_arn: format!("{QUEUED_ARN}-dlq"),
+            });
+        }
         store
             .write(vec![repo::create_op(&s).unwrap()])
             .await
@@ -54,8 +68,13 @@ async fn bootstrap_answers_its_samples_and_survives_a_bad_payload() {
         ],
     )
     .await;
-    assert_eq!(samples_for("sources"), ["sources-sqs.json"]);
-    f.assert_batch_succeeds("sources-sqs.json").await;
+    assert_eq!(
+        samples_for("sources"),
+        ["sources-sqs-source-queue.json", "sources-sqs.json"]
+    );
+    for sample in samples_for("sources") {
+        f.assert_batch_succeeds(&sample).await;
+    }
     let waiting = stack.waiting_on(QueueName::Ingest).await;
     let mut types = Vec::new();
     for d in &waiting {
@@ -64,7 +83,11 @@ async fn bootstrap_answers_its_samples_and_survives_a_bad_payload() {
         types.extend(m.events.iter().map(|e| e.event_type.as_str().to_string()));
     }
     types.sort();
-    assert_eq!(types, ["deployment_failed", "login_success"]);
+    // The source queue's unsigned record lands for the queue's tenant.
+    assert_eq!(
+        types,
+        ["deployment_failed", "login_failed", "login_success"]
+    );
     f.assert_rejected_and_alive(json!({"Records": "not a list"}))
         .await;
 }

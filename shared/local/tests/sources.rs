@@ -336,6 +336,50 @@ async fn cloudtrail_gzip_log_files_single_records_and_422_with_the_index() {
 }
 
 #[tokio::test]
+async fn dropped_unmapped_records_are_counted_once_per_record_and_shown() {
+    let app = spawn_app().await;
+    let (status, body) = app
+        .as_admin(
+            Method::POST,
+            "/sources",
+            Some(json!({"kind": "cloudtrail", "drop_unmapped": true})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    let bearer = format!("Bearer {}", body["secret"].as_str().unwrap());
+    let path = format!("/sources/{id}/cloudtrail");
+    let file = serde_json::to_vec(&fixture("cloudtrail", "log_file_s3_records")).unwrap();
+    // The same file twice (a retried push): the two unmapped records count once.
+    for _ in 0..2 {
+        let r = push(&app, &path, &bearer, file.clone(), false).await;
+        assert_eq!(r.status(), 202);
+        let a: Value = r.json().await.unwrap();
+        assert_eq!(
+            (a["accepted"].as_u64(), a["dropped"].as_u64()),
+            (Some(1), Some(2))
+        );
+    }
+    app.drain().await;
+    let list = app.get_json(&app.admin, "/sources").await;
+    let s = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(s["dropped_unmapped"], 2);
+    assert_eq!(s["counts"], json!({"storage_bucket_permission_changed": 1}));
+    let one = app.get_json(&app.admin, &format!("/sources/{id}")).await;
+    assert_eq!(one["dropped_unmapped"], 2);
+    // A source that drops nothing shows zero.
+    let (other, _) = source(&app, "okta").await;
+    let one = app.get_json(&app.admin, &format!("/sources/{other}")).await;
+    assert_eq!(one["dropped_unmapped"], 0);
+}
+
+#[tokio::test]
 async fn another_tenants_source_is_not_found() {
     let app = spawn_app().await;
     let (id, secret) = source(&app, "cloudtrail").await;

@@ -2,11 +2,13 @@
 pub mod bus;
 pub mod clock;
 pub mod queue;
+pub mod source_queues;
 pub mod store;
 
 pub use bus::{BusError, DomainEvent, EventBus};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use queue::{DeadLetter, Delivery, OutMessage, Queue, QueueError, QueueName};
+pub use source_queues::{NoSourceQueues, SourceQueues};
 pub use store::{
     Condition, Cursor, Index, IndexKey, Item, ItemStore, KeyRange, Page, Query, StoreError, WriteOp,
 };

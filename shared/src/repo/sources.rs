@@ -11,7 +11,7 @@ use super::storage_keys::{self, sources as sk};
 use super::webhooks::Versioned;
 use crate::domain::TenantId;
 use crate::ports::store::{
-    Condition, Index, Item, ItemStore, KeyRange, Query, StoreError, WriteOp,
+    Condition, Index, Item, ItemStore, KeyRange, MAX_WRITE_OPS, Query, StoreError, WriteOp,
 };
 use crate::retry::on_conflict;
 use crate::sources::Source;
@@ -131,6 +131,100 @@ pub async fn counts(
     })
     .await?;
     Ok(rows.into_iter().filter(|(_, n)| *n > 0).collect())
+}
+
+/// How long a dropped record's marker is kept: a redelivery within it (SQS keeps a
+/// message at most 14 days) is not counted again.
+pub const DROPPED_MARKER_TTL_DAYS: i64 = 14;
+
+/// Counts records `id` dropped as unmapped (their dedup keys), once per record: each
+/// fresh key's marker goes in the same atomic write as the counter's increment, so a
+/// redelivered message or a retried push counts nothing twice. Returns how many were
+/// new.
+pub async fn count_dropped(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    id: &str,
+    keys: &[String],
+    at: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let mut unique: Vec<&String> = Vec::with_capacity(keys.len());
+    for k in keys {
+        if !unique.contains(&k) {
+            unique.push(k);
+        }
+    }
+    if unique.is_empty() {
+        return Ok(0);
+    }
+    let pk = sk::dropped_pk(tenant, id);
+    let lookups: Vec<(String, String)> =
+        unique.iter().map(|k| (pk.clone(), (*k).clone())).collect();
+    let stored = store.exist(&lookups).await?;
+    let fresh: Vec<&String> = unique
+        .into_iter()
+        .zip(stored)
+        .filter(|(_, s)| !s)
+        .map(|(k, _)| k)
+        .collect();
+    let mut counted = 0;
+    for chunk in fresh.chunks(MAX_WRITE_OPS - 1) {
+        counted += write_dropped(store, tenant, id, &pk, chunk, at).await?;
+    }
+    Ok(counted)
+}
+
+async fn write_dropped(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    id: &str,
+    pk: &str,
+    chunk: &[&String],
+    at: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let ttl = (at + Duration::days(DROPPED_MARKER_TTL_DAYS)).timestamp();
+    let mut ops: Vec<WriteOp> = chunk
+        .iter()
+        .map(|k| {
+            let mut i = Item::new(pk, k.as_str(), serde_json::json!({"at": at}));
+            i.ttl = Some(ttl);
+            WriteOp::put(i, Condition::NotExists)
+        })
+        .collect();
+    ops.push(WriteOp::add(
+        storage_keys::stats_pk(tenant),
+        sk::dropped_counter(id),
+        chunk.len() as i64,
+    ));
+    match store.write(ops).await {
+        Ok(()) => Ok(chunk.len()),
+        // Another delivery counted one of them first: one by one.
+        Err(StoreError::ConditionFailed { .. }) if chunk.len() > 1 => {
+            let mut n = 0;
+            for k in chunk {
+                n += Box::pin(write_dropped(store, tenant, id, pk, &[*k], at)).await?;
+            }
+            Ok(n)
+        }
+        Err(StoreError::ConditionFailed { .. }) => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+/// How many records a source has dropped as unmapped.
+pub async fn dropped(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<i64, StoreError> {
+    Ok(get_with(
+        store,
+        &storage_keys::stats_pk(tenant),
+        &sk::dropped_counter(id),
+        |i| Ok(i.count),
+    )
+    .await?
+    .unwrap_or(0))
 }
 
 /// A message of a source queue that could not be used, and why.

@@ -404,6 +404,16 @@ pub mod sources {
     pub fn type_counter_prefix(id: &str) -> String {
         format!("source_type#{id}#")
     }
+    /// Counter (in the stats partition) of one source's records dropped as unmapped;
+    /// outside the type prefix, so it is no mapped type.
+    pub fn dropped_counter(id: &str) -> String {
+        format!("source_dropped#{id}")
+    }
+    /// One marker per dropped record (sort key: its dedup key), so a redelivered record
+    /// is counted once.
+    pub fn dropped_pk(t: &TenantId, id: &str) -> String {
+        format!("{t}#SRCDROP#{id}")
+    }
 }
 
 /// The model and prompt registries, and the failure counters.

@@ -91,7 +91,9 @@ impl SqsBatch {
             .filter_map(|r| {
                 let body = r.body.as_deref()?;
                 let id = r.message_id.clone().unwrap_or_default();
-                Some((body, MessageMeta::new(id, receive_count(r))))
+                let meta =
+                    MessageMeta::new(id, receive_count(r)).on_queue(r.event_source_arn.clone());
+                Some((body, meta))
             })
             .collect();
         if bodies.len() == event.records.len() && self.stage.handle_bodies(&bodies).await {
@@ -123,11 +125,12 @@ impl SqsBatch {
     /// Handles one record; true when it must stay on the queue (a batch item failure).
     async fn record(&self, id: &str, record: SqsMessage) -> bool {
         let receive_count = receive_count(&record);
+        let source_arn = record.event_source_arn.clone();
         let Some(body) = record.body else {
             tracing::error!("SQS record without a body; it stays until the dead-letter queue");
             return true;
         };
-        let meta = MessageMeta::new(id, receive_count);
+        let meta = MessageMeta::new(id, receive_count).on_queue(source_arn);
         let disposition = match self.stage.handle_logged(&body, meta, &self.failures).await {
             Ok(d) => d,
             Err(e) => {

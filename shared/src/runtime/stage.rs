@@ -49,6 +49,9 @@ pub struct MessageMeta {
     pub receive_count: u32,
     /// The request id of the HTTP call that caused this work, from the message.
     pub request_id: Option<String>,
+    /// The queue the record came from (an SQS record's `eventSourceARN`); None
+    /// locally. A stage fed by several queues tells them apart by it.
+    pub source_arn: Option<String>,
 }
 
 impl MessageMeta {
@@ -57,7 +60,14 @@ impl MessageMeta {
             message_id: message_id.into(),
             receive_count,
             request_id: None,
+            source_arn: None,
         }
+    }
+
+    /// The metadata of a record from the queue `arn`.
+    pub fn on_queue(mut self, arn: Option<String>) -> Self {
+        self.source_arn = arn;
+        self
     }
 }
 
@@ -192,6 +202,11 @@ pub trait Stage: Send + Sync {
     ) -> Option<Result<(), HandlerError>> {
         None
     }
+
+    /// Told of a body that does not parse as [`Self::Message`] (it is dead-lettered
+    /// with `reason`), for a stage that records such messages somewhere (the sources
+    /// stage, against the source whose queue it came from). By default nothing.
+    async fn malformed(&self, _body: &str, _meta: &MessageMeta, _reason: &str) {}
 }
 
 /// A stage with its message type erased, as the runners hold it. Every [`Stage`] is one.
@@ -236,9 +251,9 @@ impl<S: Stage> DynStage for S {
         let message: S::Message = match serde_json::from_str(body) {
             Ok(m) => m,
             Err(e) => {
-                let out = Ok(Disposition::DeadLetter {
-                    reason: format!("malformed {} message: {e}", S::NAME),
-                });
+                let reason = format!("malformed {} message: {e}", S::NAME);
+                self.malformed(body, &meta, &reason).await;
+                let out = Ok(Disposition::DeadLetter { reason });
                 failures.record(S::NAME, None, &meta, &out, true).await;
                 return out;
             }

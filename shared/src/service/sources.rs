@@ -3,11 +3,10 @@
 use chrono::{DateTime, Utc};
 
 use super::{Origin, ServiceError};
-use crate::ports::ItemStore;
+use crate::ports::{ItemStore, SourceQueues};
 use crate::repo::sources as repo;
 use crate::repo::webhooks::Versioned;
 use crate::retry::on_conflict;
-use crate::sources::source::SourceQueue;
 use crate::sources::{Source, SourceSpec};
 use crate::webhooks::signing::SigningSecret;
 use crate::webhooks::{SecretKey, WebhookSettings};
@@ -30,18 +29,19 @@ pub async fn load(
 }
 
 /// Creates a source with a fresh secret, audited as `source.create`; the secret is
-/// returned once and stored only sealed. `queue` is the SQS queue provisioned for it
-/// (on AWS), made before this write so the stored source names it.
+/// returned once and stored only sealed. `queues` makes its own SQS queue (on AWS)
+/// before this write, so the stored source names it; should the write fail, the queue
+/// is left without a source, and its messages are dead-lettered as naming none.
 pub async fn create(
     store: &dyn ItemStore,
     settings: &WebhookSettings,
     origin: &Origin,
     spec: SourceSpec,
-    queue: impl FnOnce(&Source) -> Option<SourceQueue>,
+    queues: &dyn SourceQueues,
     now: DateTime<Utc>,
 ) -> Result<(Source, SigningSecret), ServiceError> {
     let (mut source, secret) = Source::create(&origin.tenant, spec, secret_key(settings)?, now)?;
-    source.queue = queue(&source);
+    source.queue = queues.provision(&source).await?;
     let s = &source;
     on_conflict(move || async move {
         let draft = origin

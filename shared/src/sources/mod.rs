@@ -11,6 +11,7 @@
 pub mod cloudtrail;
 pub mod country;
 pub mod github;
+pub mod log_file;
 pub mod okta;
 pub mod source;
 
@@ -261,12 +262,13 @@ pub fn records_of<'a>(body: &'a Value, key: Option<&str>) -> Result<Vec<&'a Valu
     Ok(items)
 }
 
-/// What a batch of records became: events to ingest and how many were dropped as
-/// unmapped (a source may be set to drop them).
+/// What a batch of records became: events to ingest and the dedup keys of the records
+/// dropped as unmapped (a source may be set to drop them), which
+/// [`crate::repo::sources::count_dropped`] counts once per record.
 #[derive(Debug, Default)]
 pub struct Normalized {
     pub events: Vec<Event>,
-    pub dropped: usize,
+    pub dropped: Vec<String>,
 }
 
 /// Most bytes a gzip body or log file may inflate to.
@@ -303,13 +305,13 @@ where
     for (i, r) in records.iter().enumerate() {
         match map(r).and_then(|n| {
             if !n.is_mapped() && source.spec.drop_unmapped {
-                return Ok(None);
+                return Ok(Err(n.dedup_key));
             }
             n.into_event(&source.tenant, &source.id, r, received_at)
-                .map(Some)
+                .map(Ok)
         }) {
-            Ok(Some(e)) => out.events.push(e),
-            Ok(None) => out.dropped += 1,
+            Ok(Ok(e)) => out.events.push(e),
+            Ok(Err(key)) => out.dropped.push(key),
             Err(e) => errors.push(e.at(i)),
         }
     }

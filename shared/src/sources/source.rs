@@ -165,6 +165,52 @@ pub struct SourceQueue {
     pub dlq_arn: String,
 }
 
+/// Longest queue-name prefix: a queue is `<prefix><tenant>_<32 hex>` and its
+/// dead-letter queue that and `-dlq`, within SQS's 80 characters for the longest
+/// (32-character) tenant id.
+pub const MAX_QUEUE_PREFIX: usize = 11;
+const DLQ_SUFFIX: &str = "-dlq";
+
+/// The name of a source's own queue: the source id without its `src_`, after `prefix`.
+pub fn queue_name(prefix: &str, source_id: &str) -> Option<String> {
+    tenant_of(source_id)?;
+    let rest = source_id.strip_prefix("src_")?;
+    Some(format!("{prefix}{rest}"))
+}
+
+/// The name of a source's dead-letter queue.
+pub fn dlq_name(prefix: &str, source_id: &str) -> Option<String> {
+    queue_name(prefix, source_id).map(|n| format!("{n}{DLQ_SUFFIX}"))
+}
+
+/// The source whose own queue `arn` (an SQS record's `eventSourceARN`, or a queue name)
+/// is, if it is one: only the queue name (the ARN's last part) counts, never a body.
+pub fn source_of_queue(prefix: &str, arn: &str) -> Option<String> {
+    let name = arn.rsplit(':').next()?;
+    let rest = name.strip_prefix(prefix).filter(|_| !prefix.is_empty())?;
+    let id = format!("src_{rest}");
+    tenant_of(&id).map(|_| id)
+}
+
+/// The queue policy of a source queue: `sqs:SendMessage` for the principals the tenant
+/// named (account ids or IAM ARNs), on this queue only. None without principals (then
+/// only this account's own IAM principals can send, and only with IAM permission).
+pub fn queue_policy(queue_arn: &str, principals: &[String]) -> Option<Value> {
+    if principals.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "TenantProducers",
+            "Effect": "Allow",
+            "Principal": {"AWS": principals},
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+        }],
+    }))
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Source {
     pub id: String,
@@ -402,6 +448,44 @@ mod tests {
                 .unwrap()
         );
         assert!(!src.view().to_string().contains("whsec_"));
+    }
+
+    #[test]
+    fn queue_names_carry_the_source_and_fit_sqs() {
+        let long = TenantId::parse(&"a".repeat(32)).unwrap();
+        let id = new_source_id(&long);
+        let prefix = "vigil-src-x";
+        assert_eq!(prefix.len(), MAX_QUEUE_PREFIX);
+        let q = queue_name(prefix, &id).unwrap();
+        assert!(dlq_name(prefix, &id).unwrap().len() <= 80);
+        let arn = format!("arn:aws:sqs:eu-west-1:123456789012:{q}");
+        assert_eq!(source_of_queue(prefix, &arn), Some(id.clone()));
+        assert_eq!(source_of_queue(prefix, &q), Some(id.clone()));
+        // Its DLQ, the shared queue and another prefix name no source.
+        let dlq = format!(
+            "arn:aws:sqs:eu-west-1:123456789012:{}",
+            dlq_name(prefix, &id).unwrap()
+        );
+        assert_eq!(source_of_queue(prefix, &dlq), None);
+        assert_eq!(
+            source_of_queue(prefix, "arn:aws:sqs:eu-west-1:1:vigil-dev-sources"),
+            None
+        );
+        assert_eq!(source_of_queue("", &arn), None);
+        assert_eq!(queue_name(prefix, "src_nope"), None);
+    }
+
+    #[test]
+    fn the_queue_policy_names_only_the_tenants_principals() {
+        let arn = "arn:aws:sqs:eu-west-1:123456789012:vigil-src-acme_00";
+        assert_eq!(queue_policy(arn, &[]), None);
+        let p = queue_policy(arn, &["210987654321".into()]).unwrap();
+        assert_eq!(
+            p["Statement"][0]["Principal"]["AWS"],
+            json!(["210987654321"])
+        );
+        assert_eq!(p["Statement"][0]["Action"], "sqs:SendMessage");
+        assert_eq!(p["Statement"][0]["Resource"], arn);
     }
 
     #[test]

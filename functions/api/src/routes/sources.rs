@@ -98,20 +98,32 @@ fn decoded(headers: &HeaderMap, body: Bytes) -> Result<Vec<u8>, ApiError> {
 }
 
 /// Enqueues what the records became and answers 202 with the stored ids.
+/// Records dropped as unmapped are counted against the source once each (after the
+/// events are on the queue, so a failed enqueue counts nothing; a retried push counts
+/// nothing twice).
 async fn accept(
     state: &AppState,
-    tenant: &TenantId,
+    source: &Source,
     n: Normalized,
     request_id: &RequestId,
 ) -> Result<Response, ApiError> {
+    let tenant = &source.tenant;
     enqueue(state, tenant, &n.events, request_id).await?;
+    repo::count_dropped(
+        state.store.as_ref(),
+        tenant,
+        &source.id,
+        &n.dropped,
+        state.clock.now(),
+    )
+    .await?;
     let ids: Vec<&str> = n.events.iter().map(|e| e.id.as_str()).collect();
-    let answer = json!({"accepted": ids.len(), "ids": ids, "dropped": n.dropped});
+    let answer = json!({"accepted": ids.len(), "ids": ids, "dropped": n.dropped.len()});
     Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
 }
 
-/// The source as listed: its view, when it last received a record, and its stored
-/// events by type.
+/// The source as listed: its view, when it last received a record, its stored events
+/// by type and how many records it dropped as unmapped (`drop_unmapped`).
 async fn summary(state: &AppState, s: &Source) -> Result<Value, ApiError> {
     let store = state.store.as_ref();
     let seen = repo::seen(store, &s.tenant, &s.id).await?;
@@ -122,6 +134,7 @@ async fn summary(state: &AppState, s: &Source) -> Result<Value, ApiError> {
     v["last_event_id"] = json!(seen.as_ref().map(|x| &x.last_event_id));
     v["counts"] = json!(counts);
     v["total"] = json!(total);
+    v["dropped_unmapped"] = json!(repo::dropped(store, &s.tenant, &s.id).await?);
     Ok(v)
 }
 
@@ -132,7 +145,7 @@ async fn summary(state: &AppState, s: &Source) -> Result<Value, ApiError> {
     tag = "sources",
     operation_id = "sources_create",
     summary = "Create a log source (its secret is in this answer only)",
-    description = "Role: admin. `kind` is cloudtrail, github, okta or native; `principals` (AWS account ids or IAM ARNs) may send to the source's SQS queue on AWS; `drop_unmapped` drops records no mapping covers instead of storing them as `other`.",
+    description = "Role: admin. `kind` is cloudtrail, github, okta or native; `principals` (AWS account ids or IAM ARNs) may send to the source's own SQS queue, which on AWS is made with the source (`queue_url`, `queue_arn`, `dead_letter_queue_arn`; its records need no signature, the queue names the tenant); `drop_unmapped` drops records no mapping covers instead of storing them as `other` (counted as `dropped_unmapped`).",
     request_body(content = crate::openapi::SourceIn, content_type = "application/json"),
     responses((status = 201, description = "The source, its push path and its secret", body = crate::openapi::Object), crate::openapi::ReadErrors, crate::openapi::WriteErrors),
 )]
@@ -149,7 +162,7 @@ pub async fn create(
         &state.webhooks,
         &caller.origin(&request_id),
         spec,
-        |_| None,
+        state.source_queues.as_ref(),
         state.clock.now(),
     )
     .await?;
@@ -168,7 +181,7 @@ pub async fn create(
     tag = "sources",
     operation_id = "sources_list",
     summary = "Sources, each with its last record received and counts by mapped type",
-    description = "Role: viewer.",
+    description = "Role: viewer. `counts` by mapped type, `total`, and `dropped_unmapped`: records dropped as unmapped, each counted once.",
     responses((status = 200, description = "Every source", body = crate::openapi::Page), crate::openapi::ReadErrors),
 )]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
@@ -264,7 +277,7 @@ pub async fn push_cloudtrail(
     let value = parse_json(&decoded(&headers, body)?)?;
     let n = sources::normalize_cloudtrail(&value, &source, bounds(&state))
         .map_err(ApiError::Invalid)?;
-    accept(&state, &source.tenant, n, &request_id).await
+    accept(&state, &source, n, &request_id).await
 }
 
 async fn already_stored(
@@ -317,7 +330,7 @@ pub async fn push_github(
         };
         let n = sources::normalize_github_audit(&records, &source, bounds(&state))
             .map_err(ApiError::Invalid)?;
-        return accept(&state, &source.tenant, n, &request_id).await;
+        return accept(&state, &source, n, &request_id).await;
     };
     // The signature covers the exact bytes received: checked before anything is parsed.
     let signature = header_str(&headers, "x-hub-signature-256")
@@ -344,7 +357,7 @@ pub async fn push_github(
         let answer = json!({"accepted": 0, "duplicate": true, "ids": ids});
         return Ok((StatusCode::OK, Json(answer)).into_response());
     }
-    accept(&state, &source.tenant, n, &request_id).await
+    accept(&state, &source, n, &request_id).await
 }
 
 /// Okta's one-time event hook verification: the challenge header echoed back.
@@ -398,7 +411,7 @@ pub async fn push_okta(
     require_secret(&state, &source, &headers)?;
     let value = parse_json(&decoded(&headers, body)?)?;
     let n = sources::normalize_okta(&value, &source, bounds(&state)).map_err(ApiError::Invalid)?;
-    accept(&state, &source.tenant, n, &request_id).await
+    accept(&state, &source, n, &request_id).await
 }
 
 /// This module's routes, each with its OpenAPI operation.

@@ -3,9 +3,11 @@
 mod dynamo;
 mod eventbridge;
 pub mod provision;
+pub mod source_queues;
 mod sqs;
 
 pub use dynamo::DynamoStore;
 pub use eventbridge::EventBridgeBus;
 pub use provision::{ProvisionError, sdk_config};
+pub use source_queues::AwsSourceQueues;
 pub use sqs::SqsQueue;

@@ -26,9 +26,13 @@ async fn stale_system(store: &dyn ItemStore, tenant: &TenantId, name: &str) -> S
 }
 
 /// Feeds queued messages to `dispatch` as SQS events, as the event source mapping does,
-/// until the queue is empty. Returns every reported batch item failure.
+/// until the queue is empty. A reported batch item failure is delivered again at once,
+/// as SQS would after its visibility timeout (a loaded machine can make a store write
+/// lose its retries: the stage then asks for the whole batch again, which is correct).
+/// Returns the failures of messages that failed on every one of 3 deliveries.
 async fn pump(r: &Reclassifier, queue: &dyn Queue, template: &Value) -> Vec<Value> {
     let mut failures = Vec::new();
+    let mut attempts: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
     let mut idle = 0;
     while idle < 3 {
         let got = queue
@@ -59,11 +63,23 @@ async fn pump(r: &Reclassifier, queue: &dyn Queue, template: &Value) -> Vec<Valu
             .cloned()
             .unwrap_or_default();
         for d in &got {
-            if !failed.iter().any(|f| f["itemIdentifier"] == d.id.as_str()) {
-                queue.ack(QueueName::Reclassify, &d.receipt).await.unwrap();
+            match failed.iter().find(|f| f["itemIdentifier"] == d.id.as_str()) {
+                None => queue.ack(QueueName::Reclassify, &d.receipt).await.unwrap(),
+                Some(f) => {
+                    let n = attempts.entry(d.id.clone()).or_insert(0);
+                    *n += 1;
+                    if *n >= 3 {
+                        failures.push(f.clone());
+                        queue.ack(QueueName::Reclassify, &d.receipt).await.unwrap();
+                    } else {
+                        queue
+                            .retry_after(QueueName::Reclassify, &d.receipt, Duration::ZERO)
+                            .await
+                            .unwrap();
+                    }
+                }
             }
         }
-        failures.extend(failed);
     }
     failures
 }

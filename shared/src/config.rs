@@ -56,6 +56,9 @@ pub struct Config {
     /// EventBridge rule belong to (`VIGIL_CLOUDTRAIL_SOURCE_ID`); without it they are
     /// dead-lettered, as no message body may name its tenant.
     pub cloudtrail_source_id: Option<String>,
+    /// The S3 bucket CloudTrail delivers log files to (`VIGIL_CLOUDTRAIL_BUCKET`): the
+    /// log-files stage reads notified objects of this bucket only.
+    pub cloudtrail_bucket: Option<String>,
     /// Names of per-source SQS queues begin with this (`VIGIL_SOURCE_QUEUE_PREFIX`, at
     /// most 11 characters of A-Z, a-z, 0-9, `-` and `_`; default `vigil-src-`): the
     /// sources stage takes a record's source from its queue's name.
@@ -355,6 +358,7 @@ impl Config {
             http: HttpSettings::from_lookup(get)?,
             event_max_age: chrono::Duration::days(max_age_days),
             cloudtrail_source_id: get("VIGIL_CLOUDTRAIL_SOURCE_ID"),
+            cloudtrail_bucket: get("VIGIL_CLOUDTRAIL_BUCKET"),
             reclassify: crate::reclassify::ReclassifySettings::from_lookup(get)?,
             webhooks,
             audit_signing_key,

@@ -66,6 +66,12 @@ pub async fn aws_ports(config: &Config) -> Result<AwsPorts, ConfigError> {
     })
 }
 
+/// The S3 object store (the log-files function reads CloudTrail's files from it).
+#[cfg(feature = "s3")]
+pub async fn aws_objects(config: &Config) -> crate::adapters::aws::S3Objects {
+    crate::adapters::aws::S3Objects::new(&sdk_config(config.aws_endpoint.as_deref()).await)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("cannot read the secret {arn}: {reason}")]

@@ -138,7 +138,8 @@ fn excerpt(s: &str) -> String {
 }
 
 impl SourcesStage {
-    async fn source(&self, id: &str) -> Result<Option<Source>, HandlerError> {
+    /// The source `id` names, if it exists.
+    pub async fn source(&self, id: &str) -> Result<Option<Source>, HandlerError> {
         let Some(tenant) = tenant_of(id) else {
             return Ok(None);
         };
@@ -148,7 +149,7 @@ impl SourcesStage {
     }
 
     /// Dead-letters the message, recording why against its source.
-    async fn dead(
+    pub async fn dead(
         &self,
         source: &Source,
         meta: &MessageMeta,
@@ -171,10 +172,7 @@ impl SourcesStage {
         body: &Value,
         meta: &MessageMeta,
     ) -> Result<sources::Normalized, Vec<FieldError>> {
-        let bounds = TimeBounds {
-            now: self.clock.now(),
-            max_age: self.max_age,
-        };
+        let bounds = self.bounds();
         match source.spec.kind {
             // Ids of events without one derive from the message id, which a redelivery
             // keeps.
@@ -248,22 +246,41 @@ impl SourcesStage {
     ) -> StageResult {
         match self.events(source, body, meta) {
             Ok(n) => {
-                self.forward(source, &n.events).await?;
-                // After the events are on the ingest queue; a redelivery counts none twice.
-                repo::count_dropped(
-                    self.store.as_ref(),
-                    &source.tenant,
-                    &source.id,
-                    &n.dropped,
-                    self.clock.now(),
-                )
-                .await?;
+                self.forward_normalized(source, &n).await?;
                 Ok(Disposition::Done)
             }
             Err(errors) => self.dead(source, meta, reason_of(&errors), body_text).await,
         }
     }
 
+    /// The times records may carry, judged now.
+    pub fn bounds(&self) -> TimeBounds {
+        TimeBounds {
+            now: self.clock.now(),
+            max_age: self.max_age,
+        }
+    }
+
+    /// Puts the events of `n` on the ingest queue, then counts the records it dropped
+    /// as unmapped (after, so a redelivery counts none twice and loses none).
+    pub async fn forward_normalized(
+        &self,
+        source: &Source,
+        n: &sources::Normalized,
+    ) -> Result<(), HandlerError> {
+        self.forward(source, &n.events).await?;
+        repo::count_dropped(
+            self.store.as_ref(),
+            &source.tenant,
+            &source.id,
+            &n.dropped,
+            self.clock.now(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Puts `events` of `source` on the ingest queue.
     async fn forward(&self, source: &Source, events: &[Event]) -> Result<(), HandlerError> {
         if events.is_empty() {
             return Ok(());

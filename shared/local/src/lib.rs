@@ -62,6 +62,9 @@ pub struct Stages {
     pub webhook: Arc<WebhookStage>,
     pub sources: Arc<vigil_sources::SourcesStage>,
     pub decide: Arc<vigil_decide::DecideStage>,
+    /// Over no object store: locally, CloudTrail log files are posted to
+    /// `/sources/cloudtrail` instead; it runs no worker.
+    pub logfiles: Arc<vigil_logfiles::LogFilesStage>,
 }
 
 impl Stages {
@@ -79,6 +82,11 @@ impl Stages {
             webhook: Arc::new(vigil_webhook::stage(ports, config)?),
             sources: Arc::new(vigil_sources::stage(ports, config)?),
             decide: Arc::new(vigil_decide::stage(ports)?),
+            logfiles: Arc::new(vigil_logfiles::stage(
+                ports,
+                config,
+                Arc::new(vigil_shared::ports::NoObjectStore),
+            )?),
         })
     }
 }
@@ -182,6 +190,7 @@ impl LocalSystem {
             QueueName::Webhook => self.stages.webhook.clone(),
             QueueName::Sources => self.stages.sources.clone(),
             QueueName::Decide => self.stages.decide.clone(),
+            QueueName::LogFiles => self.stages.logfiles.clone(),
         }
     }
 

@@ -18,7 +18,8 @@ fn queues(name: Option<&str>) -> Result<Vec<QueueName>, Failure> {
     match name {
         None => Ok(QueueName::ALL.to_vec()),
         Some(n) => QueueName::parse(n).map(|q| vec![q]).ok_or_else(|| {
-            format!("unknown queue '{n}': use ingest, rules, enrich, webhook or reclassify").into()
+            let names: Vec<&str> = QueueName::ALL.iter().map(|q| q.as_str()).collect();
+            format!("unknown queue '{n}': use one of {}", names.join(", ")).into()
         }),
     }
 }

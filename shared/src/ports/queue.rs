@@ -20,10 +20,12 @@ pub enum QueueName {
     Sources,
     /// Risk and compliance requests (`POST /risk`, `POST /compliance`) to decide.
     Decide,
+    /// S3 notifications of new CloudTrail log files, each read and normalized (AWS).
+    LogFiles,
 }
 
 impl QueueName {
-    pub const ALL: [QueueName; 8] = [
+    pub const ALL: [QueueName; 9] = [
         QueueName::Ingest,
         QueueName::Rules,
         QueueName::Enrich,
@@ -32,6 +34,7 @@ impl QueueName {
         QueueName::Drift,
         QueueName::Sources,
         QueueName::Decide,
+        QueueName::LogFiles,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +47,7 @@ impl QueueName {
             QueueName::Drift => "drift",
             QueueName::Sources => "sources",
             QueueName::Decide => "decide",
+            QueueName::LogFiles => "logfiles",
         }
     }
 

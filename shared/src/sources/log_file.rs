@@ -1,11 +1,16 @@
 //! CloudTrail log files (`{"Records": [...]}`, as S3 holds them, gzip) read as a stream:
 //! records are handed on in batches as they are parsed, so a large file is never one
-//! JSON value in memory, only a batch of records at a time. Groundwork for the S3
-//! `ObjectCreated` path (the object body's reader goes in here, through
-//! [`flate2::read::MultiGzDecoder`]).
+//! JSON value in memory, only a batch of records at a time: [`for_each_batch`] over any
+//! reader, and [`LogFileBatches`] over an object body as S3 streams it (gzip or plain,
+//! told by the first bytes), parsed on a blocking thread while the caller forwards the
+//! batches already read.
 use std::cell::RefCell;
 use std::fmt;
-use std::io::Read;
+use std::io::{BufRead, Read};
+
+use tokio::io::AsyncRead;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
@@ -135,6 +140,101 @@ where
     }
 }
 
+/// The first bytes of every gzip member.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// The batch consumer went away (it stopped reading early).
+#[derive(Debug, thiserror::Error)]
+#[error("the reader of the batches stopped")]
+pub struct Closed;
+
+/// Why a streamed log file could not be read through.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// The bytes are not a (gzip) CloudTrail log file: reading it again gives the same.
+    #[error("not a CloudTrail log file: {0}")]
+    NotALogFile(String),
+    /// Reading the body failed (the connection, the store): worth another try.
+    #[error("reading the log file failed: {0}")]
+    Read(String),
+}
+
+impl StreamError {
+    fn of_json(e: &serde_json::Error) -> Self {
+        use std::io::ErrorKind::{InvalidData, InvalidInput, UnexpectedEof};
+        // A corrupt or cut-short gzip stream surfaces as an I/O error of these kinds
+        // from the decoder (the body itself ended cleanly); any other I/O error is the
+        // body's transport.
+        match e.io_error_kind() {
+            Some(InvalidData | InvalidInput | UnexpectedEof) | None => {
+                Self::NotALogFile(e.to_string())
+            }
+            Some(_) => Self::Read(e.to_string()),
+        }
+    }
+}
+
+/// A log file's records, in batches, as a blocking thread parses them from `body`; at
+/// most one batch waits beside the one being parsed, so memory stays bounded however
+/// large the file.
+pub struct LogFileBatches {
+    rx: mpsc::Receiver<Vec<Value>>,
+    reader: JoinHandle<Result<usize, StreamError>>,
+    next_index: usize,
+}
+
+impl LogFileBatches {
+    /// Starts reading `body` (on the current Tokio runtime's blocking pool).
+    pub fn open<R>(body: R, batch: usize) -> Self
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+    {
+        let (tx, rx) = mpsc::channel(1);
+        let reader = tokio::task::spawn_blocking(move || {
+            let mut r = std::io::BufReader::new(tokio_util::io::SyncIoBridge::new(body));
+            let gzip = r
+                .fill_buf()
+                .map_err(|e| StreamError::Read(e.to_string()))?
+                .starts_with(&GZIP_MAGIC);
+            let send = |b: Vec<Value>| tx.blocking_send(b).map_err(|_| Closed);
+            let read = if gzip {
+                for_each_batch(flate2::read::MultiGzDecoder::new(r), batch, send)
+            } else {
+                for_each_batch(r, batch, send)
+            };
+            read.map_err(|e| match e {
+                LogFileError::Json(e) => StreamError::of_json(&e),
+                LogFileError::Batch(Closed) => StreamError::Read(Closed.to_string()),
+            })
+        });
+        Self {
+            rx,
+            reader,
+            next_index: 0,
+        }
+    }
+
+    /// The next batch and its first record's index in the file; `None` after the last
+    /// (then [`Self::finish`] says whether the file was read through).
+    pub async fn next(&mut self) -> Option<(usize, Vec<Value>)> {
+        let batch = self.rx.recv().await?;
+        let first = self.next_index;
+        self.next_index += batch.len();
+        Some((first, batch))
+    }
+
+    /// How many records the file held, or why it could not be read to its end.
+    /// Dropping the batches instead stops the reader at its next batch.
+    pub async fn finish(mut self) -> Result<usize, StreamError> {
+        // Batches not taken are not wanted: let the reader run to its end or stop.
+        self.rx.close();
+        match self.reader.await {
+            Ok(read) => read,
+            Err(e) => Err(StreamError::Read(format!("the reader thread failed: {e}"))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;
@@ -173,6 +273,34 @@ mod tests {
         assert_eq!(n, 2501);
         assert_eq!(sizes, [1000, 1000, 501]);
         assert_eq!(ids[2500], "e2500");
+    }
+
+    #[tokio::test]
+    async fn an_async_body_streams_gzip_or_plain_and_bad_bytes_are_not_log_files() {
+        let records: Vec<Value> = (0..25).map(|i| json!({"eventID": i})).collect();
+        let file = json!({"Records": records});
+        for bytes in [gz(&file), file.to_string().into_bytes()] {
+            let mut b = LogFileBatches::open(std::io::Cursor::new(bytes), 10);
+            let mut firsts = Vec::new();
+            while let Some((first, batch)) = b.next().await {
+                assert_eq!(batch[0]["eventID"], first);
+                firsts.push(first);
+            }
+            assert_eq!(firsts, [0, 10, 20]);
+            assert_eq!(b.finish().await.unwrap(), 25);
+        }
+        let mut truncated = gz(&file);
+        truncated.truncate(truncated.len() / 2);
+        for bad in [truncated, b"<html>".to_vec(), Vec::new(), vec![0x1f, 0x8b, 0, 0]] {
+            let mut b = LogFileBatches::open(std::io::Cursor::new(bad), 10);
+            while b.next().await.is_some() {}
+            let e = b.finish().await.unwrap_err();
+            assert!(matches!(e, StreamError::NotALogFile(_)), "{e:?}");
+        }
+        // A consumer that stops early ends the reader.
+        let mut b = LogFileBatches::open(std::io::Cursor::new(gz(&file)), 1);
+        assert!(b.next().await.is_some());
+        assert!(b.finish().await.is_err());
     }
 
     #[test]

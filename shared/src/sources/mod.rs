@@ -295,8 +295,29 @@ pub fn normalize_all<'a, F>(
     records: &[&'a Value],
     source: &Source,
     received_at: DateTime<Utc>,
-    mut map: F,
+    map: F,
 ) -> Result<Normalized, Vec<FieldError>>
+where
+    F: FnMut(&'a Value) -> Result<NormalizedRecord, RecordError>,
+{
+    let (out, errors) = normalize_each(records, 0, source, received_at, map);
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Every record `map` can read, and the errors of those it cannot, indexed from
+/// `first_index` (a log file is read in batches; its errors name the record's place in
+/// the file).
+pub fn normalize_each<'a, F>(
+    records: &[&'a Value],
+    first_index: usize,
+    source: &Source,
+    received_at: DateTime<Utc>,
+    mut map: F,
+) -> (Normalized, Vec<FieldError>)
 where
     F: FnMut(&'a Value) -> Result<NormalizedRecord, RecordError>,
 {
@@ -312,14 +333,24 @@ where
         }) {
             Ok(Ok(e)) => out.events.push(e),
             Ok(Err(key)) => out.dropped.push(key),
-            Err(e) => errors.push(e.at(i)),
+            Err(e) => errors.push(e.at(first_index + i)),
         }
     }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
-    }
+    (out, errors)
+}
+
+/// Records of a CloudTrail log file, `first_index` being the first one's place in the
+/// file: what they became, and which could not be read.
+pub fn normalize_cloudtrail_file_batch(
+    records: &[Value],
+    first_index: usize,
+    source: &Source,
+    bounds: TimeBounds,
+) -> (Normalized, Vec<FieldError>) {
+    let refs: Vec<&Value> = records.iter().collect();
+    normalize_each(&refs, first_index, source, bounds.now, |r| {
+        cloudtrail::map(r, bounds)
+    })
 }
 
 /// A CloudTrail body: one record, an array, a log file's `{"Records": [...]}`, or

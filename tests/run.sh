@@ -42,8 +42,9 @@ echo "==> Lambda bootstraps, each with only the features it deploys with"
 # leans on a feature only vigil-local enables (the SQLite adapters) would still build
 # there; this build resolves them as `sam build` does.
 cargo build --locked --bins -p vigil-api -p vigil-ingest -p vigil-rules -p vigil-enrich \
-  -p vigil-reclassify -p vigil-webhook -p vigil-drift -p vigil-sources -p vigil-decide
-for fn in api ingest rules enrich reclassify webhook drift sources decide; do
+  -p vigil-reclassify -p vigil-webhook -p vigil-drift -p vigil-sources -p vigil-decide \
+  -p vigil-logfiles
+for fn in api ingest rules enrich reclassify webhook drift sources decide logfiles; do
   if cargo tree --locked -e normal -p "vigil-${fn}" | grep -qE '(^| )(rusqlite|clap|vigil-local) '; then
     echo "vigil-${fn} links rusqlite, clap or vigil-local" >&2
     exit 1

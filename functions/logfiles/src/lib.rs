@@ -26,9 +26,9 @@ use vigil_shared::runtime::{
     BuildError, Disposition, HandlerError, MessageMeta, Stage, StageMessage, StagePorts,
     StageResult,
 };
+use vigil_shared::sources::intake::{SourceIntake, reason_of};
 use vigil_shared::sources::log_file::{LogFileBatches, StreamError};
 use vigil_shared::sources::{self, Source, SourceKind};
-use vigil_sources::SourcesStage;
 
 pub use notice::Notice;
 
@@ -55,8 +55,10 @@ impl StageMessage for LogFileMessage {
 }
 
 pub struct LogFilesStage {
-    /// The sources stage's source lookup, dead-letter records and forwarding.
-    pub sources: SourcesStage,
+    /// Source lookups, dead-letter records and forwarding onto the ingest queue.
+    pub intake: SourceIntake,
+    /// The source the log files belong to (`VIGIL_CLOUDTRAIL_SOURCE_ID`).
+    pub cloudtrail_source_id: Option<String>,
     pub objects: Arc<dyn ObjectStore>,
     /// The bucket CloudTrail writes to (`VIGIL_CLOUDTRAIL_BUCKET`); notifications of
     /// other buckets are refused. `None` accepts any the function's role may read.
@@ -70,7 +72,8 @@ pub fn stage(
     objects: Arc<dyn ObjectStore>,
 ) -> Result<LogFilesStage, BuildError> {
     Ok(LogFilesStage {
-        sources: vigil_sources::stage(ports, config)?,
+        intake: SourceIntake::new(ports, config.event_max_age),
+        cloudtrail_source_id: config.cloudtrail_source_id.clone(),
         objects,
         bucket: config.cloudtrail_bucket.clone(),
     })
@@ -91,14 +94,6 @@ impl FileReport {
         if self.error_count == 0 {
             return None;
         }
-        let named: Vec<String> = self
-            .errors
-            .iter()
-            .map(|f| match f.index {
-                Some(i) => format!("[{i}].{}: {}", f.field, f.message),
-                None => format!("{}: {}", f.field, f.message),
-            })
-            .collect();
         let more = self.error_count - self.errors.len();
         let more = if more > 0 {
             format!("; and {more} more")
@@ -109,7 +104,7 @@ impl FileReport {
             "{object}: {} of {} records could not be read: {}{more}",
             self.error_count,
             self.records,
-            named.join("; ")
+            reason_of(&self.errors)
         ))
     }
 }
@@ -129,13 +124,13 @@ impl LogFilesStage {
             }
             Err(e) => return Ok(Some(e.to_string())),
         };
-        let bounds = self.sources.bounds();
+        let bounds = self.intake.bounds();
         let mut batches = LogFileBatches::open(body, BATCH_RECORDS);
         let mut report = FileReport::default();
         while let Some((first, records)) = batches.next().await {
             let (n, errors) =
                 sources::normalize_cloudtrail_file_batch(&records, first, source, bounds);
-            self.sources.forward_normalized(source, &n).await?;
+            self.intake.forward(source, &n).await?;
             report.records += records.len();
             report.events += n.events.len();
             report.dropped += n.dropped.len();
@@ -181,12 +176,12 @@ impl Stage for LogFilesStage {
         if objects.is_empty() {
             return Ok(Disposition::Done);
         }
-        let Some(source_id) = self.sources.cloudtrail_source_id.as_deref() else {
+        let Some(source_id) = self.cloudtrail_source_id.as_deref() else {
             return Ok(Disposition::DeadLetter {
                 reason: "a CloudTrail log file, but VIGIL_CLOUDTRAIL_SOURCE_ID is not set".into(),
             });
         };
-        let Some(source) = self.sources.source(source_id).await? else {
+        let Some(source) = self.intake.source(source_id).await? else {
             return Ok(Disposition::DeadLetter {
                 reason: format!("no source {source_id}"),
             });
@@ -212,7 +207,7 @@ impl Stage for LogFilesStage {
         if problems.is_empty() {
             return Ok(Disposition::Done);
         }
-        self.sources
+        self.intake
             .dead(&source, meta, problems.join("; "), &msg.0.to_string())
             .await
     }

@@ -190,7 +190,10 @@ mod tests {
     fn other_messages_say_what_is_wrong() {
         let cases = [
             (json!({"hello": 1}), "Records"),
-            (json!({"Records": [{"eventSource": "aws:sqs"}]}), "Records[0].eventSource"),
+            (
+                json!({"Records": [{"eventSource": "aws:sqs"}]}),
+                "Records[0].eventSource",
+            ),
             (
                 json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}}}]}),
                 "Records[0].s3.object.key",

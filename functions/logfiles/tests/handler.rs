@@ -115,7 +115,10 @@ impl Harness {
 
 #[tokio::test]
 async fn the_sample_file_is_streamed_once_however_often_it_is_notified() {
-    assert_eq!(vigil_testkit::samples_for("logfiles"), ["logfiles-sqs.json"]);
+    assert_eq!(
+        vigil_testkit::samples_for("logfiles"),
+        ["logfiles-sqs.json"]
+    );
     let h = harness().await;
     let mut records = corpus();
     let golden = records.len();
@@ -157,12 +160,15 @@ async fn the_sample_file_is_streamed_once_however_often_it_is_notified() {
     .await
     .unwrap();
     assert!(
+        found.items.iter().any(|f| f.data["user"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("user"))),
+        "{:?}",
         found
             .items
             .iter()
-            .any(|f| f.data["user"].as_str().is_some_and(|u| u.starts_with("user"))),
-        "{:?}",
-        found.items.iter().map(|f| &f.data["rule_id"]).collect::<Vec<_>>()
+            .map(|f| &f.data["rule_id"])
+            .collect::<Vec<_>>()
     );
     assert!(h.dead_letters().await.is_empty());
 }
@@ -176,7 +182,11 @@ async fn what_cannot_be_read_is_recorded_and_dead_lettered_and_the_rest_ingested
     good[1]["eventTime"] = json!("2026-02-30T10:00:00Z");
     let dir = "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/26";
     objects.put(BUCKET, &format!("{dir}/bad date.json.gz"), gz_file(&good));
-    objects.put(BUCKET, &format!("{dir}/garbage.json.gz"), b"<html>nope</html>".to_vec());
+    objects.put(
+        BUCKET,
+        &format!("{dir}/garbage.json.gz"),
+        b"<html>nope</html>".to_vec(),
+    );
     let plain = json!({"Records": [failed_logins(4)[3]]}).to_string();
     objects.put(BUCKET, &format!("{dir}/plain.json"), plain.into_bytes());
     let batch = h.batch(objects);
@@ -190,7 +200,11 @@ async fn what_cannot_be_read_is_recorded_and_dead_lettered_and_the_rest_ingested
     let cases: Vec<(&str, Value, Option<&str>)> = vec![
         ("m-test", test_event, None),
         ("m-digest", digest, None),
-        ("m-plain", notification(BUCKET, &format!("{dir}/plain.json")), None),
+        (
+            "m-plain",
+            notification(BUCKET, &format!("{dir}/plain.json")),
+            None,
+        ),
         (
             "m-date",
             notification(BUCKET, &format!("{dir}/bad date.json.gz")),
@@ -213,9 +227,7 @@ async fn what_cannot_be_read_is_recorded_and_dead_lettered_and_the_rest_ingested
         ),
     ];
     for (id, body, dead) in &cases {
-        let out = batch
-            .handle(sqs_event(vec![record(id, body)]))
-            .await;
+        let out = batch.handle(sqs_event(vec![record(id, body)])).await;
         let failed: Vec<&str> = out
             .batch_item_failures
             .iter()

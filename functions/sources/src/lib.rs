@@ -23,27 +23,21 @@
 //!
 //! A message that cannot be used goes to the dead-letter queue with its reason, recorded
 //! against its source (when it names one that exists) for `GET /sources/{id}`.
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::Value;
 use vigil_shared::config::Config;
-use vigil_shared::domain::event::{IdSource, TimeBounds, parse_batch};
-use vigil_shared::domain::{Event, FieldError};
-use vigil_shared::messages::EventMessage;
-use vigil_shared::ports::{Clock, ItemStore, OutMessage, Queue, QueueName};
-use vigil_shared::repo::sources::{self as repo, DeadLetter};
+use vigil_shared::domain::FieldError;
+use vigil_shared::domain::event::{IdSource, parse_batch};
 use vigil_shared::runtime::{
     BuildError, Disposition, HandlerError, MessageMeta, Stage, StageMessage, StagePorts,
     StageResult,
 };
-use vigil_shared::sources::source::{source_of_queue, tenant_of};
+use vigil_shared::sources::intake::{self, SourceIntake};
+use vigil_shared::sources::source::source_of_queue;
 use vigil_shared::sources::{self, Source, SourceKind, cloudtrail};
 use vigil_shared::webhooks::SecretKey;
-
-/// First bytes of a dead-lettered body kept beside its reason.
-const EXCERPT_BYTES: usize = 512;
 
 /// A message of the sources queue, as received.
 #[derive(Debug, Clone, Deserialize)]
@@ -95,12 +89,10 @@ fn envelope(v: &Value) -> Result<Envelope<'_>, String> {
 }
 
 pub struct SourcesStage {
-    pub store: Arc<dyn ItemStore>,
-    pub queue: Arc<dyn Queue>,
-    pub clock: Arc<dyn Clock>,
+    /// Source lookups, dead-letter records and forwarding onto the ingest queue.
+    pub intake: SourceIntake,
     pub secret_key: Option<SecretKey>,
     pub cloudtrail_source_id: Option<String>,
-    pub max_age: chrono::Duration,
     /// Per-source queue names begin with this (`VIGIL_SOURCE_QUEUE_PREFIX`).
     pub source_queue_prefix: String,
 }
@@ -108,71 +100,21 @@ pub struct SourcesStage {
 /// The sources stage over `ports`, for the Lambda function and local mode alike.
 pub fn stage(ports: &StagePorts, config: &Config) -> Result<SourcesStage, BuildError> {
     Ok(SourcesStage {
-        store: ports.store.clone(),
-        queue: ports.queue.clone(),
-        clock: ports.clock.clone(),
+        intake: SourceIntake::new(ports, config.event_max_age),
         secret_key: config.webhooks.secret_key.clone(),
         cloudtrail_source_id: config.cloudtrail_source_id.clone(),
-        max_age: config.event_max_age,
         source_queue_prefix: config.source_queue_prefix.clone(),
     })
 }
 
-fn reason_of(errors: &[FieldError]) -> String {
-    errors
-        .iter()
-        .map(|f| match f.index {
-            Some(i) => format!("[{i}].{}: {}", f.field, f.message),
-            None => format!("{}: {}", f.field, f.message),
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-fn excerpt(s: &str) -> String {
-    let mut cut = s.len().min(EXCERPT_BYTES);
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    s[..cut].to_string()
-}
-
 impl SourcesStage {
-    /// The source `id` names, if it exists.
-    pub async fn source(&self, id: &str) -> Result<Option<Source>, HandlerError> {
-        let Some(tenant) = tenant_of(id) else {
-            return Ok(None);
-        };
-        Ok(repo::get(self.store.as_ref(), &tenant, id)
-            .await?
-            .map(|v| v.value))
-    }
-
-    /// Dead-letters the message, recording why against its source.
-    pub async fn dead(
-        &self,
-        source: &Source,
-        meta: &MessageMeta,
-        reason: String,
-        body: &str,
-    ) -> StageResult {
-        let d = DeadLetter {
-            message_id: meta.message_id.clone(),
-            at: self.clock.now(),
-            reason: reason.clone(),
-            excerpt: excerpt(body),
-        };
-        repo::record_dead_letter(self.store.as_ref(), &source.tenant, &source.id, &d).await?;
-        Ok(Disposition::DeadLetter { reason })
-    }
-
     fn events(
         &self,
         source: &Source,
         body: &Value,
         meta: &MessageMeta,
     ) -> Result<sources::Normalized, Vec<FieldError>> {
-        let bounds = self.bounds();
+        let bounds = self.intake.bounds();
         match source.spec.kind {
             // Ids of events without one derive from the message id, which a redelivery
             // keeps.
@@ -212,7 +154,7 @@ impl SourcesStage {
         meta: &MessageMeta,
     ) -> StageResult {
         let arn = meta.source_arn.as_deref().unwrap_or_default();
-        let Some(source) = self.source(source_id).await? else {
+        let Some(source) = self.intake.source(source_id).await? else {
             return Ok(Disposition::DeadLetter {
                 reason: format!("{arn} is the queue of no source"),
             });
@@ -221,6 +163,7 @@ impl SourcesStage {
         // another account).
         if source.queue.as_ref().is_none_or(|q| q.arn != arn) {
             return self
+                .intake
                 .dead(
                     &source,
                     meta,
@@ -246,53 +189,15 @@ impl SourcesStage {
     ) -> StageResult {
         match self.events(source, body, meta) {
             Ok(n) => {
-                self.forward_normalized(source, &n).await?;
+                self.intake.forward(source, &n).await?;
                 Ok(Disposition::Done)
             }
-            Err(errors) => self.dead(source, meta, reason_of(&errors), body_text).await,
+            Err(errors) => {
+                self.intake
+                    .dead(source, meta, intake::reason_of(&errors), body_text)
+                    .await
+            }
         }
-    }
-
-    /// The times records may carry, judged now.
-    pub fn bounds(&self) -> TimeBounds {
-        TimeBounds {
-            now: self.clock.now(),
-            max_age: self.max_age,
-        }
-    }
-
-    /// Puts the events of `n` on the ingest queue, then counts the records it dropped
-    /// as unmapped (after, so a redelivery counts none twice and loses none).
-    pub async fn forward_normalized(
-        &self,
-        source: &Source,
-        n: &sources::Normalized,
-    ) -> Result<(), HandlerError> {
-        self.forward(source, &n.events).await?;
-        repo::count_dropped(
-            self.store.as_ref(),
-            &source.tenant,
-            &source.id,
-            &n.dropped,
-            self.clock.now(),
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// Puts `events` of `source` on the ingest queue.
-    async fn forward(&self, source: &Source, events: &[Event]) -> Result<(), HandlerError> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let bodies = EventMessage::bodies(&source.tenant, events, None)?;
-        self.queue
-            .send(
-                QueueName::Ingest,
-                bodies.into_iter().map(OutMessage::new).collect(),
-            )
-            .await?;
-        Ok(())
     }
 }
 
@@ -318,7 +223,7 @@ impl Stage for SourcesStage {
                 reason: "a CloudTrail rule event, but VIGIL_CLOUDTRAIL_SOURCE_ID is not set".into(),
             });
         };
-        let Some(source) = self.source(source_id).await? else {
+        let Some(source) = self.intake.source(source_id).await? else {
             return Ok(Disposition::DeadLetter {
                 reason: format!("no source {source_id}"),
             });
@@ -336,10 +241,16 @@ impl Stage for SourcesStage {
                     });
                 };
                 let ok = source
-                    .verifies_hub_signature(key, signature, text.as_bytes(), self.clock.now())
+                    .verifies_hub_signature(
+                        key,
+                        signature,
+                        text.as_bytes(),
+                        self.intake.clock.now(),
+                    )
                     .map_err(|e| HandlerError::other("cannot open the source secret", e))?;
                 if !ok {
                     return self
+                        .intake
                         .dead(
                             &source,
                             meta,
@@ -352,6 +263,7 @@ impl Stage for SourcesStage {
                     Ok(v) => (text.to_string(), v),
                     Err(e) => {
                         return self
+                            .intake
                             .dead(&source, meta, format!("body: is not JSON: {e}"), text)
                             .await;
                     }
@@ -376,7 +288,7 @@ impl Stage for SourcesStage {
         let Some(source_id) = self.queue_source(meta) else {
             return;
         };
-        let source = match self.source(&source_id).await {
+        let source = match self.intake.source(&source_id).await {
             Ok(Some(s)) => s,
             Ok(None) => return,
             Err(e) => {
@@ -394,7 +306,11 @@ impl Stage for SourcesStage {
         {
             return;
         }
-        if let Err(e) = self.dead(&source, meta, reason.to_string(), body).await {
+        if let Err(e) = self
+            .intake
+            .dead(&source, meta, reason.to_string(), body)
+            .await
+        {
             tracing::warn!(
                 error = &e as &dyn std::error::Error,
                 "cannot record a malformed message"

@@ -15,6 +15,7 @@ use vigil_shared::messages::EventMessage;
 use vigil_shared::ports::{Clock, ItemStore, ManualClock, Queue, QueueName, WriteOp};
 use vigil_shared::repo::sources as repo;
 use vigil_shared::runtime::SqsBatch;
+use vigil_shared::sources::intake::SourceIntake;
 use vigil_shared::sources::{Source, SourceKind, SourceSpec};
 use vigil_shared::webhooks::SecretKey;
 use vigil_shared::webhooks::signing::SigningSecret;
@@ -99,12 +100,14 @@ async fn the_sample_reaches_ingest_and_bad_messages_fail_alone_with_their_reason
     )
     .await;
     let stage = SourcesStage {
-        store: store.clone(),
-        queue: queue.clone(),
-        clock: clock.clone(),
+        intake: SourceIntake {
+            store: store.clone(),
+            queue: queue.clone(),
+            clock: clock.clone(),
+            max_age: chrono::Duration::days(3650),
+        },
         secret_key: Some(key),
         cloudtrail_source_id: Some(CLOUDTRAIL.into()),
-        max_age: chrono::Duration::days(3650),
         source_queue_prefix: "vigil-src-".into(),
     };
     let lambda = SqsBatch::new(Arc::new(stage), queue.clone(), QueueName::Sources, clock);
@@ -244,12 +247,14 @@ async fn a_source_queues_records_land_for_the_queues_tenant_whatever_the_body_sa
     )
     .await;
     let stage = SourcesStage {
-        store: store.clone(),
-        queue: queue.clone(),
-        clock: clock.clone(),
+        intake: SourceIntake {
+            store: store.clone(),
+            queue: queue.clone(),
+            clock: clock.clone(),
+            max_age: chrono::Duration::days(3650),
+        },
         secret_key: Some(key),
         cloudtrail_source_id: None,
-        max_age: chrono::Duration::days(3650),
         source_queue_prefix: "vigil-src-".into(),
     };
     let lambda = SqsBatch::new(Arc::new(stage), queue.clone(), QueueName::Sources, clock);

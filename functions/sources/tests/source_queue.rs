@@ -17,6 +17,7 @@ use vigil_shared::messages::EventMessage;
 use vigil_shared::ports::{Clock, ItemStore, QueueName, SourceQueues, SystemClock};
 use vigil_shared::repo::sources as repo;
 use vigil_shared::runtime::SqsBatch;
+use vigil_shared::sources::intake::SourceIntake;
 use vigil_shared::sources::{Source, SourceSpec};
 use vigil_shared::webhooks::SecretKey;
 use vigil_sources::SourcesStage;
@@ -203,12 +204,14 @@ async fn a_source_queue_is_provisioned_and_its_messages_land_for_its_tenant() {
     .unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let stage = SourcesStage {
-        store: store.clone(),
-        queue: Arc::new(stack.queue()),
-        clock: clock.clone(),
+        intake: SourceIntake {
+            store: store.clone(),
+            queue: Arc::new(stack.queue()),
+            clock: clock.clone(),
+            max_age: chrono::Duration::days(30),
+        },
         secret_key: Some(key),
         cloudtrail_source_id: None,
-        max_age: chrono::Duration::days(30),
         source_queue_prefix: prefix.clone(),
     };
     let batch = SqsBatch::new(

@@ -148,12 +148,8 @@ pub async fn count_dropped(
     keys: &[String],
     at: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
-    let mut unique: Vec<&String> = Vec::with_capacity(keys.len());
-    for k in keys {
-        if !unique.contains(&k) {
-            unique.push(k);
-        }
-    }
+    let mut seen = std::collections::HashSet::with_capacity(keys.len());
+    let unique: Vec<&String> = keys.iter().filter(|k| seen.insert(*k)).collect();
     if unique.is_empty() {
         return Ok(0);
     }

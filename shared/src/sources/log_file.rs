@@ -291,7 +291,12 @@ mod tests {
         }
         let mut truncated = gz(&file);
         truncated.truncate(truncated.len() / 2);
-        for bad in [truncated, b"<html>".to_vec(), Vec::new(), vec![0x1f, 0x8b, 0, 0]] {
+        for bad in [
+            truncated,
+            b"<html>".to_vec(),
+            Vec::new(),
+            vec![0x1f, 0x8b, 0, 0],
+        ] {
             let mut b = LogFileBatches::open(std::io::Cursor::new(bad), 10);
             while b.next().await.is_some() {}
             let e = b.finish().await.unwrap_err();

@@ -11,6 +11,7 @@
 pub mod cloudtrail;
 pub mod country;
 pub mod github;
+pub mod intake;
 pub mod log_file;
 pub mod okta;
 pub mod source;

@@ -70,7 +70,7 @@ fn env_local_matches_config_and_template() {
         .iter()
         .filter(|(_, body)| body.contains("Type: AWS::Serverless::Function"))
         .collect();
-    assert_eq!(functions.len(), 9, "the template's functions");
+    assert_eq!(functions.len(), 10, "the template's functions");
 
     let local_only = ["AWS_ENDPOINT_URL"];
     let env = env.as_object().expect("an object");

@@ -42,10 +42,7 @@ fn classify(object: &ObjectRef, err: SdkError<GetObjectError>) -> ObjectError {
             object: object.clone(),
             message: DisplayErrorContext(&err).to_string(),
         },
-        _ => ObjectError::Unavailable(format!(
-            "GetObject {object}: {}",
-            DisplayErrorContext(&err)
-        )),
+        _ => ObjectError::Unavailable(format!("GetObject {object}: {}", DisplayErrorContext(&err))),
     }
 }
 

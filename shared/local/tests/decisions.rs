@@ -393,6 +393,17 @@ async fn a_high_score_waits_for_a_second_pair_of_eyes() {
         )
         .await;
     assert_eq!(s, 409);
+    // The same approval again (a retry whose first answer was lost) answers the
+    // decision as it stands, writes nothing, and announces it again.
+    let (s, again) = app
+        .call(
+            Method::POST,
+            &approver,
+            &format!("/risk/{id}/approve"),
+            None,
+        )
+        .await;
+    assert_eq!((s, &again["review"]), (200, &d["review"]), "{again}");
     let (s, _) = app
         .call(Method::POST, &approver, &format!("/risk/{id}/ship"), None)
         .await;
@@ -403,6 +414,11 @@ async fn a_high_score_waits_for_a_second_pair_of_eyes() {
         .find(|e| e["action"] == "decision.review.approve")
         .unwrap();
     assert_eq!(review["request_id"], d["correlation_id"]);
+    let reviews = entries
+        .iter()
+        .filter(|e| e["action"] == "decision.review.approve")
+        .count();
+    assert_eq!(reviews, 1, "the retried approval wrote no second entry");
 
     // risk.decided: once for REQUIRES_APPROVAL, once for the approval.
     app.drain().await;
@@ -578,4 +594,81 @@ async fn a_worker_killed_between_steps_resumes_without_redoing_one() {
     assert!(!concluded);
     assert_eq!(again.steps.len(), 5);
     assert_eq!(trail(&app, id).await.len(), entries.len());
+}
+
+/// A model linked to the system, with a baseline, checked with its ages shifted far
+/// enough for a critical alert (a `model_drift` finding on `model:<id>`).
+async fn drifted_model(app: &TestApp, id: &str, system: &str) {
+    let (s, b) = app
+        .as_admin(
+            Method::POST,
+            "/models",
+            Some(
+                json!({"model_id": id, "model_version": "1.0.0", "ai_system_id": system,
+                        "features": [{"name": "age", "type": "numeric"}],
+                        "schedule_interval": "hourly"}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let ages = |shift: f64| {
+        (0..1000)
+            .map(|i| (i % 100) as f64 + shift)
+            .collect::<Vec<_>>()
+    };
+    let (s, b) = app
+        .as_admin(
+            Method::PUT,
+            &format!("/models/{id}/baseline"),
+            Some(json!({"baseline_data": {"age": ages(0.0)}})),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, b) = app
+        .as_admin(
+            Method::POST,
+            &format!("/models/{id}/checks"),
+            Some(json!({"input_data": {"age": ages(60.0)}})),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    assert_eq!(b["alert_level"], "CRITICAL", "{b}");
+    app.drain().await;
+}
+
+#[tokio::test]
+async fn a_linked_models_drift_finding_counts_however_many_others_are_open() {
+    let app = spawn_app().await;
+    let analyst = app.key("acme", Role::Analyst).await;
+    let approver = app.key("acme", Role::Approver).await;
+    let (model, prompt) = registry(&app, &analyst, &approver, "1", true).await;
+    let (system_id, _) = system(&app, "scorer", minimal_answers(), Some(true)).await;
+    drifted_model(&app, "linked", &system_id).await;
+    // 600 newer open findings of another rule on other subjects.
+    app.clock.advance(chrono::Duration::minutes(10));
+    let at = (app.clock.now() - chrono::Duration::minutes(1)).to_rfc3339();
+    let events: Vec<Value> = (0..600)
+        .map(|i| json!({"event_type": "storage_bucket_permission_changed", "timestamp": at,
+                        "user": "ops", "raw_data": {"bucket_name": format!("b{i}"), "public": true}}))
+        .collect();
+    for chunk in events.chunks(100) {
+        let r = app.post_events(&app.admin, &json!(chunk)).await;
+        assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    }
+    app.drain().await;
+    let summary = app.get_json(&app.admin, "/stats/summary").await;
+    assert!(
+        summary["open_findings_by_severity"]["critical"].as_u64() > Some(600),
+        "{summary}"
+    );
+
+    let d = decide(&app, &analyst, &ask(&system_id, &model, &prompt)).await;
+    let retrieval = &d["steps"][0]["outputs"];
+    assert_eq!(retrieval["drift"], "critical", "{d}");
+    let findings = &retrieval["findings"];
+    let total: u64 = ["low", "medium", "high", "critical"]
+        .iter()
+        .map(|s| findings[*s].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 1, "the linked model's one drift finding: {findings}");
 }

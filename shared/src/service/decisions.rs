@@ -36,9 +36,6 @@ pub const DECIDED: &str = "risk.decided";
 pub const RESOURCE: &str = "decision";
 /// The component the worker acts as.
 pub const WORKER: &str = "decide";
-/// Open findings read per status when counting those on a system; the score's findings
-/// part is capped at 40 points, which three criticals already reach.
-const MAX_FINDINGS_READ: usize = 500;
 
 /// A message of the decide queue: work on one request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -209,29 +206,32 @@ async fn drift_level(
 }
 
 /// Open and acknowledged findings on the system: the drift findings of its linked
-/// models (subject `model:<id>`) and any finding whose subject is the system itself
-/// (`ai_system:<id>`).
+/// models (subject `model:<id>`), read from the exact (status, rule) index to its end,
+/// so none is missed however many other findings the tenant has.
 async fn open_findings(
     store: &dyn ItemStore,
     tenant: &TenantId,
-    system: &str,
     models: &[String],
 ) -> Result<OpenFindings, ServiceError> {
-    let mut subjects: Vec<String> = models.iter().map(|m| format!("model:{m}")).collect();
-    subjects.push(format!("ai_system:{system}"));
+    let subjects: std::collections::HashSet<String> =
+        models.iter().map(|m| format!("model:{m}")).collect();
     let mut out = OpenFindings::default();
+    if subjects.is_empty() {
+        return Ok(out);
+    }
     for status in [FindingStatus::Open, FindingStatus::Acknowledged] {
         let filter = FindingFilter {
             status: Some(status),
+            rule_id: Some(super::drift::RULE_ID.to_string()),
             ..FindingFilter::default()
         };
-        let page =
-            crate::repo::findings::list(store, tenant, &filter, MAX_FINDINGS_READ, None).await?;
-        for item in &page.items {
-            let f = crate::repo::findings::from_item(item)?;
-            if !subjects.contains(&f.subject) {
-                continue;
-            }
+        let found = collect_all(
+            store,
+            crate::repo::findings::list_query(tenant, &filter),
+            crate::repo::findings::from_item,
+        )
+        .await?;
+        for f in found.iter().filter(|f| subjects.contains(&f.subject)) {
             match f.severity {
                 Severity::Low => out.low += 1,
                 Severity::Medium => out.medium += 1,
@@ -274,7 +274,7 @@ pub async fn retrieve(
             .map(|c| c.obligations.iter().map(|o| o.id.clone()).collect())
             .unwrap_or_default(),
         human_oversight: system.human_oversight,
-        findings: open_findings(store, tenant, &system.id, &models).await?,
+        findings: open_findings(store, tenant, &models).await?,
         drift,
         model_state: state(Kind::Model).await?,
         prompt_state: state(Kind::Prompt).await?,
@@ -478,6 +478,17 @@ pub async fn decide(
     let reason = &reason;
     let decided = on_conflict(move || async move {
         let current = get(store, tenant, id).await?;
+        // The same reviewer's same verdict again: a retry of a review that was written
+        // but whose announcement may not have been queued. It changes nothing and is
+        // announced again below (`risk.decided` has a stable id per status).
+        if current
+            .record
+            .review
+            .as_ref()
+            .is_some_and(|r| r.actor == origin.actor.as_str() && r.approved == approve)
+        {
+            return Ok(current.record);
+        }
         let verb = if approve { "approve" } else { "reject" };
         let draft = origin
             .draft(&format!("decision.review.{verb}"), RESOURCE, id)

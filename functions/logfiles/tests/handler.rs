@@ -24,11 +24,7 @@ use vigil_shared::ports::{
 use vigil_shared::repo::findings::{self, FindingFilter};
 use vigil_shared::repo::sources as repo;
 use vigil_shared::runtime::{SqsBatch, StagePorts};
-use vigil_shared::sources::{Source, SourceKind, SourceSpec};
-use vigil_shared::webhooks::SecretKey;
-use vigil_shared::webhooks::signing::SigningSecret;
-
-const SECRET: &str = "whsec_c291cmNlcy1zYW1wbGUtc2VjcmV0LTMyLWJ5dGVzISE=";
+use vigil_shared::sources::SourceKind;
 
 struct Harness {
     _dir: tempfile::TempDir,
@@ -53,21 +49,7 @@ async fn harness() -> Harness {
     .unwrap();
     let system = LocalSystem::over(db, clock.clone(), config).unwrap();
     let tenant = TenantId::parse("demo").unwrap();
-    let spec = SourceSpec {
-        kind: SourceKind::Cloudtrail,
-        name: None,
-        drop_unmapped: false,
-        principals: vec![],
-    };
-    let source = Source::with_id_and_secret(
-        SOURCE,
-        &tenant,
-        spec,
-        &SecretKey::generate().unwrap(),
-        &SigningSecret::parse(SECRET).unwrap(),
-        now(),
-    )
-    .unwrap();
+    let source = vigil_testkit::fixtures::source(SOURCE, &tenant, SourceKind::Cloudtrail, now());
     let op: WriteOp = repo::create_op(&source).unwrap();
     system.store.write(vec![op]).await.unwrap();
     Harness {

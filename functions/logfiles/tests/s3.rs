@@ -22,10 +22,8 @@ use vigil_shared::messages::EventMessage;
 use vigil_shared::ports::{Clock, ItemStore, ManualClock, Queue, QueueName, WriteOp};
 use vigil_shared::repo::sources as repo;
 use vigil_shared::runtime::SqsBatch;
+use vigil_shared::sources::SourceKind;
 use vigil_shared::sources::intake::SourceIntake;
-use vigil_shared::sources::{Source, SourceKind, SourceSpec};
-use vigil_shared::webhooks::SecretKey;
-use vigil_shared::webhooks::signing::SigningSecret;
 use vigil_testkit::MotoStack;
 
 #[tokio::test]
@@ -69,20 +67,7 @@ async fn a_notified_log_file_is_read_from_s3_and_its_records_ingested_once() {
 
     let tenant = TenantId::parse("demo").unwrap();
     let store = Arc::new(stack.store());
-    let source = Source::with_id_and_secret(
-        SOURCE,
-        &tenant,
-        SourceSpec {
-            kind: SourceKind::Cloudtrail,
-            name: None,
-            drop_unmapped: false,
-            principals: vec![],
-        },
-        &SecretKey::generate().unwrap(),
-        &SigningSecret::parse("whsec_c291cmNlcy1zYW1wbGUtc2VjcmV0LTMyLWJ5dGVzISE=").unwrap(),
-        now(),
-    )
-    .unwrap();
+    let source = vigil_testkit::fixtures::source(SOURCE, &tenant, SourceKind::Cloudtrail, now());
     let op: WriteOp = repo::create_op(&source).unwrap();
     store.write(vec![op]).await.unwrap();
 

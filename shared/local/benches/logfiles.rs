@@ -20,9 +20,7 @@ use vigil_shared::repo::sources as repo;
 use vigil_shared::runtime::{MessageMeta, Stage};
 use vigil_shared::sources::intake::SourceIntake;
 use vigil_shared::sources::log_file::LogFileBatches;
-use vigil_shared::sources::{Source, SourceKind, SourceSpec, normalize_cloudtrail_file_batch};
-use vigil_shared::webhooks::SecretKey;
-use vigil_shared::webhooks::signing::SigningSecret;
+use vigil_shared::sources::{Source, SourceKind, normalize_cloudtrail_file_batch};
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 
@@ -94,19 +92,7 @@ async fn main() -> Result<(), Failure> {
     let store = Arc::new(EmbeddedStore::new(db.clone()));
     let queue = Arc::new(EmbeddedQueue::new(db, 5));
     let tenant = TenantId::parse("bench")?;
-    let source = Source::with_id_and_secret(
-        SOURCE,
-        &tenant,
-        SourceSpec {
-            kind: SourceKind::Cloudtrail,
-            name: None,
-            drop_unmapped: false,
-            principals: vec![],
-        },
-        &SecretKey::generate()?,
-        &SigningSecret::parse("whsec_c291cmNlcy1zYW1wbGUtc2VjcmV0LTMyLWJ5dGVzISE=")?,
-        now,
-    )?;
+    let source = vigil_testkit::fixtures::source(SOURCE, &tenant, SourceKind::Cloudtrail, now);
     store.write(vec![repo::create_op(&source)?]).await?;
     let bytes = file(now)?;
     let objects = Arc::new(MemoryObjectStore::default());

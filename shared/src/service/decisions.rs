@@ -336,11 +336,33 @@ pub async fn step(
     id: &str,
     now: DateTime<Utc>,
 ) -> Result<Stepped, ServiceError> {
+    Ok(step_from(store, tenant, id, None, now).await?.0)
+}
+
+/// [`step`], starting from `known` (the request as this worker's previous step wrote
+/// it, so its read is saved) when given; a conflict re-reads. Answers the request as
+/// written when this call moved it.
+async fn step_from(
+    store: &dyn ItemStore,
+    tenant: &TenantId,
+    id: &str,
+    known: Option<Versioned>,
+    now: DateTime<Utc>,
+) -> Result<(Stepped, Option<Versioned>), ServiceError> {
+    let known = std::sync::Mutex::new(known);
+    let known = &known;
     on_conflict(move || async move {
-        let current = get(store, tenant, id).await?;
+        let first = known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let current = match first {
+            Some(v) => v,
+            None => get(store, tenant, id).await?,
+        };
         let d = &current.record;
         if d.status.is_final() || d.status == Status::RequiresApproval {
-            return Ok(Stepped::Idle(d.clone()));
+            return Ok((Stepped::Idle(d.clone()), None));
         }
         let origin = worker_origin(tenant, d);
         let next_step = (d.status == Status::Processing)
@@ -350,14 +372,15 @@ pub async fn step(
             Some(StepName::Retrieval) => match retrieve(store, tenant, &d.ask).await? {
                 Some(r) => Some(r),
                 None => {
-                    return fail(
+                    let failed = fail(
                         store,
                         &origin,
                         &current,
                         "the AI system no longer exists",
                         now,
                     )
-                    .await;
+                    .await?;
+                    return Ok((failed, None));
                 }
             },
             _ => None,
@@ -384,7 +407,11 @@ pub async fn step(
             }
         }
         commit(store, tenant, &draft, ops, now).await?;
-        Ok(Stepped::Moved(done, next))
+        let written = Versioned {
+            record: next.clone(),
+            version: current.version + 1,
+        };
+        Ok((Stepped::Moved(done, next), Some(written)))
     })
     .await
 }
@@ -422,11 +449,12 @@ pub async fn run(
     id: &str,
     now: DateTime<Utc>,
 ) -> Result<(Decision, bool), ServiceError> {
+    let mut known = None;
     loop {
-        match step(store, tenant, id, now).await? {
-            Stepped::Moved(Advanced::Concluded(_), d) => return Ok((d, true)),
-            Stepped::Moved(..) => {}
-            Stepped::Idle(d) => return Ok((d, false)),
+        match step_from(store, tenant, id, known.take(), now).await? {
+            (Stepped::Moved(Advanced::Concluded(_), d), _) => return Ok((d, true)),
+            (Stepped::Moved(..), written) => known = written,
+            (Stepped::Idle(d), _) => return Ok((d, false)),
         }
     }
 }

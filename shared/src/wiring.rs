@@ -13,6 +13,9 @@ pub struct AwsPorts {
     /// Per-source queues, when the sources function is configured
     /// (`VIGIL_SOURCES_FUNCTION_ARN`).
     pub source_queues: Option<Arc<AwsSourceQueues>>,
+    /// The SDK configuration the clients share, for a function that needs one more
+    /// client (loaded once per cold start).
+    pub sdk: aws_config::SdkConfig,
 }
 
 impl AwsPorts {
@@ -63,13 +66,8 @@ pub async fn aws_ports(config: &Config) -> Result<AwsPorts, ConfigError> {
         queue: Arc::new(queue),
         bus,
         source_queues,
+        sdk,
     })
-}
-
-/// The S3 object store (the log-files function reads CloudTrail's files from it).
-#[cfg(feature = "s3")]
-pub async fn aws_objects(config: &Config) -> crate::adapters::aws::S3Objects {
-    crate::adapters::aws::S3Objects::new(&sdk_config(config.aws_endpoint.as_deref()).await)
 }
 
 #[derive(Debug, thiserror::Error)]

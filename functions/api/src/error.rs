@@ -284,14 +284,7 @@ impl IntoResponse for ApiError {
             }
         };
         let detail = match &self {
-            ApiError::Invalid(e) => e
-                .iter()
-                .map(|f| match f.index {
-                    Some(i) => format!("[{i}].{}: {}", f.field, f.message),
-                    None => format!("{}: {}", f.field, f.message),
-                })
-                .collect::<Vec<_>>()
-                .join("; "),
+            ApiError::Invalid(e) => vigil_shared::domain::FieldError::describe(e),
             other => other.to_string(),
         };
         let problem = Problem {

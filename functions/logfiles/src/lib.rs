@@ -26,7 +26,7 @@ use vigil_shared::runtime::{
     BuildError, Disposition, HandlerError, MessageMeta, Stage, StageMessage, StagePorts,
     StageResult,
 };
-use vigil_shared::sources::intake::{SourceIntake, reason_of};
+use vigil_shared::sources::intake::SourceIntake;
 use vigil_shared::sources::log_file::{LogFileBatches, StreamError};
 use vigil_shared::sources::{self, Source, SourceKind};
 
@@ -104,7 +104,7 @@ impl FileReport {
             "{object}: {} of {} records could not be read: {}{more}",
             self.error_count,
             self.records,
-            reason_of(&self.errors)
+            FieldError::describe(&self.errors)
         ))
     }
 }

@@ -34,7 +34,7 @@ use vigil_shared::runtime::{
     BuildError, Disposition, HandlerError, MessageMeta, Stage, StageMessage, StagePorts,
     StageResult,
 };
-use vigil_shared::sources::intake::{self, SourceIntake};
+use vigil_shared::sources::intake::SourceIntake;
 use vigil_shared::sources::source::source_of_queue;
 use vigil_shared::sources::{self, Source, SourceKind, cloudtrail};
 use vigil_shared::webhooks::SecretKey;
@@ -194,7 +194,7 @@ impl SourcesStage {
             }
             Err(errors) => {
                 self.intake
-                    .dead(source, meta, intake::reason_of(&errors), body_text)
+                    .dead(source, meta, FieldError::describe(&errors), body_text)
                     .await
             }
         }

@@ -19,6 +19,19 @@ impl FieldError {
         }
     }
 
+    /// The errors as one line: `[index].field: message; ...` (problem details, dead
+    /// letter reasons).
+    pub fn describe(errors: &[FieldError]) -> String {
+        errors
+            .iter()
+            .map(|f| match f.index {
+                Some(i) => format!("[{i}].{}: {}", f.field, f.message),
+                None => format!("{}: {}", f.field, f.message),
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     pub fn at(mut self, index: usize) -> Self {
         self.index = Some(index);
         self

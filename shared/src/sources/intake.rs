@@ -4,7 +4,6 @@
 //! records became on the ingest queue.
 use std::sync::Arc;
 
-use crate::domain::FieldError;
 use crate::domain::event::TimeBounds;
 use crate::messages::EventMessage;
 use crate::ports::{Clock, ItemStore, OutMessage, Queue, QueueName};
@@ -95,22 +94,6 @@ impl SourceIntake {
     }
 }
 
-/// Field errors as one reason: `[index].field: message; ...`.
-pub fn reason_of(errors: &[FieldError]) -> String {
-    errors
-        .iter()
-        .map(|f| match f.index {
-            Some(i) => format!("[{i}].{}: {}", f.field, f.message),
-            None => format!("{}: {}", f.field, f.message),
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 fn excerpt(s: &str) -> String {
-    let mut cut = s.len().min(EXCERPT_BYTES);
-    while !s.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    s[..cut].to_string()
+    crate::sources::prefix_on_char(s, EXCERPT_BYTES).to_string()
 }

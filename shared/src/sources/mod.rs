@@ -130,16 +130,21 @@ pub fn bounded_original(original: &Value) -> Value {
     if text.len() <= MAX_ORIGINAL_BYTES {
         return original.clone();
     }
-    let mut cut = MAX_ORIGINAL_BYTES / 2;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
     json!({
         "truncated": true,
         "bytes": text.len(),
         "sha256": hex::encode(Sha256::digest(text.as_bytes())),
-        "prefix": &text[..cut],
+        "prefix": prefix_on_char(&text, MAX_ORIGINAL_BYTES / 2),
     })
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+pub fn prefix_on_char(s: &str, max: usize) -> &str {
+    let mut cut = s.len().min(max);
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &s[..cut]
 }
 
 /// The dedup key of a record without an id of its own: a digest of its canonical JSON,

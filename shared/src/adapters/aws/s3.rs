@@ -31,14 +31,12 @@ impl S3Objects {
 fn classify(object: &ObjectRef, err: SdkError<GetObjectError>) -> ObjectError {
     let status = err.raw_response().map(|r| r.status().as_u16());
     let code = err.code().map(str::to_string);
-    match (&err, status, code.as_deref()) {
-        (SdkError::ServiceError(s), _, _) if matches!(s.err(), GetObjectError::NoSuchKey(_)) => {
+    // NoSuchKey, NoSuchBucket and NoSuchVersion all answer 404.
+    match (status, code.as_deref()) {
+        (Some(404), _) | (_, Some("NoSuchKey" | "NoSuchBucket" | "NoSuchVersion")) => {
             ObjectError::NotFound(object.clone())
         }
-        (_, Some(404), _) | (_, _, Some("NoSuchBucket" | "NoSuchVersion")) => {
-            ObjectError::NotFound(object.clone())
-        }
-        (_, Some(403), _) | (_, _, Some("AccessDenied")) => ObjectError::Denied {
+        (Some(403), _) | (_, Some("AccessDenied")) => ObjectError::Denied {
             object: object.clone(),
             message: DisplayErrorContext(&err).to_string(),
         },
